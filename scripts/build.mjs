@@ -1,0 +1,105 @@
+// Builds dist/ with esbuild. Runs under any Node >= 18 (it is the `prepare`
+// script, so it runs under the machine's own node on `npm install`).
+//
+// Layout (why: startup cost and one copy of each stateful OpenTelemetry package):
+//   dist/register.cjs / register.mjs  thin entry (CJS / ESM)
+//   dist/agent.cjs                    SDK + pipeline, loaded only when the agent runs
+//   dist/vendor/api.cjs               the one @opentelemetry/api copy everything shares
+//   dist/vendor/instrumentation.cjs   the one @opentelemetry/instrumentation copy (one require hook)
+//   dist/instr/<name>.cjs             each instrumentation, loaded when its module is first loaded
+//   dist/cli.cjs                      `otel-agent doctor`
+import { build } from 'esbuild';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = join(ROOT, 'dist');
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+const sdkVersion = JSON.parse(readFileSync(join(ROOT, 'node_modules/@opentelemetry/sdk-trace/package.json'), 'utf8')).version;
+
+const SHARED = {
+  '@opentelemetry/api': 'vendor/api.cjs',
+  '@opentelemetry/instrumentation': 'vendor/instrumentation.cjs',
+};
+
+/** Maps the shared packages to the shared files, relative to the file being built. */
+function sharedPlugin(outfile) {
+  return {
+    name: 'shared',
+    setup(b) {
+      b.onResolve({ filter: /^@opentelemetry\/(api|instrumentation)$/ }, (args) => {
+        const target = join(DIST, SHARED[args.path]);
+        if (resolve(outfile) === target) return undefined;
+        let rel = relative(dirname(outfile), target);
+        if (!rel.startsWith('.')) rel = './' + rel;
+        return { path: rel, external: true };
+      });
+    },
+  };
+}
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node22',
+  logLevel: 'warning',
+  legalComments: 'none',
+  keepNames: true,
+  // import-in-the-middle must stay one module instance shared with the ESM loader it installs;
+  // gRPC is loaded only by users who choose it.
+  external: ['import-in-the-middle', 'import-in-the-middle/*', '@grpc/grpc-js', './agent.cjs'],
+  define: {
+    __AGENT_VERSION__: JSON.stringify(pkg.version),
+    __SDK_VERSION__: JSON.stringify(sdkVersion),
+  },
+};
+
+async function one(entry, out) {
+  const outfile = join(DIST, out);
+  await build({ ...common, entryPoints: [entry], outfile, plugins: [sharedPlugin(outfile)] });
+}
+
+// Upstream instrumentations, by the short name the table uses.
+const UPSTREAM = {
+  http: '@opentelemetry/instrumentation-http',
+  undici: '@opentelemetry/instrumentation-undici',
+  fs: '@opentelemetry/instrumentation-fs',
+  'aws-sdk': '@opentelemetry/instrumentation-aws-sdk',
+  kafkajs: '@opentelemetry/instrumentation-kafkajs',
+  pg: '@opentelemetry/instrumentation-pg',
+  mysql2: '@opentelemetry/instrumentation-mysql2',
+  redis: '@opentelemetry/instrumentation-redis',
+  ioredis: '@opentelemetry/instrumentation-ioredis',
+  mongodb: '@opentelemetry/instrumentation-mongodb',
+  amqplib: '@opentelemetry/instrumentation-amqplib',
+  pino: '@opentelemetry/instrumentation-pino',
+  winston: '@opentelemetry/instrumentation-winston',
+  bunyan: '@opentelemetry/instrumentation-bunyan',
+};
+
+const t0 = Date.now();
+rmSync(DIST, { recursive: true, force: true });
+mkdirSync(join(DIST, 'instr'), { recursive: true });
+const jobs = [
+  one('@opentelemetry/api', SHARED['@opentelemetry/api']),
+  one('@opentelemetry/instrumentation', SHARED['@opentelemetry/instrumentation']),
+  one(join(ROOT, 'src/register.ts'), 'register.cjs'),
+  one(join(ROOT, 'src/agent.ts'), 'agent.cjs'),
+];
+if (existsSync(join(ROOT, 'src/cli.ts'))) jobs.push(one(join(ROOT, 'src/cli.ts'), 'cli.cjs'));
+for (const [name, p] of Object.entries(UPSTREAM)) jobs.push(one(p, `instr/${name}.cjs`));
+// Our own instrumentations: src/instrumentations/own/<name>.ts -> dist/instr/<name>.cjs
+const ownDir = join(ROOT, 'src/instrumentations/own');
+if (existsSync(ownDir)) {
+  for (const f of readdirSync(ownDir)) if (f.endsWith('.ts')) jobs.push(one(join(ownDir, f), `instr/${f.replace(/\.ts$/, '')}.cjs`));
+}
+await Promise.all(jobs);
+writeFileSync(
+  join(DIST, 'register.mjs'),
+  `// ESM entry for \`node --import @x/otel-agent\`: the agent itself is CommonJS so that\n` +
+    `// CJS and ESM code in the app share one SDK instance.\n` +
+    `import { createRequire } from 'node:module';\ncreateRequire(import.meta.url)('./register.cjs');\n`,
+);
+console.error(`[build] dist/ built in ${Date.now() - t0} ms`);

@@ -1,0 +1,172 @@
+/**
+ * Starts the tracing pipeline from the frozen config: context manager,
+ * propagators, sampler, resource, span processors and exporters, the lazy
+ * instrumentation loader, the ESM hooks and the exit handling.
+ *
+ * Loaded only by register.ts, after it has decided the agent should run.
+ */
+import { context, propagation, trace, diag } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type Sampler,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
+import { loadConfig, type AgentConfig } from './env';
+import { createLog, installDiag, type AgentLog } from './log';
+import { buildPropagator } from './propagators';
+import { buildResource } from './resource';
+import { BatchProcessor, CountingProcessor, OpenSpans, newStats, type AgentExporter, type PipelineStats } from './processor';
+import { RedactingProcessor } from './redact';
+import { installExitHandling } from './exit';
+import { enabledEntries } from './instrumentations/index';
+import { installEsmHooks, installLazyLoader, type LazyLoader } from './instrumentations/loader';
+import { AGENT_VERSION } from './version';
+import { describeUrl } from './exporters/transport';
+
+export interface AgentHandle {
+  config: AgentConfig;
+  provider: TracerProvider;
+  stats: PipelineStats;
+  loader: LazyLoader | undefined;
+  esm: 'sync' | 'async' | 'off';
+  flush(): Promise<void>;
+}
+
+export function buildSampler(cfg: AgentConfig): Sampler {
+  const ratio = new TraceIdRatioBasedSampler(cfg.sampler.ratio);
+  switch (cfg.sampler.name) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return ratio;
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: ratio });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+export function buildExporters(cfg: AgentConfig, log: AgentLog, open?: OpenSpans): AgentExporter[] {
+  const out: AgentExporter[] = [];
+  for (const name of cfg.tracesExporters) {
+    try {
+      if (name === 'console') {
+        const { ConsoleTreeExporter } = require('./exporters/console-tree') as typeof import('./exporters/console-tree');
+        out.push(new ConsoleTreeExporter(open?.has));
+      } else if (name === 'zipkin') {
+        const { ZipkinExporter } = require('./exporters/zipkin') as typeof import('./exporters/zipkin');
+        out.push(new ZipkinExporter(cfg.zipkinEndpoint, cfg.otlp.timeoutMs));
+      } else if (name === 'otlp') {
+        const m = require('./exporters/otlp') as typeof import('./exporters/otlp');
+        out.push(cfg.otlp.protocol === 'grpc' ? new m.OtlpGrpcExporter(cfg.otlp) : new m.OtlpHttpExporter(cfg.otlp));
+      }
+    } catch (e) {
+      log.error(`OTEL_TRACES_EXPORTER: the ${name} exporter could not be set up (${(e as Error).message}); spans will not be sent there`);
+    }
+  }
+  return out;
+}
+
+export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
+  const log = createLog(cfg.logLevel);
+  installDiag(log);
+  for (const w of cfg.warnings) log.warn(w);
+
+  const stats = newStats();
+  const open = cfg.tracesExporters.includes('console') ? new OpenSpans() : undefined;
+  const exporters = buildExporters(cfg, log, open);
+  const batches = exporters.map(
+    (e) =>
+      new BatchProcessor(
+        e,
+        // The console tree is for people watching: print as soon as a trace ends.
+        e.description === 'console' ? { ...cfg.bsp, scheduleDelayMs: Math.min(cfg.bsp.scheduleDelayMs, 50) } : cfg.bsp,
+        stats,
+        log,
+      ),
+  );
+  const processors: SpanProcessor[] = [new CountingProcessor(stats), new RedactingProcessor(), ...(open ? [open] : []), ...batches];
+
+  const provider = new TracerProvider({
+    resource: buildResource(cfg),
+    sampler: buildSampler(cfg),
+    spanLimits: cfg.spanLimits,
+    spanProcessors: processors,
+  });
+
+  const cm = new AsyncLocalStorageContextManager().enable();
+  if (!context.setGlobalContextManager(cm)) log.warn('another OpenTelemetry context manager was registered first; traces may not connect');
+  propagation.setGlobalPropagator(buildPropagator(cfg.propagators));
+  if (!trace.setGlobalTracerProvider(provider)) {
+    log.warn('another OpenTelemetry SDK registered a global tracer provider first (two agents loaded?); this agent stays inactive for spans created through the global API');
+  }
+
+  const entries = enabledEntries(cfg);
+  let loader: LazyLoader | undefined;
+  let esm: 'sync' | 'async' | 'off' = 'off';
+  if (entries.length) {
+    // Create the shared require-in-the-middle hook now, before the app's first
+    // require: instrumentations activated later register into it, and it must
+    // already wrap require() when their module's first require() starts.
+    const { InstrumentationBase } = require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
+    class Bootstrap extends InstrumentationBase {
+      constructor() {
+        super('@x/otel-agent/bootstrap', AGENT_VERSION, { enabled: false });
+      }
+      protected init(): [] {
+        return [];
+      }
+    }
+    new Bootstrap();
+    loader = installLazyLoader(entries, { cfg, log }, (r) => {
+      if (r.ok) log.debug(`instrumentation "${r.name}" loaded on ${r.how} of "${r.trigger}"`);
+    });
+    try {
+      esm = installEsmHooks(
+        entries.flatMap((e) => [...e.esm]),
+        cfg.agent.esmHooks,
+      );
+    } catch (e) {
+      log.warn(`ESM hooks could not be installed (${(e as Error).message}); modules loaded with import will not be traced`);
+    }
+  }
+
+  const flush = async (): Promise<void> => {
+    await Promise.all(batches.map((b) => b.forceFlush()));
+  };
+  installExitHandling(
+    {
+      pending: () => batches.reduce((n, b) => n + b.pending(), 0),
+      flushAsync: flush,
+      flushSync: (ms) => {
+        const deadline = Date.now() + ms;
+        for (const b of batches) b.flushSync(Math.max(1, deadline - Date.now()));
+      },
+      summary: () =>
+        stats.dropped || stats.failed
+          ? `spans: ${stats.started} started, ${stats.exported} exported, ${stats.dropped} dropped (queue full), ${stats.failed} lost in ${stats.exportFailures} failed export(s)`
+          : undefined,
+    },
+    cfg.agent.flushTimeoutMs,
+    log,
+  );
+
+  log.info(
+    `@x/otel-agent ${AGENT_VERSION} on Node ${process.versions.node}: service "${String(cfg.serviceName || '(from resource)')}", ` +
+      `exporters ${exporters.map((e) => e.description).join(', ') || 'none'}, sampler ${cfg.sampler.name}` +
+      (cfg.sampler.name.includes('ratio') ? `(${cfg.sampler.ratio})` : '') +
+      `, propagators ${cfg.propagators.join(',') || 'none'}, hooks: CJS${esm === 'off' ? '' : esm === 'sync' ? ' + ESM (in-thread sync hooks)' : ' + ESM (loader thread)'}`,
+  );
+  diag.debug(`otlp endpoint ${describeUrl(cfg.otlp.endpoint)}`);
+
+  return { config: cfg, provider, stats, loader, esm, flush };
+}

@@ -1,0 +1,499 @@
+/**
+ * The only reader of `process.env` in the agent. Every supported variable is
+ * declared once in VARS below; `loadConfig()` reads them, validates each value,
+ * warns once per bad value (naming the variable, the value and the default used
+ * instead) and returns one frozen config object. Components take options from
+ * that object and never look at the environment themselves.
+ *
+ * It never writes to process.env.
+ */
+
+export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
+export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
+export type SamplerName =
+  | 'always_on'
+  | 'always_off'
+  | 'traceidratio'
+  | 'parentbased_always_on'
+  | 'parentbased_always_off'
+  | 'parentbased_traceidratio';
+export type PropagatorName = 'tracecontext' | 'baggage' | 'b3' | 'b3multi' | 'jaeger';
+export type TracesExporterName = 'otlp' | 'console' | 'zipkin';
+
+export interface OtlpConfig {
+  /** Full URL spans are sent to (for gRPC: the server URL). */
+  endpoint: string;
+  protocol: OtlpProtocol;
+  headers: Readonly<Record<string, string>>;
+  timeoutMs: number;
+  compression: 'gzip' | 'none';
+  certificate?: string;
+  clientKey?: string;
+  clientCertificate?: string;
+}
+
+export interface AgentConfig {
+  disabled: boolean;
+  serviceName: string;
+  resourceAttributes: Readonly<Record<string, string>>;
+  logLevel: LogLevel;
+  tracesExporters: readonly TracesExporterName[];
+  otlp: Readonly<OtlpConfig>;
+  zipkinEndpoint: string;
+  sampler: { name: SamplerName; ratio: number };
+  propagators: readonly PropagatorName[];
+  bsp: { scheduleDelayMs: number; exportTimeoutMs: number; maxQueueSize: number; maxExportBatchSize: number };
+  spanLimits: {
+    attributeValueLengthLimit: number;
+    attributeCountLimit: number;
+    eventCountLimit: number;
+    linkCountLimit: number;
+    attributePerEventCountLimit: number;
+    attributePerLinkCountLimit: number;
+  };
+  /** null means "all that are on by default". */
+  enabledInstrumentations: readonly string[] | null;
+  disabledInstrumentations: readonly string[];
+  resourceDetectors: readonly string[];
+  metricsExporters: readonly string[];
+  logsExporters: readonly string[];
+  agent: {
+    logCorrelation: readonly string[];
+    queueHooks: string;
+    enableInWorkers: boolean;
+    flushTimeoutMs: number;
+    esmHooks: 'auto' | 'sync' | 'async' | 'off';
+  };
+  http: {
+    captureServerRequestHeaders: readonly string[];
+    captureServerResponseHeaders: readonly string[];
+    captureClientRequestHeaders: readonly string[];
+    captureClientResponseHeaders: readonly string[];
+  };
+  /** For `doctor` and diagnostics: where each variable's value came from. */
+  sources: Readonly<Record<string, { value: string; source: 'env' | 'default'; warning?: string }>>;
+  warnings: readonly string[];
+}
+
+/** Every instrumentation short name the agent knows; kept here so env validation needs no other module. */
+export const INSTRUMENTATION_NAMES = [
+  'http',
+  'undici',
+  'fs',
+  'aws-sdk',
+  'kafkajs',
+  'pg',
+  'mysql2',
+  'redis',
+  'ioredis',
+  'mongodb',
+  'amqplib',
+  'sqlite',
+  'better-sqlite3',
+  'bullmq',
+  'pino',
+  'winston',
+  'bunyan',
+  'queue-hooks',
+] as const;
+
+const SAMPLERS: readonly SamplerName[] = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+];
+const PROPAGATORS: readonly string[] = ['tracecontext', 'baggage', 'b3', 'b3multi', 'jaeger', 'none'];
+const TRACES_EXPORTERS: readonly string[] = ['otlp', 'console', 'zipkin', 'none'];
+const SIGNAL_EXPORTERS: readonly string[] = ['otlp', 'console', 'none'];
+const DETECTORS: readonly string[] = ['env', 'host', 'os', 'process', 'serviceinstance', 'all', 'none'];
+const LOG_LEVELS: readonly LogLevel[] = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'];
+
+type Env = Record<string, string | undefined>;
+
+/** Documentation table: the README's variable table is generated from/checked against this. */
+export interface VarDoc {
+  name: string;
+  default: string;
+  effect: string;
+}
+
+export const VARS: readonly VarDoc[] = [
+  { name: 'OTEL_SDK_DISABLED', default: 'false', effect: '`true` loads nothing but the entry file: no SDK, no hooks, no spans.' },
+  { name: 'OTEL_SERVICE_NAME', default: 'package.json name of the app, else `unknown_service:node`', effect: 'Sets `service.name` (wins over `OTEL_RESOURCE_ATTRIBUTES`).' },
+  { name: 'OTEL_RESOURCE_ATTRIBUTES', default: '(none)', effect: '`key=value,key2=value2` (values percent-decoded) added to the resource.' },
+  { name: 'OTEL_LOG_LEVEL', default: 'warn', effect: 'Agent diagnostics on stderr: `none`, `error`, `warn`, `info`, `debug`, `verbose`, `all`.' },
+  { name: 'OTEL_TRACES_EXPORTER', default: 'otlp', effect: 'Comma list of `otlp`, `console` (indented trace trees on stdout), `zipkin`, `none`.' },
+  { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', default: 'http://localhost:4318 (grpc: http://localhost:4317)', effect: 'Base URL; `/v1/traces` is appended for the HTTP protocols.' },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', default: '(from OTEL_EXPORTER_OTLP_ENDPOINT)', effect: 'Full traces URL, used as is.' },
+  { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', default: 'http/protobuf', effect: '`http/protobuf`, `http/json` or `grpc`.' },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', default: '(from OTEL_EXPORTER_OTLP_PROTOCOL)', effect: 'Protocol for traces only.' },
+  { name: 'OTEL_EXPORTER_OTLP_HEADERS', default: '(none)', effect: '`key=value,...` sent with every export (values never printed).' },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', default: '(none)', effect: 'Headers for traces only, merged over the general ones.' },
+  { name: 'OTEL_EXPORTER_OTLP_TIMEOUT', default: '10000', effect: 'Milliseconds one export may take.' },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', default: '(from OTEL_EXPORTER_OTLP_TIMEOUT)', effect: 'Timeout for traces only.' },
+  { name: 'OTEL_EXPORTER_OTLP_COMPRESSION', default: 'none', effect: '`gzip` or `none`.' },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', default: '(from OTEL_EXPORTER_OTLP_COMPRESSION)', effect: 'Compression for traces only.' },
+  { name: 'OTEL_EXPORTER_OTLP_CERTIFICATE', default: '(system CAs)', effect: 'PEM file of the CA(s) that sign the collector certificate.' },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE', default: '(from OTEL_EXPORTER_OTLP_CERTIFICATE)', effect: 'CA file for traces only.' },
+  { name: 'OTEL_EXPORTER_OTLP_CLIENT_KEY', default: '(none)', effect: 'PEM private key for mutual TLS.' },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY', default: '(from OTEL_EXPORTER_OTLP_CLIENT_KEY)', effect: 'Client key for traces only.' },
+  { name: 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE', default: '(none)', effect: 'PEM client certificate for mutual TLS.' },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE', default: '(from OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)', effect: 'Client certificate for traces only.' },
+  { name: 'OTEL_EXPORTER_ZIPKIN_ENDPOINT', default: 'http://localhost:9411/api/v2/spans', effect: 'Where the `zipkin` exporter posts.' },
+  { name: 'OTEL_TRACES_SAMPLER', default: 'parentbased_always_on', effect: '`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`.' },
+  { name: 'OTEL_TRACES_SAMPLER_ARG', default: '1.0', effect: 'Ratio in [0, 1] for the `*traceidratio` samplers.' },
+  { name: 'OTEL_PROPAGATORS', default: 'tracecontext,baggage', effect: 'Comma list of `tracecontext`, `baggage`, `b3` (single header), `b3multi`, `jaeger`, `none`.' },
+  { name: 'OTEL_BSP_SCHEDULE_DELAY', default: '5000', effect: 'Milliseconds between batch exports.' },
+  { name: 'OTEL_BSP_EXPORT_TIMEOUT', default: '30000', effect: 'Milliseconds one batch export may take.' },
+  { name: 'OTEL_BSP_MAX_QUEUE_SIZE', default: '2048', effect: 'Spans held while waiting for export; beyond it spans are dropped and counted.' },
+  { name: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', default: '512', effect: 'Spans per export request (at most the queue size).' },
+  { name: 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', default: 'unlimited', effect: 'Longest string attribute value kept (longer ones are truncated).' },
+  { name: 'OTEL_ATTRIBUTE_COUNT_LIMIT', default: '128', effect: 'Most attributes per span/event/link.' },
+  { name: 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', default: '(from OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT)', effect: 'Same, for span attributes.' },
+  { name: 'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', default: '(from OTEL_ATTRIBUTE_COUNT_LIMIT)', effect: 'Same, for span attributes.' },
+  { name: 'OTEL_SPAN_EVENT_COUNT_LIMIT', default: '128', effect: 'Most events per span.' },
+  { name: 'OTEL_SPAN_LINK_COUNT_LIMIT', default: '128', effect: 'Most links per span.' },
+  { name: 'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', default: '128', effect: 'Most attributes per event.' },
+  { name: 'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', default: '128', effect: 'Most attributes per link.' },
+  { name: 'OTEL_NODE_ENABLED_INSTRUMENTATIONS', default: '(all)', effect: `Comma list: only these instrumentations. Names: ${INSTRUMENTATION_NAMES.join(', ')}.` },
+  { name: 'OTEL_NODE_DISABLED_INSTRUMENTATIONS', default: '(none)', effect: 'Comma list of instrumentations to turn off (wins over the enabled list).' },
+  { name: 'OTEL_NODE_RESOURCE_DETECTORS', default: 'env,host,os,process', effect: '`env`, `host`, `os`, `process`, `serviceinstance`, `all`, `none`. No network (cloud) detector runs.' },
+  { name: 'OTEL_METRICS_EXPORTER', default: 'none', effect: 'This agent is about traces: metrics are set up only when this names `otlp` or `console`.' },
+  { name: 'OTEL_LOGS_EXPORTER', default: 'none', effect: 'Logs pipeline only when this names `otlp` or `console`.' },
+  { name: 'OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST', default: '(none)', effect: 'Comma list of request header names recorded on SERVER spans as `http.request.header.<name>`.' },
+  { name: 'OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE', default: '(none)', effect: 'Same for response headers on SERVER spans.' },
+  { name: 'OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST', default: '(none)', effect: 'Same for request headers on CLIENT spans.' },
+  { name: 'OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE', default: '(none)', effect: 'Same for response headers on CLIENT spans.' },
+  { name: 'OTEL_AGENT_LOG_CORRELATION', default: 'pino,winston,bunyan', effect: 'Which loggers get `trace_id`/`span_id`/`trace_flags`; add `console` for console.log/error lines, `none` for none.' },
+  { name: 'OTEL_AGENT_QUEUE_HOOKS', default: '(none)', effect: 'Queue submit/execute/span hooks (grammar in "Queue tracing").' },
+  { name: 'OTEL_AGENT_ENABLE_IN_WORKERS', default: 'false', effect: '`true` also starts the agent inside worker threads.' },
+  { name: 'OTEL_AGENT_FLUSH_TIMEOUT', default: '2000', effect: 'Milliseconds the agent may spend delivering spans when the process exits.' },
+  { name: 'OTEL_AGENT_ESM_HOOKS', default: 'auto', effect: '`auto` (in-thread sync hooks where Node supports them, else the loader thread), `sync`, `async`, `off`.' },
+];
+
+const warned = new Set<string>();
+
+class Reader {
+  readonly warnings: string[] = [];
+  readonly sources: Record<string, { value: string; source: 'env' | 'default'; warning?: string }> = {};
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const v = this.env[name];
+    if (v === undefined) return undefined;
+    const t = v.trim();
+    return t === '' ? undefined : t;
+  }
+
+  note(name: string, value: string | undefined, shown?: string): void {
+    if (value !== undefined) this.sources[name] = { value: shown ?? value, source: 'env' };
+  }
+
+  warn(name: string, value: string, problem: string, fallback: string, secret = false): void {
+    const shownValue = secret ? '<redacted>' : JSON.stringify(value.length > 200 ? value.slice(0, 200) + '...' : value);
+    const msg = `${name}=${shownValue} ${problem}; using ${fallback}`;
+    this.warnings.push(msg);
+    const src = this.sources[name];
+    if (src) src.warning = src.warning ? `${src.warning}; ${msg}` : msg;
+    else this.sources[name] = { value: secret ? '<redacted>' : value, source: 'env', warning: msg };
+  }
+
+  str(name: string, def: string): string {
+    const v = this.raw(name);
+    this.note(name, v);
+    return v ?? def;
+  }
+
+  bool(name: string, def: boolean): boolean {
+    const v = this.raw(name);
+    this.note(name, v);
+    if (v === undefined) return def;
+    const l = v.toLowerCase();
+    if (l === 'true') return true;
+    if (l === 'false') return false;
+    this.warn(name, v, 'is not true or false', `the default (${def})`);
+    return def;
+  }
+
+  /** Non-negative integer within [min, max]. */
+  int(name: string, def: number, min = 0, max = 2 ** 31 - 1): number {
+    const v = this.raw(name);
+    this.note(name, v);
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!/^[+]?\d+(\.0+)?$/.test(v) || !Number.isFinite(n)) {
+      this.warn(name, v, 'is not a whole number', `the default (${def})`);
+      return def;
+    }
+    if (n < min || n > max) {
+      this.warn(name, v, `is outside ${min}..${max}`, `the default (${def})`);
+      return def;
+    }
+    return n;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly string[], def: T): T {
+    const v = this.raw(name);
+    this.note(name, v);
+    if (v === undefined) return def;
+    const l = v.toLowerCase();
+    if (allowed.includes(l)) return l as T;
+    this.warn(name, v, `is not one of ${allowed.join(', ')}`, `the default (${def})`);
+    return def;
+  }
+
+  list(name: string, allowed: readonly string[] | null, def: readonly string[]): string[] {
+    const v = this.raw(name);
+    this.note(name, v);
+    if (v === undefined) return [...def];
+    const items = v
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean);
+    if (!allowed) return items;
+    const bad = items.filter((i) => !allowed.includes(i));
+    if (bad.length) this.warn(name, v, `names unknown ${bad.length > 1 ? 'entries' : 'entry'} ${bad.join(', ')} (known: ${allowed.join(', ')})`, 'the rest of the list');
+    const good = items.filter((i) => allowed.includes(i));
+    return [...new Set(good)];
+  }
+
+  /** `k=v,k2=v2` with percent-encoded values (W3C baggage octets), as OTEL_RESOURCE_ATTRIBUTES and *_HEADERS use. */
+  pairs(name: string, secret: boolean): Record<string, string> {
+    const v = this.raw(name);
+    if (v === undefined) return {};
+    const out: Record<string, string> = {};
+    const bad: string[] = [];
+    for (const part of v.split(',')) {
+      if (!part.trim()) continue;
+      const eq = part.indexOf('=');
+      const key = eq > 0 ? part.slice(0, eq).trim() : '';
+      if (!key) {
+        bad.push(secret ? '<redacted>' : part.trim());
+        continue;
+      }
+      let val = part.slice(eq + 1).trim();
+      try {
+        val = decodeURIComponent(val);
+      } catch {
+        bad.push(secret ? key + '=<redacted>' : part.trim());
+        continue;
+      }
+      out[key] = val;
+    }
+    const shown = secret ? Object.keys(out).map((k) => `${k}=<redacted>`).join(',') : v;
+    this.note(name, v, shown);
+    if (bad.length) this.warn(name, v, `has malformed entries (${bad.join(', ')}), expected key=value`, 'the well-formed entries', secret);
+    return out;
+  }
+}
+
+function validUrl(r: Reader, name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const u = new URL(value);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+    return value;
+  } catch {
+    r.warn(name, value, 'is not an http(s) URL', 'the default');
+    return undefined;
+  }
+}
+
+function redactUrl(u: string): string {
+  try {
+    const url = new URL(u);
+    if (url.username || url.password) {
+      url.username = url.username ? 'REDACTED' : '';
+      url.password = url.password ? 'REDACTED' : '';
+    }
+    return url.toString();
+  } catch {
+    return u;
+  }
+}
+
+export function loadConfig(env: Env = process.env): AgentConfig {
+  const r = new Reader(env);
+
+  const disabled = r.bool('OTEL_SDK_DISABLED', false);
+  const logLevel = r.oneOf<LogLevel>('OTEL_LOG_LEVEL', LOG_LEVELS, 'warn');
+
+  const resourceAttributes = r.pairs('OTEL_RESOURCE_ATTRIBUTES', false);
+  const serviceName = r.str('OTEL_SERVICE_NAME', '');
+
+  let tracesExporters = r.list('OTEL_TRACES_EXPORTER', TRACES_EXPORTERS, ['otlp']);
+  if (tracesExporters.length === 0 && r.raw('OTEL_TRACES_EXPORTER') !== undefined) tracesExporters = ['otlp'];
+  if (tracesExporters.includes('none')) tracesExporters = [];
+
+  const protocol = r.oneOf<OtlpProtocol>(
+    'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+    ['http/protobuf', 'http/json', 'grpc'],
+    r.oneOf<OtlpProtocol>('OTEL_EXPORTER_OTLP_PROTOCOL', ['http/protobuf', 'http/json', 'grpc'], 'http/protobuf'),
+  );
+  const base = validUrl(r, 'OTEL_EXPORTER_OTLP_ENDPOINT', r.raw('OTEL_EXPORTER_OTLP_ENDPOINT'));
+  r.note('OTEL_EXPORTER_OTLP_ENDPOINT', base && redactUrl(base));
+  const specific = validUrl(r, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', r.raw('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'));
+  r.note('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', specific && redactUrl(specific));
+  let endpoint: string;
+  if (specific) endpoint = specific;
+  else if (protocol === 'grpc') endpoint = base ?? 'http://localhost:4317';
+  else endpoint = (base ?? 'http://localhost:4318').replace(/\/+$/, '') + '/v1/traces';
+
+  const headers = { ...r.pairs('OTEL_EXPORTER_OTLP_HEADERS', true), ...r.pairs('OTEL_EXPORTER_OTLP_TRACES_HEADERS', true) };
+  const timeoutMs = r.int('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', r.int('OTEL_EXPORTER_OTLP_TIMEOUT', 10000, 1, 600000), 1, 600000);
+  const compression = r.oneOf<'gzip' | 'none'>(
+    'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
+    ['gzip', 'none'],
+    r.oneOf<'gzip' | 'none'>('OTEL_EXPORTER_OTLP_COMPRESSION', ['gzip', 'none'], 'none'),
+  );
+  const file = (specificName: string, generalName: string): string | undefined =>
+    r.raw(specificName) ?? r.raw(generalName) ?? undefined;
+  for (const n of [
+    'OTEL_EXPORTER_OTLP_CERTIFICATE',
+    'OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE',
+    'OTEL_EXPORTER_OTLP_CLIENT_KEY',
+    'OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY',
+    'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE',
+    'OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE',
+  ])
+    r.note(n, r.raw(n));
+  const otlp: OtlpConfig = Object.freeze({
+    endpoint,
+    protocol,
+    headers: Object.freeze(headers),
+    timeoutMs,
+    compression,
+    certificate: file('OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE', 'OTEL_EXPORTER_OTLP_CERTIFICATE'),
+    clientKey: file('OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY', 'OTEL_EXPORTER_OTLP_CLIENT_KEY'),
+    clientCertificate: file('OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE', 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE'),
+  });
+
+  const zipkinEndpoint =
+    validUrl(r, 'OTEL_EXPORTER_ZIPKIN_ENDPOINT', r.raw('OTEL_EXPORTER_ZIPKIN_ENDPOINT')) ?? 'http://localhost:9411/api/v2/spans';
+  r.note('OTEL_EXPORTER_ZIPKIN_ENDPOINT', r.raw('OTEL_EXPORTER_ZIPKIN_ENDPOINT'));
+
+  const samplerName = r.oneOf<SamplerName>('OTEL_TRACES_SAMPLER', SAMPLERS, 'parentbased_always_on');
+  let ratio = 1;
+  const argRaw = r.raw('OTEL_TRACES_SAMPLER_ARG');
+  r.note('OTEL_TRACES_SAMPLER_ARG', argRaw);
+  if (argRaw !== undefined) {
+    const n = Number(argRaw);
+    if (!Number.isFinite(n) || n < 0 || n > 1) r.warn('OTEL_TRACES_SAMPLER_ARG', argRaw, 'is not a number in [0, 1]', 'the default (1.0)');
+    else ratio = n;
+  }
+
+  let propagators = r.list('OTEL_PROPAGATORS', PROPAGATORS, ['tracecontext', 'baggage']);
+  if (propagators.includes('none')) propagators = [];
+
+  let maxQueueSize = r.int('OTEL_BSP_MAX_QUEUE_SIZE', 2048, 1, 1_000_000);
+  let maxExportBatchSize = r.int('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, 1, 1_000_000);
+  if (maxExportBatchSize > maxQueueSize) {
+    r.warn(
+      'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+      String(maxExportBatchSize),
+      `is larger than OTEL_BSP_MAX_QUEUE_SIZE (${maxQueueSize})`,
+      `${maxQueueSize}`,
+    );
+    maxExportBatchSize = maxQueueSize;
+  }
+  const bsp = {
+    scheduleDelayMs: r.int('OTEL_BSP_SCHEDULE_DELAY', 5000, 0, 3_600_000),
+    exportTimeoutMs: r.int('OTEL_BSP_EXPORT_TIMEOUT', 30000, 1, 3_600_000),
+    maxQueueSize,
+    maxExportBatchSize,
+  };
+
+  const INF = Number.POSITIVE_INFINITY;
+  const generalLen = r.int('OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', INF as number, 0, Number.MAX_SAFE_INTEGER);
+  const generalCount = r.int('OTEL_ATTRIBUTE_COUNT_LIMIT', 128, 0, 1_000_000);
+  const spanLimits = {
+    attributeValueLengthLimit: r.int('OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', generalLen, 0, Number.MAX_SAFE_INTEGER),
+    attributeCountLimit: r.int('OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', generalCount, 0, 1_000_000),
+    eventCountLimit: r.int('OTEL_SPAN_EVENT_COUNT_LIMIT', 128, 0, 1_000_000),
+    linkCountLimit: r.int('OTEL_SPAN_LINK_COUNT_LIMIT', 128, 0, 1_000_000),
+    attributePerEventCountLimit: r.int('OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 128, 0, 1_000_000),
+    attributePerLinkCountLimit: r.int('OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', 128, 0, 1_000_000),
+  };
+
+  const names: readonly string[] = INSTRUMENTATION_NAMES;
+  const enabledRaw = r.raw('OTEL_NODE_ENABLED_INSTRUMENTATIONS');
+  const enabledInstrumentations = enabledRaw === undefined ? null : r.list('OTEL_NODE_ENABLED_INSTRUMENTATIONS', names, []);
+  const disabledInstrumentations = r.list('OTEL_NODE_DISABLED_INSTRUMENTATIONS', names, []);
+
+  let resourceDetectors = r.list('OTEL_NODE_RESOURCE_DETECTORS', DETECTORS, ['env', 'host', 'os', 'process']);
+  if (resourceDetectors.includes('none')) resourceDetectors = [];
+  if (resourceDetectors.includes('all')) resourceDetectors = ['env', 'host', 'os', 'process', 'serviceinstance'];
+
+  let metricsExporters = r.list('OTEL_METRICS_EXPORTER', SIGNAL_EXPORTERS, []);
+  if (metricsExporters.includes('none')) metricsExporters = [];
+  let logsExporters = r.list('OTEL_LOGS_EXPORTER', SIGNAL_EXPORTERS, []);
+  if (logsExporters.includes('none')) logsExporters = [];
+
+  let logCorrelation = r.list('OTEL_AGENT_LOG_CORRELATION', ['pino', 'winston', 'bunyan', 'console', 'none'], ['pino', 'winston', 'bunyan']);
+  if (logCorrelation.includes('none')) logCorrelation = [];
+
+  const headerList = (n: string): string[] => r.list(n, null, []);
+
+  const cfg: AgentConfig = {
+    disabled,
+    serviceName,
+    resourceAttributes: Object.freeze(resourceAttributes),
+    logLevel,
+    tracesExporters: Object.freeze(tracesExporters as TracesExporterName[]),
+    otlp,
+    zipkinEndpoint,
+    sampler: Object.freeze({ name: samplerName, ratio }),
+    propagators: Object.freeze(propagators as PropagatorName[]),
+    bsp: Object.freeze(bsp),
+    spanLimits: Object.freeze(spanLimits),
+    enabledInstrumentations: enabledInstrumentations && Object.freeze(enabledInstrumentations),
+    disabledInstrumentations: Object.freeze(disabledInstrumentations),
+    resourceDetectors: Object.freeze(resourceDetectors),
+    metricsExporters: Object.freeze(metricsExporters),
+    logsExporters: Object.freeze(logsExporters),
+    agent: Object.freeze({
+      logCorrelation: Object.freeze(logCorrelation),
+      queueHooks: r.str('OTEL_AGENT_QUEUE_HOOKS', ''),
+      enableInWorkers: r.bool('OTEL_AGENT_ENABLE_IN_WORKERS', false),
+      flushTimeoutMs: r.int('OTEL_AGENT_FLUSH_TIMEOUT', 2000, 0, 600_000),
+      esmHooks: r.oneOf<'auto' | 'sync' | 'async' | 'off'>('OTEL_AGENT_ESM_HOOKS', ['auto', 'sync', 'async', 'off'], 'auto'),
+    }),
+    http: Object.freeze({
+      captureServerRequestHeaders: headerList('OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST'),
+      captureServerResponseHeaders: headerList('OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE'),
+      captureClientRequestHeaders: headerList('OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST'),
+      captureClientResponseHeaders: headerList('OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE'),
+    }),
+    sources: {},
+    warnings: Object.freeze([...r.warnings]),
+  };
+  for (const v of VARS) {
+    if (!r.sources[v.name]) r.sources[v.name] = { value: v.default, source: 'default' };
+  }
+  cfg.sources = Object.freeze(r.sources);
+  return Object.freeze(cfg);
+}
+
+/** Reads only the switches the thin entry needs, so a disabled agent loads nothing else. */
+export function earlyFlags(env: Env = process.env): { disabled: boolean; enableInWorkers: boolean } {
+  const d = (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase();
+  const w = (env.OTEL_AGENT_ENABLE_IN_WORKERS ?? '').trim().toLowerCase();
+  return { disabled: d === 'true', enableInWorkers: w === 'true' };
+}
+
+/** The environment, as a read-only snapshot, for things that must pass it on unchanged (e.g. the doctor's child process). */
+export function envSnapshot(): Readonly<Env> {
+  return Object.freeze({ ...process.env });
+}
+
+/** True once per message per process: used so a bad value is reported one time, not per component. */
+export function firstTime(key: string): boolean {
+  if (warned.has(key)) return false;
+  warned.add(key);
+  return true;
+}
+
+export { redactUrl };

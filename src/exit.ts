@@ -1,0 +1,79 @@
+/**
+ * Delivering spans when the process ends, without changing how it ends.
+ *
+ * - Event loop drains: 'beforeExit' starts an ordinary async flush (the loop
+ *   stays alive for it, then Node exits as it would have).
+ * - process.exit(n), uncaught exceptions: 'exit' allows only synchronous work,
+ *   so whatever is still pending goes through the exporters' synchronous path.
+ *   We never touch process.exitCode.
+ * - SIGTERM/SIGINT/SIGHUP: if the app has its own listener we do nothing (its
+ *   handler decides, and its exit path is covered above). If not, we flush
+ *   synchronously, remove our listener and re-raise the signal, so the process
+ *   still dies by that signal (exit status 128+n, as the parent expects).
+ * - Uncaught exceptions are recorded on the active span through
+ *   'uncaughtExceptionMonitor', which observes without handling.
+ */
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import type { AgentLog } from './log';
+
+export interface ExitHooks {
+  pending(): number;
+  flushAsync(): Promise<void>;
+  flushSync(timeoutMs: number): void;
+  summary(): string | undefined;
+}
+
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+export function installExitHandling(hooks: ExitHooks, timeoutMs: number, log: AgentLog): void {
+  let flushing = false;
+  let exited = false;
+
+  process.on('beforeExit', () => {
+    if (flushing || exited || hooks.pending() === 0) return;
+    flushing = true;
+    hooks
+      .flushAsync()
+      .catch((e: unknown) => log.debug(`flush at beforeExit failed: ${String(e)}`))
+      .finally(() => {
+        flushing = false;
+      });
+  });
+
+  const finalFlush = (): void => {
+    if (exited) return;
+    exited = true;
+    try {
+      if (hooks.pending() > 0) hooks.flushSync(timeoutMs);
+    } catch (e) {
+      log.debug(`final flush failed: ${String(e)}`);
+    }
+    const s = hooks.summary();
+    if (s) log.info(s);
+  };
+
+  process.on('exit', finalFlush);
+
+  process.on('uncaughtExceptionMonitor', (err: unknown) => {
+    try {
+      const span = trace.getActiveSpan();
+      if (span && span.isRecording()) {
+        span.recordException(err instanceof Error ? err : String(err));
+        span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+        span.end();
+      }
+    } catch {
+      // Never interfere with the crash the app is already having.
+    }
+  });
+
+  for (const sig of SIGNALS) {
+    const onSignal = (): void => {
+      if (process.listenerCount(sig) > 1) return; // the app decides what this signal means
+      process.removeListener(sig, onSignal);
+      finalFlush();
+      process.kill(process.pid, sig);
+    };
+    process.on(sig, onSignal);
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * OTLP trace export over http/protobuf, http/json and gRPC. Serialization uses
+ * the upstream OTLP transformer; transport is ours (see transport.ts) so that
+ * failures are counted and reported by the pipeline, never printed per batch.
+ */
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { context } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+import type { AgentExporter, ExportOutcome } from '../processor';
+import type { OtlpConfig } from '../env';
+import { HttpSender, describeUrl, readTls } from './transport';
+import { sendSync } from './sync-send';
+
+type SpanList = Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0];
+
+export class OtlpHttpExporter implements AgentExporter {
+  readonly description: string;
+  private readonly sender: HttpSender;
+  private readonly json: boolean;
+
+  constructor(cfg: OtlpConfig) {
+    this.json = cfg.protocol === 'http/json';
+    this.description = `OTLP ${cfg.protocol} ${describeUrl(cfg.endpoint)}`;
+    this.sender = new HttpSender({
+      url: cfg.endpoint,
+      headers: cfg.headers,
+      contentType: this.json ? 'application/json' : 'application/x-protobuf',
+      compression: cfg.compression,
+      timeoutMs: cfg.timeoutMs,
+      tls: readTls(cfg),
+    });
+  }
+
+  private encode(spans: ReadableSpan[]): Uint8Array {
+    const s = this.json ? JsonTraceSerializer : ProtobufTraceSerializer;
+    const body = s.serializeRequest(spans as unknown as SpanList);
+    if (!body) throw new Error('could not serialize spans');
+    return body;
+  }
+
+  export(spans: ReadableSpan[]): Promise<ExportOutcome> {
+    let body: Uint8Array;
+    try {
+      body = this.encode(spans);
+    } catch (e) {
+      return Promise.resolve({ ok: false, error: (e as Error).message });
+    }
+    return this.sender.send(body);
+  }
+
+  exportSync(spans: ReadableSpan[], timeoutMs: number): ExportOutcome {
+    const t = this.sender.target;
+    const headers: Record<string, string> = { ...t.headers, 'content-type': t.contentType };
+    if (t.compression === 'gzip') headers['content-encoding'] = 'gzip';
+    return sendSync({ kind: 'http', url: t.url, headers, body: this.sender.prepare(this.encode(spans)), ...t.tls }, timeoutMs);
+  }
+
+  shutdown(): Promise<void> {
+    this.sender.close();
+    return Promise.resolve();
+  }
+}
+
+const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+interface GrpcClient {
+  makeUnaryRequest(
+    path: string,
+    ser: (b: Buffer) => Buffer,
+    de: (b: Buffer) => Buffer,
+    arg: Buffer,
+    md: unknown,
+    opts: { deadline: number },
+    cb: (err: Error | null) => void,
+  ): unknown;
+  close(): void;
+}
+
+export class OtlpGrpcExporter implements AgentExporter {
+  readonly description: string;
+  private client: GrpcClient | undefined;
+  private readonly address: string;
+  private readonly secure: boolean;
+  private readonly tls: ReturnType<typeof readTls>;
+
+  constructor(private readonly cfg: OtlpConfig) {
+    const u = new URL(cfg.endpoint);
+    this.secure = u.protocol === 'https:';
+    this.address = `${u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname}:${u.port || (this.secure ? 443 : 4317)}`;
+    this.description = `OTLP grpc ${u.protocol}//${this.address}`;
+    this.tls = readTls(cfg);
+  }
+
+  private grpcPath(): string {
+    return require.resolve('@grpc/grpc-js');
+  }
+
+  private getClient(): { grpc: GrpcModule; client: GrpcClient } {
+    // gRPC is a heavy dependency: loaded on the first export, only for users who chose it.
+    const grpc = require(this.grpcPath()) as GrpcModule;
+    if (!this.client) {
+      const creds = this.secure
+        ? grpc.credentials.createSsl(this.tls.ca ?? null, this.tls.key ?? null, this.tls.cert ?? null)
+        : grpc.credentials.createInsecure();
+      const options = this.cfg.compression === 'gzip' ? { 'grpc.default_compression_algorithm': 2 } : {};
+      this.client = new grpc.Client(this.address, creds, options);
+    }
+    return { grpc, client: this.client };
+  }
+
+  export(spans: ReadableSpan[]): Promise<ExportOutcome> {
+    return new Promise((resolve) => {
+      try {
+        const body = ProtobufTraceSerializer.serializeRequest(spans as unknown as SpanList);
+        if (!body) return resolve({ ok: false, error: 'could not serialize spans' });
+        const { grpc, client } = this.getClient();
+        const md = new grpc.Metadata();
+        for (const [k, v] of Object.entries(this.cfg.headers)) md.set(k, v);
+        context.with(suppressTracing(context.active()), () =>
+          client.makeUnaryRequest(
+            GRPC_PATH,
+            (b) => b,
+            (b) => b,
+            Buffer.from(body),
+            md,
+            { deadline: Date.now() + this.cfg.timeoutMs },
+            (err) => resolve(err ? { ok: false, error: err.message } : { ok: true }),
+          ),
+        );
+      } catch (e) {
+        resolve({ ok: false, error: (e as Error).message });
+      }
+    });
+  }
+
+  exportSync(spans: ReadableSpan[], timeoutMs: number): ExportOutcome {
+    const body = ProtobufTraceSerializer.serializeRequest(spans as unknown as SpanList);
+    if (!body) return { ok: false, error: 'could not serialize spans' };
+    return sendSync(
+      {
+        kind: 'grpc',
+        address: this.address,
+        secure: this.secure,
+        path: GRPC_PATH,
+        metadata: { ...this.cfg.headers },
+        body,
+        grpcPath: this.grpcPath(),
+        ...this.tls,
+      },
+      timeoutMs,
+    );
+  }
+
+  shutdown(): Promise<void> {
+    this.client?.close();
+    return Promise.resolve();
+  }
+}
+
+interface GrpcModule {
+  credentials: {
+    createSsl(ca: Buffer | null, key: Buffer | null, cert: Buffer | null): unknown;
+    createInsecure(): unknown;
+  };
+  Metadata: new () => { set(k: string, v: string): void };
+  Client: new (address: string, creds: unknown, options?: Record<string, unknown>) => GrpcClient;
+}

@@ -1,0 +1,157 @@
+/**
+ * Sending export bodies over HTTP(S), with the agent's own rules:
+ * - tracing is suppressed for our own requests (no spans about exporting spans);
+ * - builtins come from process.getBuiltinModule, so exporting never goes through
+ *   the app's require hooks and never triggers an instrumentation to load;
+ * - retries with backoff on 429/502/503/504 and network errors, all inside the
+ *   export timeout; every timer is unref'd.
+ */
+import { context } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+import type * as httpT from 'node:http';
+import type * as httpsT from 'node:https';
+import type * as zlibT from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import type { ExportOutcome } from '../processor';
+
+export interface TlsFiles {
+  certificate?: string;
+  clientKey?: string;
+  clientCertificate?: string;
+}
+
+export interface HttpTarget {
+  url: string;
+  headers: Readonly<Record<string, string>>;
+  contentType: string;
+  compression: 'gzip' | 'none';
+  timeoutMs: number;
+  tls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+}
+
+const http = process.getBuiltinModule('node:http') as typeof httpT;
+const https = process.getBuiltinModule('node:https') as typeof httpsT;
+const zlib = process.getBuiltinModule('node:zlib') as typeof zlibT;
+
+/** Reads the TLS files named by the OTEL_EXPORTER_OTLP_*CERTIFICATE/KEY variables; a missing file is a startup error the caller reports. */
+export function readTls(files: TlsFiles): HttpTarget['tls'] {
+  const read = (p: string | undefined, what: string): Buffer | undefined => {
+    if (!p) return undefined;
+    try {
+      return readFileSync(p);
+    } catch (e) {
+      throw new Error(`cannot read ${what} file ${p}: ${(e as Error).message}`);
+    }
+  };
+  return {
+    ca: read(files.certificate, 'OTEL_EXPORTER_OTLP_CERTIFICATE'),
+    cert: read(files.clientCertificate, 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE'),
+    key: read(files.clientKey, 'OTEL_EXPORTER_OTLP_CLIENT_KEY'),
+  };
+}
+
+/** Shows where we send without credentials or query values. */
+export function describeUrl(u: string): string {
+  try {
+    const url = new URL(u);
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+interface Attempt {
+  ok: boolean;
+  retryable: boolean;
+  error?: string;
+  retryAfterMs?: number;
+}
+
+export class HttpSender {
+  private readonly agent: httpT.Agent;
+  private readonly isHttps: boolean;
+
+  constructor(readonly target: HttpTarget) {
+    this.isHttps = target.url.startsWith('https:');
+    const mod = this.isHttps ? https : http;
+    this.agent = new mod.Agent({ keepAlive: true, maxSockets: 2, ...(this.isHttps ? target.tls : {}) });
+  }
+
+  prepare(body: Uint8Array): Buffer {
+    const b = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    return this.target.compression === 'gzip' ? zlib.gzipSync(b) : b;
+  }
+
+  async send(body: Uint8Array): Promise<ExportOutcome> {
+    const payload = this.prepare(body);
+    const deadline = Date.now() + this.target.timeoutMs;
+    let delay = 200;
+    for (let attempt = 1; ; attempt++) {
+      const left = deadline - Date.now();
+      const r = await this.once(payload, Math.max(1, left));
+      if (r.ok) return { ok: true };
+      const wait = Math.min(r.retryAfterMs ?? delay * (0.5 + Math.random()), 5000);
+      if (!r.retryable || attempt >= 5 || Date.now() + wait >= deadline) return { ok: false, error: r.error };
+      await sleep(wait);
+      delay *= 2;
+    }
+  }
+
+  private once(payload: Buffer, timeoutMs: number): Promise<Attempt> {
+    return new Promise<Attempt>((resolve) => {
+      let settled = false;
+      const finish = (a: Attempt): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(a);
+      };
+      const timer = setTimeout(() => {
+        req.destroy(new Error(`no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      const headers: Record<string, string | number> = {
+        ...this.target.headers,
+        'content-type': this.target.contentType,
+        'content-length': payload.length,
+        'user-agent': 'x-otel-agent',
+      };
+      if (this.target.compression === 'gzip') headers['content-encoding'] = 'gzip';
+      const mod = this.isHttps ? https : http;
+      const req = context.with(suppressTracing(context.active()), () =>
+        mod.request(this.target.url, { method: 'POST', headers, agent: this.agent }, (res) => {
+          const code = res.statusCode ?? 0;
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            // A collector's answer is tiny; a huge one is garbage we need not read.
+            if (size > 1 << 20) res.destroy();
+          });
+          res.on('error', (e) => finish({ ok: false, retryable: true, error: e.message }));
+          res.on('end', () => {
+            if (code >= 200 && code < 300) return finish({ ok: true, retryable: false });
+            const ra = Number(res.headers['retry-after']);
+            finish({
+              ok: false,
+              retryable: code === 429 || code === 502 || code === 503 || code === 504,
+              error: `HTTP ${code}${res.statusMessage ? ' ' + res.statusMessage : ''}`,
+              retryAfterMs: Number.isFinite(ra) && ra >= 0 ? ra * 1000 : undefined,
+            });
+          });
+        }),
+      );
+      req.on('error', (e: NodeJS.ErrnoException) =>
+        finish({ ok: false, retryable: !/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(e.code ?? e.message), error: e.code ? `${e.code} ${e.message}` : e.message }),
+      );
+      req.end(payload);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

@@ -1,0 +1,170 @@
+/**
+ * The instrumentation table: short name -> which module loads trigger it, and a
+ * factory that is only called when one of those modules is first required or
+ * imported. An app that never loads `pg` never loads the pg instrumentation.
+ *
+ * In the built agent every factory's package is a separate file under
+ * dist/instr/, bundled against one shared copy of @opentelemetry/instrumentation
+ * and @opentelemetry/api (see scripts/build.mjs), so the upstream packages'
+ * exact-version pins do not turn into a dozen nested copies.
+ */
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { AgentConfig } from '../env';
+import type { AgentLog } from '../log';
+import { routeTemplate } from './http-naming';
+
+export interface InstrContext {
+  cfg: AgentConfig;
+  log: AgentLog;
+}
+
+export interface Entry {
+  name: string;
+  /** Bare specifiers (or prefixes ending in '/') whose first resolution activates the entry; builtins without `node:`. */
+  triggers: readonly string[];
+  /** Specifiers to put on the import-in-the-middle include list, so ESM imports of them are wrappable. */
+  esm: readonly string[];
+  defaultOn: boolean;
+  create(ctx: InstrContext): Instrumentation[];
+}
+
+/** Loads a bundled instrumentation file; the path is computed so the bundler leaves it alone. */
+function load<T>(file: string): T {
+  return require(`${__dirname}/instr/${file}.cjs`) as T;
+}
+
+type Ctor<C> = new (config?: C) => Instrumentation;
+function one<C>(file: string, exportName: string, config: C): Instrumentation[] {
+  const mod = load<Record<string, Ctor<C>>>(file);
+  const C = mod[exportName];
+  if (typeof C !== 'function') throw new Error(`${file} has no export ${exportName}`);
+  return [new C(config)];
+}
+
+const builtin = (...names: string[]): string[] => names.flatMap((n) => [n, `node:${n}`]);
+
+export const ENTRIES: readonly Entry[] = [
+  {
+    name: 'http',
+    triggers: ['http', 'https'],
+    esm: builtin('http', 'https'),
+    defaultOn: true,
+    create: ({ cfg }) =>
+      one('http', 'HttpInstrumentation', {
+        headersToSpanAttributes: {
+          server: { requestHeaders: [...cfg.http.captureServerRequestHeaders], responseHeaders: [...cfg.http.captureServerResponseHeaders] },
+          client: { requestHeaders: [...cfg.http.captureClientRequestHeaders], responseHeaders: [...cfg.http.captureClientResponseHeaders] },
+        },
+        // A server span named just "GET" is useless in a trace list; without a
+        // framework router we name it by a low-cardinality template of the path.
+        requestHook: (span: { updateName(n: string): void }, req: { method?: string; url?: string; headers?: unknown }) => {
+          if (!('socket' in (req as object)) || (req as { socket?: unknown }).socket === undefined) return;
+          const r = req as { method?: string; url?: string; complete?: boolean; httpVersion?: string };
+          if (r.httpVersion !== undefined && typeof r.url === 'string' && r.url.startsWith('/')) {
+            span.updateName(`${r.method ?? 'GET'} ${routeTemplate(r.url)}`);
+          }
+        },
+      }),
+  },
+  {
+    name: 'undici',
+    triggers: ['undici'],
+    esm: ['undici'],
+    defaultOn: true,
+    create: () => one('undici', 'UndiciInstrumentation', {}),
+  },
+  {
+    name: 'fs',
+    triggers: ['fs', 'fs/promises'],
+    esm: builtin('fs', 'fs/promises'),
+    defaultOn: true,
+    // Only inside a traced operation: a script reading its config at startup makes no spans.
+    create: () => one('fs', 'FsInstrumentation', { requireParentSpan: true }),
+  },
+  {
+    name: 'aws-sdk',
+    triggers: ['@aws-sdk/', '@smithy/'],
+    esm: ['@aws-sdk/client-s3', '@aws-sdk/client-sqs', '@aws-sdk/client-dynamodb', '@aws-sdk/client-sns', '@aws-sdk/lib-storage'],
+    defaultOn: true,
+    // The SDK's own HTTP request must not appear as a second CLIENT span.
+    create: () => one('aws-sdk', 'AwsInstrumentation', { suppressInternalInstrumentation: true }),
+  },
+  {
+    name: 'kafkajs',
+    triggers: ['kafkajs'],
+    esm: ['kafkajs'],
+    defaultOn: true,
+    create: () => one('kafkajs', 'KafkaJsInstrumentation', {}),
+  },
+  {
+    name: 'pg',
+    triggers: ['pg', 'pg-pool'],
+    esm: ['pg', 'pg-pool'],
+    defaultOn: true,
+    create: () => one('pg', 'PgInstrumentation', { enhancedDatabaseReporting: false }),
+  },
+  {
+    name: 'mysql2',
+    triggers: ['mysql2'],
+    esm: ['mysql2', 'mysql2/promise'],
+    defaultOn: true,
+    create: () => one('mysql2', 'MySQL2Instrumentation', {}),
+  },
+  {
+    name: 'redis',
+    triggers: ['redis', '@redis/client'],
+    esm: ['redis', '@redis/client'],
+    defaultOn: true,
+    create: () => one('redis', 'RedisInstrumentation', {}),
+  },
+  {
+    name: 'ioredis',
+    triggers: ['ioredis'],
+    esm: ['ioredis'],
+    defaultOn: true,
+    create: () => one('ioredis', 'IORedisInstrumentation', {}),
+  },
+  {
+    name: 'mongodb',
+    triggers: ['mongodb'],
+    esm: ['mongodb'],
+    defaultOn: true,
+    create: () => one('mongodb', 'MongoDBInstrumentation', { enhancedDatabaseReporting: false }),
+  },
+  {
+    name: 'amqplib',
+    triggers: ['amqplib'],
+    esm: ['amqplib'],
+    defaultOn: true,
+    create: () => one('amqplib', 'AmqplibInstrumentation', {}),
+  },
+  {
+    name: 'pino',
+    triggers: ['pino'],
+    esm: ['pino'],
+    defaultOn: true,
+    create: ({ cfg }) => (cfg.agent.logCorrelation.includes('pino') ? one('pino', 'PinoInstrumentation', { disableLogSending: cfg.logsExporters.length === 0 }) : []),
+  },
+  {
+    name: 'winston',
+    triggers: ['winston'],
+    esm: ['winston'],
+    defaultOn: true,
+    create: ({ cfg }) =>
+      cfg.agent.logCorrelation.includes('winston') ? one('winston', 'WinstonInstrumentation', { disableLogSending: cfg.logsExporters.length === 0 }) : [],
+  },
+  {
+    name: 'bunyan',
+    triggers: ['bunyan'],
+    esm: ['bunyan'],
+    defaultOn: true,
+    create: ({ cfg }) =>
+      cfg.agent.logCorrelation.includes('bunyan') ? one('bunyan', 'BunyanInstrumentation', { disableLogSending: cfg.logsExporters.length === 0 }) : [],
+  },
+];
+
+export function enabledEntries(cfg: AgentConfig): Entry[] {
+  const on = cfg.enabledInstrumentations;
+  const off = new Set(cfg.disabledInstrumentations);
+  return ENTRIES.filter((e) => (on ? on.includes(e.name) : e.defaultOn) && !off.has(e.name));
+}

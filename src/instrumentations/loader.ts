@@ -1,0 +1,147 @@
+/**
+ * Lazy activation: one resolve hook (module.registerHooks, which sees both
+ * require() and import) watches for the first load of a module in the table
+ * and only then runs that entry's factory. The factory registers the
+ * instrumentation's require-in-the-middle and import-in-the-middle hooks before
+ * the module itself is evaluated, so the very first load is already patched.
+ */
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { Entry, InstrContext } from './index';
+
+export interface ActivationRecord {
+  name: string;
+  trigger: string;
+  how: 'require' | 'import' | 'fetch';
+  at: number;
+  ok: boolean;
+  error?: string;
+  instrumentations: Instrumentation[];
+}
+
+export interface LazyLoader {
+  activate(entry: Entry, trigger: string, how: ActivationRecord['how']): void;
+  records: ActivationRecord[];
+  pending(): string[];
+}
+
+function packageName(spec: string): string {
+  const s = spec.startsWith('node:') ? spec.slice(5) : spec;
+  const slash = s.indexOf('/');
+  if (s.charCodeAt(0) === 64 /* @ */) {
+    const second = slash < 0 ? -1 : s.indexOf('/', slash + 1);
+    return second < 0 ? s : s.slice(0, second);
+  }
+  return slash < 0 ? s : s.slice(0, slash);
+}
+
+export function installLazyLoader(entries: Entry[], ctx: InstrContext, onActivated?: (r: ActivationRecord) => void): LazyLoader {
+  const exact = new Map<string, Entry>();
+  const prefixes: [string, Entry][] = [];
+  for (const e of entries) {
+    for (const t of e.triggers) {
+      if (t.endsWith('/')) prefixes.push([t, e]);
+      else exact.set(t, e);
+    }
+  }
+  const done = new Set<string>();
+  const records: ActivationRecord[] = [];
+
+  const loader: LazyLoader = {
+    records,
+    pending: () => entries.filter((e) => !done.has(e.name)).map((e) => e.name),
+    activate(entry, trigger, how) {
+      if (done.has(entry.name)) return;
+      done.add(entry.name);
+      const rec: ActivationRecord = { name: entry.name, trigger, how, at: Date.now(), ok: true, instrumentations: [] };
+      try {
+        rec.instrumentations = entry.create(ctx);
+      } catch (e) {
+        rec.ok = false;
+        rec.error = e instanceof Error ? e.message : String(e);
+        ctx.log.warn(`instrumentation "${entry.name}" could not be loaded (${rec.error}); ${trigger} will run untraced`);
+      }
+      records.push(rec);
+      onActivated?.(rec);
+    },
+  };
+
+  let left = entries.length;
+  const check = (spec: string, how: ActivationRecord['how']): void => {
+    if (left === 0) return;
+    const c = spec.charCodeAt(0);
+    if (c === 46 /* . */ || c === 47 /* / */ || spec.startsWith('file:')) return;
+    const pkg = packageName(spec);
+    let e = exact.get(pkg);
+    if (!e) {
+      for (const [p, pe] of prefixes) {
+        if (spec.startsWith(p)) {
+          e = pe;
+          break;
+        }
+      }
+    }
+    if (e && !done.has(e.name)) {
+      loader.activate(e, spec, how);
+      left = entries.length - done.size;
+    }
+  };
+
+  const mod = process.getBuiltinModule('node:module') as unknown as {
+    registerHooks?: (h: { resolve: (s: string, c: { conditions?: readonly string[] }, n: (s: string, c?: unknown) => unknown) => unknown }) => unknown;
+  };
+  if (typeof mod.registerHooks === 'function') {
+    mod.registerHooks({
+      resolve(specifier, context, next) {
+        try {
+          check(specifier, context.conditions?.includes('require') ? 'require' : 'import');
+        } catch {
+          // Activation problems are reported by activate(); resolution itself must never fail because of us.
+        }
+        return next(specifier, context);
+      },
+    });
+  }
+
+  // Global fetch needs no import: activate undici's instrumentation on first
+  // use of the global instead, so apps that never fetch never load it.
+  const undici = entries.find((e) => e.name === 'undici');
+  if (undici) {
+    const desc = Object.getOwnPropertyDescriptor(globalThis, 'fetch');
+    if (desc && desc.configurable && 'value' in desc) {
+      Object.defineProperty(globalThis, 'fetch', {
+        configurable: true,
+        enumerable: desc.enumerable ?? false,
+        get() {
+          Object.defineProperty(globalThis, 'fetch', desc);
+          loader.activate(undici, 'fetch', 'fetch');
+          return desc.value as unknown;
+        },
+        set(v: unknown) {
+          Object.defineProperty(globalThis, 'fetch', { ...desc, value: v });
+        },
+      });
+    }
+  }
+  return loader;
+}
+
+/**
+ * ESM: import-in-the-middle wraps only the modules on the include list, in
+ * thread via module.registerHooks where this Node supports it, else on the
+ * loader thread via module.register.
+ */
+export function installEsmHooks(include: string[], mode: 'auto' | 'sync' | 'async' | 'off'): 'sync' | 'async' | 'off' {
+  if (mode === 'off' || include.length === 0) return 'off';
+  const rh = require('import-in-the-middle/register-hooks.mjs') as {
+    register(o: { include: string[] }): void;
+    supportsSyncHooks(): boolean;
+  };
+  if (mode !== 'async' && rh.supportsSyncHooks()) {
+    rh.register({ include });
+    return 'sync';
+  }
+  const mod = process.getBuiltinModule('node:module') as unknown as { register(spec: string, parent: URL, o: { data: unknown }): void };
+  const { pathToFileURL } = process.getBuiltinModule('node:url') as typeof import('node:url');
+  mod.register(require.resolve('import-in-the-middle/hook.mjs'), pathToFileURL(__filename), { data: { include } });
+  return 'async';
+}

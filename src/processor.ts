@@ -1,0 +1,254 @@
+/**
+ * The export pipeline: a bounded queue in front of each exporter.
+ *
+ * Why our own instead of the SDK's BatchSpanProcessor: we need every lost span
+ * to be counted with a reason (queue full, export failed) and reported in one
+ * rate-limited line, and we need the queue and the batches still in flight to
+ * be handed to a synchronous sender when the process exits.
+ */
+import { TraceFlags, type Context } from '@opentelemetry/api';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { AgentLog } from './log';
+
+export interface ExportOutcome {
+  ok: boolean;
+  error?: string;
+}
+
+export interface AgentExporter {
+  /** For messages: kind and destination, never credentials. */
+  readonly description: string;
+  export(spans: ReadableSpan[]): Promise<ExportOutcome>;
+  /** Delivers before returning; used only while the process exits. */
+  exportSync(spans: ReadableSpan[], timeoutMs: number): ExportOutcome;
+  shutdown(): Promise<void>;
+}
+
+export interface PipelineStats {
+  started: number;
+  ended: number;
+  exported: number;
+  /** Dropped because the queue was full (exporter slow or down). */
+  dropped: number;
+  /** Lost because the exporter failed to deliver them. */
+  failed: number;
+  exportFailures: number;
+}
+
+export function newStats(): PipelineStats {
+  return { started: 0, ended: 0, exported: 0, dropped: 0, failed: 0, exportFailures: 0 };
+}
+
+export interface BatchOptions {
+  scheduleDelayMs: number;
+  exportTimeoutMs: number;
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+}
+
+export class BatchProcessor implements SpanProcessor {
+  private queue: ReadableSpan[] = [];
+  private readonly inFlight = new Set<ReadableSpan[]>();
+  private timer: NodeJS.Timeout | undefined;
+  private exporting = false;
+  private waiters: (() => void)[] = [];
+  private failing = false;
+  private closed = false;
+
+  constructor(
+    private readonly exporter: AgentExporter,
+    private readonly opts: BatchOptions,
+    private readonly stats: PipelineStats,
+    private readonly log: AgentLog,
+  ) {}
+
+  onStart(_span: Span, _ctx: Context): void {
+    // Counting is done once in the provider-level counter, not per exporter.
+  }
+
+  onEnd(span: ReadableSpan): void {
+    if (this.closed || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    if (this.queue.length >= this.opts.maxQueueSize) {
+      this.stats.dropped++;
+      this.log.rateLimited(
+        'dropped:' + this.exporter.description,
+        `span queue full (OTEL_BSP_MAX_QUEUE_SIZE=${this.opts.maxQueueSize}): ${this.stats.dropped} span(s) dropped so far; ` +
+          `the exporter (${this.exporter.description}) is not keeping up`,
+      );
+      return;
+    }
+    this.queue.push(span);
+    if (this.queue.length >= this.opts.maxExportBatchSize) this.kick(0);
+    else if (!this.timer) this.kick(this.opts.scheduleDelayMs);
+  }
+
+  private kick(delay: number): void {
+    if (this.exporting) return; // the running export re-checks the queue when it finishes
+    if (this.timer) {
+      if (delay > 0) return;
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.exportLoop(false);
+    }, delay);
+    // Never keep the app alive just to export: exit paths flush explicitly.
+    this.timer.unref();
+  }
+
+  /** Exports batches until the queue is empty (all=true) or one batch is sent. */
+  private async exportLoop(all: boolean): Promise<void> {
+    if (this.exporting) return;
+    this.exporting = true;
+    try {
+      do {
+        const batch = this.queue.splice(0, this.opts.maxExportBatchSize);
+        if (batch.length === 0) break;
+        await this.exportBatch(batch);
+      } while (all || this.queue.length >= this.opts.maxExportBatchSize);
+    } finally {
+      this.exporting = false;
+      if (this.queue.length > 0 && !this.closed) this.kick(this.queue.length >= this.opts.maxExportBatchSize ? 0 : this.opts.scheduleDelayMs);
+      const w = this.waiters;
+      this.waiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  private async exportBatch(batch: ReadableSpan[]): Promise<void> {
+    this.inFlight.add(batch);
+    let outcome: ExportOutcome;
+    try {
+      outcome = await withTimeout(this.exporter.export(batch), this.opts.exportTimeoutMs);
+    } catch (e) {
+      outcome = { ok: false, error: e instanceof Error ? e.message : String(e) };
+    } finally {
+      this.inFlight.delete(batch);
+    }
+    this.settle(batch.length, outcome);
+  }
+
+  private settle(n: number, outcome: ExportOutcome): void {
+    if (outcome.ok) {
+      this.stats.exported += n;
+      if (this.failing) {
+        this.failing = false;
+        this.log.info(`export to ${this.exporter.description} works again`);
+      }
+      return;
+    }
+    this.stats.failed += n;
+    this.stats.exportFailures++;
+    this.failing = true;
+    this.log.rateLimited(
+      'export:' + this.exporter.description,
+      `could not export spans to ${this.exporter.description}: ${outcome.error ?? 'unknown error'} ` +
+        `(${this.stats.failed} span(s) lost in ${this.stats.exportFailures} failed export(s) so far)`,
+    );
+  }
+
+  async forceFlush(): Promise<void> {
+    if (this.exporting) await new Promise<void>((r) => this.waiters.push(r));
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    await this.exportLoop(true);
+  }
+
+  /**
+   * The process is exiting: hand everything not yet delivered (queued and in
+   * flight) to the exporter's synchronous path, bounded by `timeoutMs`.
+   * A batch in flight may then arrive twice; losing it would be worse.
+   */
+  flushSync(timeoutMs: number): void {
+    const spans: ReadableSpan[] = [];
+    for (const b of this.inFlight) spans.push(...b);
+    this.inFlight.clear();
+    spans.push(...this.queue);
+    this.queue = [];
+    if (this.timer) clearTimeout(this.timer);
+    this.closed = true;
+    if (spans.length === 0) return;
+    const deadline = Date.now() + timeoutMs;
+    for (let i = 0; i < spans.length; i += this.opts.maxExportBatchSize) {
+      const left = deadline - Date.now();
+      const batch = spans.slice(i, i + this.opts.maxExportBatchSize);
+      if (left <= 0) {
+        this.settle(spans.length - i, { ok: false, error: 'flush timeout (OTEL_AGENT_FLUSH_TIMEOUT) reached at exit' });
+        return;
+      }
+      let outcome: ExportOutcome;
+      try {
+        outcome = this.exporter.exportSync(batch, left);
+      } catch (e) {
+        outcome = { ok: false, error: e instanceof Error ? e.message : String(e) };
+      }
+      this.settle(batch.length, outcome);
+    }
+  }
+
+  pending(): number {
+    let n = this.queue.length;
+    for (const b of this.inFlight) n += b.length;
+    return n;
+  }
+
+  async shutdown(): Promise<void> {
+    await this.forceFlush();
+    this.closed = true;
+    await this.exporter.shutdown();
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`export timed out after ${ms} ms (OTEL_BSP_EXPORT_TIMEOUT)`)), ms);
+    t.unref();
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+/** Counts spans started (sampled or not recorded by exporters) for the exit summary. */
+export class CountingProcessor implements SpanProcessor {
+  constructor(private readonly stats: PipelineStats) {}
+  onStart(): void {
+    this.stats.started++;
+  }
+  onEnd(): void {
+    this.stats.ended++;
+  }
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Remembers which spans of this process are still open (only installed for the console tree). */
+export class OpenSpans implements SpanProcessor {
+  private readonly open = new Set<string>();
+  has = (id: string): boolean => this.open.has(id);
+  onStart(span: Span): void {
+    if (this.open.size < 100_000) this.open.add(span.spanContext().spanId);
+  }
+  onEnd(span: ReadableSpan): void {
+    this.open.delete(span.spanContext().spanId);
+  }
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}

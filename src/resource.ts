@@ -1,0 +1,75 @@
+/**
+ * Builds the resource synchronously from the config. We do our own small
+ * detectors instead of the upstream ones: they are synchronous (no pending
+ * async attributes at startup), never touch the network, and the process
+ * detector leaves out command-line arguments, which often carry secrets.
+ */
+import { hostname, arch, type as osType, release } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve, basename } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import type { AgentConfig } from './env';
+import { AGENT_VERSION } from './version';
+
+/** Nearest package.json above the app's entry file: gives a better default service name than unknown_service. */
+function appPackage(entry: string | undefined): { name?: string; version?: string } {
+  if (!entry) return {};
+  let dir = dirname(resolve(entry));
+  for (let i = 0; i < 12; i++) {
+    const p = join(dir, 'package.json');
+    if (existsSync(p)) {
+      try {
+        const j = JSON.parse(readFileSync(p, 'utf8')) as { name?: unknown; version?: unknown };
+        return {
+          name: typeof j.name === 'string' && j.name ? j.name : undefined,
+          version: typeof j.version === 'string' ? j.version : undefined,
+        };
+      } catch {
+        return {};
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return {};
+}
+
+export function buildResource(cfg: AgentConfig, entry = process.argv[1]): Resource {
+  const attrs: Record<string, string | number> = {};
+  const d = new Set(cfg.resourceDetectors);
+  if (d.has('host')) {
+    attrs['host.name'] = hostname();
+    attrs['host.arch'] = arch() === 'x64' ? 'amd64' : arch();
+  }
+  if (d.has('os')) {
+    attrs['os.type'] = osType().toLowerCase();
+    attrs['os.version'] = release();
+  }
+  if (d.has('process')) {
+    attrs['process.pid'] = process.pid;
+    attrs['process.executable.name'] = basename(process.execPath);
+    attrs['process.executable.path'] = process.execPath;
+    if (entry) attrs['process.command'] = entry;
+    attrs['process.runtime.name'] = 'nodejs';
+    attrs['process.runtime.version'] = process.versions.node;
+    attrs['process.runtime.description'] = 'Node.js';
+  }
+  if (d.has('serviceinstance')) attrs['service.instance.id'] = randomUUID();
+  if (d.has('env')) Object.assign(attrs, cfg.resourceAttributes);
+
+  const pkg = appPackage(entry);
+  const name = cfg.serviceName || cfg.resourceAttributes['service.name'] || pkg.name || 'unknown_service:node';
+  attrs['service.name'] = name;
+  if (!attrs['service.version'] && pkg.version && !cfg.serviceName && name === pkg.name) attrs['service.version'] = pkg.version;
+  attrs['telemetry.sdk.name'] = 'opentelemetry';
+  attrs['telemetry.sdk.language'] = 'nodejs';
+  attrs['telemetry.sdk.version'] = SDK_VERSION;
+  attrs['telemetry.distro.name'] = '@x/otel-agent';
+  attrs['telemetry.distro.version'] = AGENT_VERSION;
+  return resourceFromAttributes(attrs);
+}
+
+declare const __SDK_VERSION__: string;
+const SDK_VERSION = typeof __SDK_VERSION__ === 'string' ? __SDK_VERSION__ : 'unknown';

@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOtlpReceiver, type OtlpReceiver, byName, one } from '../harness/otlp-receiver';
+import { runFixture, startFixture, VARIANTS } from '../harness/fixture';
+
+let rx: OtlpReceiver;
+beforeAll(async () => {
+  rx = await startOtlpReceiver();
+});
+afterAll(async () => {
+  await rx.close();
+});
+
+/** The request every lifecycle fixture makes: CLIENT -> SERVER -> fs, one trace. */
+function expectOneRequestTrace(spans: ReturnType<OtlpReceiver['spans']>, service: string) {
+  const mine = spans.filter((s) => s.resource['service.name'] === service);
+  const server = one(mine.filter((s) => s.kind === 'SERVER'), /^GET \/orders\/:id$/);
+  const client = one(mine.filter((s) => s.kind === 'CLIENT'), /^GET/);
+  const fs = one(mine, 'fs readFileSync');
+  expect(server.parentSpanId).toBe(client.spanId);
+  expect(fs.parentSpanId).toBe(server.spanId);
+  expect(new Set([server.traceId, client.traceId, fs.traceId]).size).toBe(1);
+  return { server, client, fs };
+}
+
+describe.each(VARIANTS)('exit paths deliver every ended span (%s)', (ext) => {
+  const fixture = `core/lifecycle.${ext}`;
+
+  it('when the event loop drains', async () => {
+    const service = `drain-${ext}`;
+    const r = await runFixture({ fixture, args: ['drain'], endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '60000' } });
+    expect(r.code, r.stderr).toBe(0);
+    // The batch delay is a minute: only the exit flush can have delivered these.
+    expectOneRequestTrace(rx.spans(), service);
+  });
+
+  it('when the app calls process.exit(3), keeping the exit code', async () => {
+    const service = `exit-${ext}`;
+    const r = await runFixture({ fixture, args: ['exit'], endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '60000' } });
+    expect(r.code, r.stderr).toBe(3);
+    expectOneRequestTrace(rx.spans(), service);
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('on %s with no app handler, still dying by that signal', async (sig) => {
+    const service = `${sig}-${ext}`;
+    const f = startFixture({ fixture, args: ['signal'], endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '60000' } });
+    await f.ready;
+    f.child.kill(sig);
+    const r = await f.result;
+    expect(r.signal, r.stderr).toBe(sig);
+    expect(r.code).toBeNull();
+    expectOneRequestTrace(rx.spans(), service);
+  });
+
+  it('on SIGTERM handled by the app, which cleans up and exits 0', async () => {
+    const service = `sigterm-app-${ext}`;
+    const f = startFixture({ fixture, args: ['sigterm-handler'], endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '60000' } });
+    await f.ready;
+    f.child.kill('SIGTERM');
+    const r = await f.result;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('app cleanup done');
+    expectOneRequestTrace(rx.spans(), service);
+  });
+
+  it('on an uncaught exception: exit code 1 kept, exception recorded on the active span', async () => {
+    const service = `uncaught-${ext}`;
+    const r = await runFixture({ fixture, args: ['uncaught'], endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '60000' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('boom from handler');
+    const mine = rx.spans().filter((s) => s.resource['service.name'] === service);
+    const boom = one(mine.filter((s) => s.kind === 'SERVER'), 'GET /boom');
+    expect(boom.status.code).toBe('ERROR');
+    expect(boom.status.message).toBe('boom from handler');
+    const ev = boom.events.find((e) => e.name === 'exception');
+    expect(ev?.attributes['exception.message']).toBe('boom from handler');
+    expect(byName(mine, /^GET \/orders/)).toHaveLength(1);
+  });
+});
