@@ -9,12 +9,15 @@
 //   dist/instr/<name>.cjs             each instrumentation, loaded when its module is first loaded
 //   dist/cli.cjs                      `otel-agent doctor`
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = join(ROOT, 'dist');
+const FINAL = join(ROOT, 'dist');
+// Build into a fresh folder and swap it in at the end, so a test running
+// against dist/ while someone rebuilds never sees a half-written tree.
+const DIST = join(ROOT, `.dist-build-${process.pid}`);
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const sdkVersion = JSON.parse(readFileSync(join(ROOT, 'node_modules/@opentelemetry/sdk-trace/package.json'), 'utf8')).version;
 
@@ -102,4 +105,8 @@ writeFileSync(
     `// CJS and ESM code in the app share one SDK instance.\n` +
     `import { createRequire } from 'node:module';\ncreateRequire(import.meta.url)('./register.cjs');\n`,
 );
+const old = join(ROOT, `.dist-old-${process.pid}`);
+if (existsSync(FINAL)) renameSync(FINAL, old);
+renameSync(DIST, FINAL);
+rmSync(old, { recursive: true, force: true });
 console.error(`[build] dist/ built in ${Date.now() - t0} ms`);
