@@ -127,9 +127,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
       }
     }
     new Bootstrap();
-    loader = installLazyLoader(entries, { cfg, log }, (r) => {
-      if (r.ok) log.debug(`instrumentation "${r.name}" loaded on ${r.how} of "${r.trigger}"`);
-    });
+    // ESM hooks first: their own module loads must not look like the app's.
     try {
       esm = installEsmHooks(
         entries.flatMap((e) => [...e.esm]),
@@ -138,6 +136,9 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
     } catch (e) {
       log.warn(`ESM hooks could not be installed (${(e as Error).message}); modules loaded with import will not be traced`);
     }
+    loader = installLazyLoader(entries, { cfg, log }, (r) => {
+      if (r.ok) log.debug(`instrumentation "${r.name}" loaded on ${r.how} of "${r.trigger}"`);
+    });
   }
 
   const flush = async (): Promise<void> => {

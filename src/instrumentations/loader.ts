@@ -65,8 +65,13 @@ export function installLazyLoader(entries: Entry[], ctx: InstrContext, onActivat
     },
   };
 
+  // Modules the agent's own machinery loads (import-in-the-middle's loader reads
+  // files with fs, for instance) must not count as the app using them.
+  const ownDirs = [__dirname, '/node_modules/import-in-the-middle/', '/node_modules/require-in-the-middle/'];
+  const fromAgent = (parent: string | undefined): boolean => !!parent && ownDirs.some((d) => parent.includes(d));
+
   let left = entries.length;
-  const check = (spec: string, how: ActivationRecord['how']): void => {
+  const check = (spec: string, how: ActivationRecord['how'], parent?: string): void => {
     if (left === 0) return;
     const c = spec.charCodeAt(0);
     if (c === 46 /* . */ || c === 47 /* / */ || spec.startsWith('file:')) return;
@@ -80,20 +85,22 @@ export function installLazyLoader(entries: Entry[], ctx: InstrContext, onActivat
         }
       }
     }
-    if (e && !done.has(e.name)) {
+    if (e && !done.has(e.name) && !fromAgent(parent)) {
       loader.activate(e, spec, how);
       left = entries.length - done.size;
     }
   };
 
   const mod = process.getBuiltinModule('node:module') as unknown as {
-    registerHooks?: (h: { resolve: (s: string, c: { conditions?: readonly string[] }, n: (s: string, c?: unknown) => unknown) => unknown }) => unknown;
+    registerHooks?: (h: {
+      resolve: (s: string, c: { conditions?: readonly string[]; parentURL?: string }, n: (s: string, c?: unknown) => unknown) => unknown;
+    }) => unknown;
   };
   if (typeof mod.registerHooks === 'function') {
     mod.registerHooks({
       resolve(specifier, context, next) {
         try {
-          check(specifier, context.conditions?.includes('require') ? 'require' : 'import');
+          check(specifier, context.conditions?.includes('require') ? 'require' : 'import', context.parentURL);
         } catch {
           // Activation problems are reported by activate(); resolution itself must never fail because of us.
         }
