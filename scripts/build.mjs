@@ -9,6 +9,7 @@
 //   dist/instr/<name>.cjs             each instrumentation, loaded when its module is first loaded
 //   dist/cli.cjs                      `otel-agent doctor`
 import { build } from 'esbuild';
+import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,7 +79,9 @@ const UPSTREAM = {
   mongodb: '@opentelemetry/instrumentation-mongodb',
   amqplib: '@opentelemetry/instrumentation-amqplib',
   pino: '@opentelemetry/instrumentation-pino',
-  winston: '@opentelemetry/instrumentation-winston',
+  // Its ESM build calls createRequire(import.meta.url), which is undefined once bundled
+  // to CommonJS; its CommonJS build (what require() loads) does not.
+  winston: createRequire(join(ROOT, 'package.json')).resolve('@opentelemetry/instrumentation-winston'),
   bunyan: '@opentelemetry/instrumentation-bunyan',
 };
 
