@@ -25,6 +25,7 @@ import { RedactingProcessor } from './redact';
 import { installExitHandling } from './exit';
 import { enabledEntries } from './instrumentations/index';
 import { installEsmHooks, installLazyLoader, type LazyLoader } from './instrumentations/loader';
+import { startQueueHooks } from './queue-hooks/activate';
 import { AGENT_VERSION } from './version';
 import { describeUrl } from './exporters/transport';
 
@@ -110,10 +111,26 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
     log.warn('another OpenTelemetry SDK registered a global tracer provider first (two agents loaded?); this agent stays inactive for spans created through the global API');
   }
 
+  // console is a global, not a module load, so no table entry can trigger it.
+  if (cfg.agent.logCorrelation.includes('console')) {
+    try {
+      (require(`${__dirname}/instr/console.cjs`) as typeof import('./instrumentations/own/console')).installConsoleCorrelation();
+    } catch (e) {
+      log.warn(`console log correlation could not be set up (${(e as Error).message}); console output will not carry trace ids`);
+    }
+  }
+
   const entries = enabledEntries(cfg);
   let loader: LazyLoader | undefined;
   let esm: 'sync' | 'async' | 'off' = 'off';
-  if (entries.length) {
+  // Queue hooks name the app's own files, which no package load announces: they start now, not lazily.
+  let queueHooks: ReturnType<typeof startQueueHooks>;
+  try {
+    queueHooks = startQueueHooks(cfg, log);
+  } catch (e) {
+    log.warn(`OTEL_AGENT_QUEUE_HOOKS: the queue hooks could not be set up (${(e as Error).message}); the app runs without them`);
+  }
+  if (entries.length || queueHooks) {
     // Create the shared require-in-the-middle hook now, before the app's first
     // require: instrumentations activated later register into it, and it must
     // already wrap require() when their module's first require() starts.
@@ -130,7 +147,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
     // ESM hooks first: their own module loads must not look like the app's.
     try {
       esm = installEsmHooks(
-        entries.flatMap((e) => [...e.esm]),
+        [...entries.flatMap((e) => [...e.esm]), ...(queueHooks?.esmInclude ?? [])],
         cfg.agent.esmHooks,
       );
     } catch (e) {
@@ -147,7 +164,6 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   installExitHandling(
     {
       pending: () => batches.reduce((n, b) => n + b.pending(), 0),
-      flushAsync: flush,
       flushSync: (ms) => {
         const deadline = Date.now() + ms;
         for (const b of batches) b.flushSync(Math.max(1, deadline - Date.now()));

@@ -1,11 +1,12 @@
 /**
  * Delivering spans when the process ends, without changing how it ends.
  *
- * - Event loop drains: 'beforeExit' starts an ordinary async flush (the loop
- *   stays alive for it, then Node exits as it would have).
- * - process.exit(n), uncaught exceptions: 'exit' allows only synchronous work,
- *   so whatever is still pending goes through the exporters' synchronous path.
- *   We never touch process.exitCode.
+ * - Event loop drains, process.exit(n), uncaught exceptions: all end in
+ *   'exit', which allows only synchronous work, so whatever is still pending
+ *   (queued or in flight) goes through the exporters' synchronous path,
+ *   bounded by OTEL_AGENT_FLUSH_TIMEOUT. Export sockets are unref'd, so an
+ *   export in flight never keeps a finished app alive. We never touch
+ *   process.exitCode.
  * - SIGTERM/SIGINT/SIGHUP: if the app has its own listener we do nothing (its
  *   handler decides, and its exit path is covered above). If not, we flush
  *   synchronously, remove our listener and re-raise the signal, so the process
@@ -18,7 +19,6 @@ import type { AgentLog } from './log';
 
 export interface ExitHooks {
   pending(): number;
-  flushAsync(): Promise<void>;
   flushSync(timeoutMs: number): void;
   summary(): string | undefined;
 }
@@ -26,19 +26,7 @@ export interface ExitHooks {
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
 export function installExitHandling(hooks: ExitHooks, timeoutMs: number, log: AgentLog): void {
-  let flushing = false;
   let exited = false;
-
-  process.on('beforeExit', () => {
-    if (flushing || exited || hooks.pending() === 0) return;
-    flushing = true;
-    hooks
-      .flushAsync()
-      .catch((e: unknown) => log.debug(`flush at beforeExit failed: ${String(e)}`))
-      .finally(() => {
-        flushing = false;
-      });
-  });
 
   const finalFlush = (): void => {
     if (exited) return;

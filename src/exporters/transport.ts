@@ -140,6 +140,9 @@ export class HttpSender {
           });
         }),
       );
+      // An export in flight must never keep the app alive: when the app is
+      // done, the exit path delivers whatever is still pending, bounded in time.
+      req.on('socket', (sock) => sock.unref());
       req.on('error', (e: NodeJS.ErrnoException) =>
         finish({ ok: false, retryable: !/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(e.code ?? e.message), error: e.code ? `${e.code} ${e.message}` : e.message }),
       );

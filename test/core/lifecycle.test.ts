@@ -76,3 +76,28 @@ describe.each(VARIANTS)('exit paths deliver every ended span (%s)', (ext) => {
     expect(byName(mine, /^GET \/orders/)).toHaveLength(1);
   });
 });
+
+describe.each(VARIANTS)('exit is bounded when the collector hangs (%s)', (ext) => {
+  it.each(['drain', 'exit'] as const)('%s: the app ends as it would have, the flush gives up after OTEL_AGENT_FLUSH_TIMEOUT', async (mode) => {
+    const hung = await startOtlpReceiver();
+    hung.setBehavior('hang');
+    try {
+      const r = await runFixture({
+        fixture: `core/lifecycle.${ext}`,
+        args: [mode],
+        endpoint: hung.url,
+        // Exports in flight when the app finishes must not keep it alive for the 10 s export timeout;
+        // the runner kills a fixture after 20 s, so a hang here fails the test instead of passing slowly.
+        timeoutMs: 20_000,
+        env: { OTEL_AGENT_FLUSH_TIMEOUT: '300', OTEL_BSP_SCHEDULE_DELAY: '1', OTEL_LOG_LEVEL: 'info' },
+      });
+      expect(r.signal).toBeNull();
+      expect(r.code, r.stderr).toBe(mode === 'exit' ? 3 : 0);
+      // The exit summary tells the user spans were lost, and why.
+      expect(r.stderr).toMatch(/spans: \d+ started, 0 exported, 0 dropped \(queue full\), 3 lost/);
+      expect(hung.requests().length).toBeGreaterThan(0);
+    } finally {
+      await hung.close();
+    }
+  });
+});
