@@ -8,6 +8,9 @@
  * and @opentelemetry/api (see scripts/build.mjs), so the upstream packages'
  * exact-version pins do not turn into a dozen nested copies.
  */
+import { trace, type Link, type Span } from '@opentelemetry/api';
+import type { AwsSdkInstrumentationConfig } from '@opentelemetry/instrumentation-aws-sdk';
+import type { KafkaJsInstrumentationConfig } from '@opentelemetry/instrumentation-kafkajs';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { AgentConfig } from '../env';
 import type { AgentLog } from '../log';
@@ -86,15 +89,41 @@ export const ENTRIES: readonly Entry[] = [
     triggers: ['@aws-sdk/', '@smithy/'],
     esm: ['@aws-sdk/client-s3', '@aws-sdk/client-sqs', '@aws-sdk/client-dynamodb', '@aws-sdk/client-sns', '@aws-sdk/lib-storage'],
     defaultOn: true,
-    // The SDK's own HTTP request must not appear as a second CLIENT span.
-    create: () => one('aws-sdk', 'AwsInstrumentation', { suppressInternalInstrumentation: true }),
+    create: () =>
+      one<AwsSdkInstrumentationConfig>('aws-sdk', 'AwsInstrumentation', {
+        // The SDK's own HTTP request must not appear as a second CLIENT span.
+        suppressInternalInstrumentation: true,
+        // Upstream records only the bucket for S3; the object key (and, for multipart
+        // uploads, which upload and part) is what a user looks for in a slow S3 span.
+        // Only these identifiers are read from the command input, never Body or metadata.
+        preRequestHook: (span, info) => {
+          const input = info.request.commandInput;
+          if (info.request.serviceName !== 'S3' || !input) return;
+          if (typeof input.Key === 'string') span.setAttribute('aws.s3.key', input.Key);
+          if (typeof input.UploadId === 'string') span.setAttribute('aws.s3.upload_id', input.UploadId);
+          if (typeof input.PartNumber === 'number') span.setAttribute('aws.s3.part_number', input.PartNumber);
+        },
+      }),
   },
   {
     name: 'kafkajs',
     triggers: ['kafkajs'],
     esm: ['kafkajs'],
     defaultOn: true,
-    create: () => one('kafkajs', 'KafkaJsInstrumentation', {}),
+    create: () =>
+      one<KafkaJsInstrumentationConfig>('kafkajs', 'KafkaJsInstrumentation', {
+        // eachBatch: upstream links each per-message `process` span to its producer, but the
+        // batch span (`poll <topic>`), under which the handler's own work runs, gets no links.
+        // The hook runs while that batch span is active and the process span is its child,
+        // so the producer link is copied onto the batch span as well. (For eachMessage the
+        // process span's parent is the producer, never the active span: nothing happens.)
+        consumerHook: (span) => {
+          const batch = trace.getActiveSpan();
+          const s = span as Span & { parentSpanContext?: { spanId: string }; links?: Link[] };
+          if (!batch || !s.links?.length || s.parentSpanContext?.spanId !== batch.spanContext().spanId) return;
+          batch.addLinks(s.links);
+        },
+      }),
   },
   {
     name: 'pg',
