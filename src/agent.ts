@@ -23,7 +23,8 @@ import { buildResource } from './resource';
 import { BatchProcessor, CountingProcessor, OpenSpans, newStats, type AgentExporter, type PipelineStats } from './processor';
 import { RedactingProcessor } from './redact';
 import { installExitHandling } from './exit';
-import { enabledEntries } from './instrumentations/index';
+import { ENTRIES, enabledEntries } from './instrumentations/index';
+import { Diagnostics, describeExporters, describeHooks, globalOwner } from './diagnostics';
 import { installEsmHooks, installLazyLoader, type LazyLoader } from './instrumentations/loader';
 import { startQueueHooks } from './queue-hooks/activate';
 import { AGENT_VERSION } from './version';
@@ -83,8 +84,9 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   for (const w of cfg.warnings) log.warn(w);
 
   const stats = newStats();
+  const diagnostics = new Diagnostics(cfg, log, ENTRIES, enabledEntries(cfg));
   const open = cfg.tracesExporters.includes('console') ? new OpenSpans() : undefined;
-  const exporters = buildExporters(cfg, log, open);
+  const exporters = buildExporters(cfg, log, open).map((e) => diagnostics.wrapExporter(e));
   const batches = exporters.map(
     (e) =>
       new BatchProcessor(
@@ -97,18 +99,30 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   );
   const processors: SpanProcessor[] = [new CountingProcessor(stats), new RedactingProcessor(), ...(open ? [open] : []), ...batches];
 
+  const resource = buildResource(cfg);
   const provider = new TracerProvider({
-    resource: buildResource(cfg),
+    resource,
     sampler: buildSampler(cfg),
     spanLimits: cfg.spanLimits,
     spanProcessors: processors,
   });
 
   const cm = new AsyncLocalStorageContextManager().enable();
-  if (!context.setGlobalContextManager(cm)) log.warn('another OpenTelemetry context manager was registered first; traces may not connect');
-  propagation.setGlobalPropagator(buildPropagator(cfg.propagators));
+  if (!context.setGlobalContextManager(cm)) {
+    diagnostics.conflict(
+      `another OpenTelemetry setup registered the global context manager first (${globalOwner('context')}); ` +
+        'spans may not connect into traces. Load one OpenTelemetry SDK per process: remove the other setup, or set OTEL_SDK_DISABLED=true for this agent',
+    );
+  }
+  if (!propagation.setGlobalPropagator(buildPropagator(cfg.propagators))) {
+    diagnostics.conflict(`another OpenTelemetry setup registered the global propagator first (${globalOwner('propagation')}); OTEL_PROPAGATORS is not applied`);
+  }
   if (!trace.setGlobalTracerProvider(provider)) {
-    log.warn('another OpenTelemetry SDK registered a global tracer provider first (two agents loaded?); this agent stays inactive for spans created through the global API');
+    diagnostics.conflict(
+      `another OpenTelemetry SDK registered the global tracer provider first (${globalOwner('trace')}); ` +
+        "the instrumentations' and the app's spans go to that SDK, not to this agent's exporters. " +
+        'Load one OpenTelemetry SDK per process: remove the other setup, or set OTEL_SDK_DISABLED=true for this agent',
+    );
   }
 
   // console is a global, not a module load, so no table entry can trigger it.
@@ -153,9 +167,15 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
     } catch (e) {
       log.warn(`ESM hooks could not be installed (${(e as Error).message}); modules loaded with import will not be traced`);
     }
-    loader = installLazyLoader(entries, { cfg, log }, (r) => {
-      if (r.ok) log.debug(`instrumentation "${r.name}" loaded on ${r.how} of "${r.trigger}"`);
-    });
+    loader = installLazyLoader(
+      entries,
+      { cfg, log },
+      (r) => {
+        if (r.ok) log.debug(`instrumentation "${r.name}" loaded on ${r.how} of "${r.trigger}"`);
+        diagnostics.activated(r);
+      },
+      diagnostics.observer(),
+    );
   }
 
   const flush = async (): Promise<void> => {
@@ -168,21 +188,34 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
         const deadline = Date.now() + ms;
         for (const b of batches) b.flushSync(Math.max(1, deadline - Date.now()));
       },
-      summary: () =>
-        stats.dropped || stats.failed
+      summary: () => {
+        // Runs once, after the final flush: the doctor's report gets its final numbers here too.
+        diagnostics.final(stats);
+        return stats.dropped || stats.failed
           ? `spans: ${stats.started} started, ${stats.exported} exported, ${stats.dropped} dropped (queue full), ${stats.failed} lost in ${stats.exportFailures} failed export(s)`
-          : undefined,
+          : undefined;
+      },
     },
     cfg.agent.flushTimeoutMs,
     log,
   );
 
+  const serviceName = String(resource.attributes['service.name'] ?? 'unknown_service:node');
+  const cjsHooks = !!loader;
+  diagnostics.startup({ serviceName, exporters: exporters.map((e) => e.description), hooks: { cjs: cjsHooks, esm } });
   log.info(
-    `@x/otel-agent ${AGENT_VERSION} on Node ${process.versions.node}: service "${String(cfg.serviceName || '(from resource)')}", ` +
-      `exporters ${exporters.map((e) => e.description).join(', ') || 'none'}, sampler ${cfg.sampler.name}` +
+    `@x/otel-agent ${AGENT_VERSION} on Node ${process.versions.node}: service "${serviceName}", ` +
+      `${describeExporters(cfg, exporters.map((e) => e.description))}, sampler ${cfg.sampler.name}` +
       (cfg.sampler.name.includes('ratio') ? `(${cfg.sampler.ratio})` : '') +
-      `, propagators ${cfg.propagators.join(',') || 'none'}, hooks: CJS${esm === 'off' ? '' : esm === 'sync' ? ' + ESM (in-thread sync hooks)' : ' + ESM (loader thread)'}`,
+      `, propagators ${cfg.propagators.join(',') || 'none'}, ${describeHooks(cjsHooks, esm, cfg)}, ` +
+      `instrumentations ${entries.length} of ${ENTRIES.length} enabled` +
+      (entries.length < ENTRIES.length ? ` (off: ${ENTRIES.filter((e) => !entries.includes(e)).map((e) => e.name).join(', ')})` : ''),
   );
+  if (cfg.agent.doctorReport) {
+    diagnostics.emitTestSpan(resource, [new CountingProcessor(stats), ...batches]);
+    // Send it now rather than after OTEL_BSP_SCHEDULE_DELAY: the doctor runs the app for a few seconds only.
+    setImmediate(() => void flush().catch(() => undefined)).unref();
+  }
   diag.debug(`otlp endpoint ${describeUrl(cfg.otlp.endpoint)}`);
 
   return { config: cfg, provider, stats, loader, esm, flush };

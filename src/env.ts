@@ -63,6 +63,8 @@ export interface AgentConfig {
     enableInWorkers: boolean;
     flushTimeoutMs: number;
     esmHooks: 'auto' | 'sync' | 'async' | 'off';
+    /** Internal: set by `otel-agent doctor` for the app it runs; '' when unset. */
+    doctorReport: string;
   };
   http: {
     captureServerRequestHeaders: readonly string[];
@@ -172,6 +174,12 @@ export const VARS: readonly VarDoc[] = [
   { name: 'OTEL_AGENT_ENABLE_IN_WORKERS', default: 'false', effect: '`true` also starts the agent inside worker threads.' },
   { name: 'OTEL_AGENT_FLUSH_TIMEOUT', default: '2000', effect: 'Milliseconds the agent may spend delivering spans when the process exits.' },
   { name: 'OTEL_AGENT_ESM_HOOKS', default: 'auto', effect: '`auto` (in-thread sync hooks where Node supports them, else the loader thread), `sync`, `async`, `off`.' },
+  {
+    name: 'OTEL_AGENT_DOCTOR_REPORT',
+    default: '(none)',
+    effect:
+      'Internal, set by `otel-agent doctor` for the app it runs: a file the agent keeps updated with what it patched and what reached the exporter; it also makes the agent send one span named `otel-agent doctor`. Not for normal use.',
+  },
 ];
 
 const warned = new Set<string>();
@@ -460,6 +468,7 @@ export function loadConfig(env: Env = process.env): AgentConfig {
       enableInWorkers: r.bool('OTEL_AGENT_ENABLE_IN_WORKERS', false),
       flushTimeoutMs: r.int('OTEL_AGENT_FLUSH_TIMEOUT', 2000, 0, 600_000),
       esmHooks: r.oneOf<'auto' | 'sync' | 'async' | 'off'>('OTEL_AGENT_ESM_HOOKS', ['auto', 'sync', 'async', 'off'], 'auto'),
+      doctorReport: r.str('OTEL_AGENT_DOCTOR_REPORT', ''),
     }),
     http: Object.freeze({
       captureServerRequestHeaders: headerList('OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST'),

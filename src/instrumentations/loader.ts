@@ -34,7 +34,15 @@ function packageName(spec: string): string {
   return slash < 0 ? s : s.slice(0, slash);
 }
 
-export function installLazyLoader(entries: Entry[], ctx: InstrContext, onActivated?: (r: ActivationRecord) => void): LazyLoader {
+/** Sees every bare specifier the app resolves (package name, require or import, resolved URL); installed only for diagnostics. */
+export type ResolveObserver = (pkg: string, how: ActivationRecord['how'], resolvedUrl: string | undefined) => void;
+
+export function installLazyLoader(
+  entries: Entry[],
+  ctx: InstrContext,
+  onActivated?: (r: ActivationRecord) => void,
+  observe?: ResolveObserver,
+): LazyLoader {
   const exact = new Map<string, Entry>();
   const prefixes: [string, Entry][] = [];
   for (const e of entries) {
@@ -99,12 +107,24 @@ export function installLazyLoader(entries: Entry[], ctx: InstrContext, onActivat
   if (typeof mod.registerHooks === 'function') {
     mod.registerHooks({
       resolve(specifier, context, next) {
+        const how = context.conditions?.includes('require') ? 'require' : 'import';
         try {
-          check(specifier, context.conditions?.includes('require') ? 'require' : 'import', context.parentURL);
+          check(specifier, how, context.parentURL);
         } catch {
           // Activation problems are reported by activate(); resolution itself must never fail because of us.
         }
-        return next(specifier, context);
+        const resolved = next(specifier, context);
+        if (observe) {
+          const c = specifier.charCodeAt(0);
+          if (c !== 46 /* . */ && c !== 47 /* / */ && !specifier.startsWith('file:') && !fromAgent(context.parentURL)) {
+            try {
+              observe(packageName(specifier), how, (resolved as { url?: string } | undefined)?.url);
+            } catch {
+              /* diagnostics must never fail a resolution */
+            }
+          }
+        }
+        return resolved;
       },
     });
   }
