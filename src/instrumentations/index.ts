@@ -14,7 +14,12 @@ import type { KafkaJsInstrumentationConfig } from '@opentelemetry/instrumentatio
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { AgentConfig } from '../env';
 import type { AgentLog } from '../log';
-import { routeTemplate } from './http-naming';
+import { context } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+import type { HttpInstrumentationConfig } from '@opentelemetry/instrumentation-http';
+import type { UndiciInstrumentationConfig } from '@opentelemetry/instrumentation-undici';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import { clientSpanName, errorView, fetchUrlAttributes, serverSpanName } from './http-naming';
 
 export interface InstrContext {
   cfg: AgentConfig;
@@ -46,6 +51,51 @@ function one<C>(file: string, exportName: string, config: C): Instrumentation[] 
 
 const builtin = (...names: string[]): string[] => names.flatMap((n) => [n, `node:${n}`]);
 
+/**
+ * Activation can happen in the middle of a traced request (the first fetch()
+ * is often inside a handler); loading the instrumentation's file reads it
+ * through the patched fs, which must not show up as the request's fs spans.
+ */
+function untraced<T>(fn: () => T): T {
+  return context.with(suppressTracing(context.active()), fn);
+}
+
+/** The authority the request goes to: its Host header (what Node sends), else the host option. */
+function hostOf(req: ClientRequest): string {
+  const h = req.getHeader('host');
+  return typeof h === 'string' && h ? h : req.host;
+}
+
+/**
+ * error.type of a failed http.request: upstream uses error.name ("Error" for a
+ * refused connection); hand its error path a view of the error named by
+ * errorType() instead. If upstream's internals change, upstream's own value stays.
+ */
+function precisePeerErrors(i: Instrumentation | undefined): void {
+  const inst = i as unknown as { _onOutgoingRequestError?: (...a: unknown[]) => unknown } | undefined;
+  const orig = inst?._onOutgoingRequestError;
+  if (!inst || typeof orig !== 'function' || orig.length !== 4) return;
+  inst._onOutgoingRequestError = function (this: unknown, span: unknown, metric: unknown, start: unknown, err: unknown) {
+    return orig.call(this, span, metric, start, errorView(err, 'name'));
+  };
+}
+
+/**
+ * error.type of a failed fetch: upstream uses `error.code || error.name`, which
+ * for a timeout is the DOMException code 23. Its channel handlers are bound on
+ * enable(), so the replacement is installed between a disable() and an enable().
+ */
+function preciseFetchErrors(i: Instrumentation | undefined): void {
+  const inst = i as unknown as ({ onError?: (m: { request: unknown; error: unknown }) => unknown } & Instrumentation) | undefined;
+  const orig = inst?.onError;
+  if (!inst || typeof orig !== 'function') return;
+  inst.disable();
+  inst.onError = function (this: unknown, m: { request: unknown; error: unknown }) {
+    return orig.call(this, { ...m, error: errorView(m.error, 'code') });
+  };
+  inst.enable();
+}
+
 export const ENTRIES: readonly Entry[] = [
   {
     name: 'http',
@@ -53,20 +103,21 @@ export const ENTRIES: readonly Entry[] = [
     esm: builtin('http', 'https'),
     defaultOn: true,
     create: ({ cfg }) =>
-      one('http', 'HttpInstrumentation', {
-        headersToSpanAttributes: {
-          server: { requestHeaders: [...cfg.http.captureServerRequestHeaders], responseHeaders: [...cfg.http.captureServerResponseHeaders] },
-          client: { requestHeaders: [...cfg.http.captureClientRequestHeaders], responseHeaders: [...cfg.http.captureClientResponseHeaders] },
-        },
-        // A server span named just "GET" is useless in a trace list; without a
-        // framework router we name it by a low-cardinality template of the path.
-        requestHook: (span: { updateName(n: string): void }, req: { method?: string; url?: string; headers?: unknown }) => {
-          if (!('socket' in (req as object)) || (req as { socket?: unknown }).socket === undefined) return;
-          const r = req as { method?: string; url?: string; complete?: boolean; httpVersion?: string };
-          if (r.httpVersion !== undefined && typeof r.url === 'string' && r.url.startsWith('/')) {
-            span.updateName(`${r.method ?? 'GET'} ${routeTemplate(r.url)}`);
-          }
-        },
+      untraced(() => {
+        const list = one<HttpInstrumentationConfig>('http', 'HttpInstrumentation', {
+          headersToSpanAttributes: {
+            server: { requestHeaders: [...cfg.http.captureServerRequestHeaders], responseHeaders: [...cfg.http.captureServerResponseHeaders] },
+            client: { requestHeaders: [...cfg.http.captureClientRequestHeaders], responseHeaders: [...cfg.http.captureClientResponseHeaders] },
+          },
+          // Upstream names every span by its method alone; see http-naming.ts. Only a
+          // server's IncomingMessage has httpVersion, a client's ClientRequest does not.
+          requestHook: (span, req) => {
+            if ('httpVersion' in req) span.updateName(serverSpanName(req.method, req.url));
+            else span.updateName(clientSpanName(req.method, `${req.protocol}//${hostOf(req)}`, req.path));
+          },
+        });
+        precisePeerErrors(list[0]);
+        return list;
       }),
   },
   {
@@ -74,7 +125,16 @@ export const ENTRIES: readonly Entry[] = [
     triggers: ['undici'],
     esm: ['undici'],
     defaultOn: true,
-    create: () => one('undici', 'UndiciInstrumentation', {}),
+    create: ({ cfg }) =>
+      untraced(() => {
+        const list = one<UndiciInstrumentationConfig>('undici', 'UndiciInstrumentation', {
+          headersToSpanAttributes: { requestHeaders: [...cfg.http.captureClientRequestHeaders], responseHeaders: [...cfg.http.captureClientResponseHeaders] },
+          startSpanHook: (req) => fetchUrlAttributes(req.origin, req.path, req.method),
+          requestHook: (span, req) => span.updateName(clientSpanName(req.method, req.origin, req.path)),
+        });
+        preciseFetchErrors(list[0]);
+        return list;
+      }),
   },
   {
     name: 'fs',
@@ -82,7 +142,7 @@ export const ENTRIES: readonly Entry[] = [
     esm: builtin('fs', 'fs/promises'),
     defaultOn: true,
     // Only inside a traced operation: a script reading its config at startup makes no spans.
-    create: () => one('fs', 'FsInstrumentation', { requireParentSpan: true }),
+    create: () => untraced(() => one('fs', 'FsInstrumentation', { requireParentSpan: true })),
   },
   {
     name: 'aws-sdk',
