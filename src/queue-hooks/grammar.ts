@@ -242,8 +242,9 @@ export function parseQueueHooks(raw: string): ParseResult {
 /** The span name a hook produces when it has no name= option (queue names read from arguments are filled in at call time). */
 export function defaultSpanName(spec: HookSpec, queue: string | undefined, moduleBase: string): string {
   if (spec.name) return spec.name;
-  if (spec.role === 'submit') return queue ? `${queue} publish` : 'publish';
-  if (spec.role === 'execute') return queue ? `${queue} process` : 'process';
+  // "<operation> <destination>", as current messaging conventions and the agent's amqplib spans name them.
+  if (spec.role === 'submit') return queue ? `publish ${queue}` : 'publish';
+  if (spec.role === 'execute') return queue ? `process ${queue}` : 'process';
   return functionName(spec, moduleBase);
 }
 

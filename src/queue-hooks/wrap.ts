@@ -86,6 +86,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && (ty
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
@@ -278,7 +279,7 @@ export function wrapFunction(hook: ResolvedHook, original: AnyFn, rt: HookRuntim
           // Guessing (auto): only a real Error counts, so a task handler passed as the
           // last argument and called with the task is not mistaken for a failure.
           cbOutcome = { failed: explicitCallback ? e !== null && e !== undefined : isErrorLike(e), err: e };
-          if (returned && waitForCallback) end(cbOutcome.failed ? 'error' : 'ok', undefined);
+          if (returned && waitForCallback) end(cbOutcome.failed ? 'error' : 'ok', cbOutcome.failed ? cbOutcome.err : undefined);
         }
         // The callback continues the caller's work, not the hooked function's.
         return context.with(parentCtx, () => cb.apply(this, cbArgs));
@@ -297,7 +298,7 @@ export function wrapFunction(hook: ResolvedHook, original: AnyFn, rt: HookRuntim
 
     const settleFromCallback = (): boolean => {
       if (cbOutcome) {
-        end(cbOutcome.failed ? 'error' : 'ok', undefined);
+        end(cbOutcome.failed ? 'error' : 'ok', cbOutcome.failed ? cbOutcome.err : undefined);
         return true;
       }
       waitForCallback = true;
@@ -319,7 +320,9 @@ export function wrapFunction(hook: ResolvedHook, original: AnyFn, rt: HookRuntim
         },
       );
     }
-    if (cbIndex >= 0 && (explicitCallback || result === undefined)) {
+    // Node-style APIs often return something (stream.write's boolean, a timer
+    // from `cb => setImmediate(...)`) and call back later: the callback decides.
+    if (cbIndex >= 0) {
       settleFromCallback();
       return result;
     }
