@@ -9,35 +9,38 @@ import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 const URL_KEYS = ['url.full', 'http.url', 'url.query', 'http.target', 'url.original', 'db.connection_string', 'server.address'];
-const SENSITIVE_QUERY = /^(sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|awsaccesskeyid|token|access_token|id_token|refresh_token|api_key|apikey|api-key|key|secret|client_secret|password|passwd|pwd|auth|code)$/i;
+/** Query parameters whose values are secrets: signed-URL signatures and credentials, and any *token/*secret/*password/*api_key. */
+const SENSITIVE_QUERY =
+  /^(?:sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|awsaccesskeyid|key|secret|password|passwd|pwd|auth|code|jwt|credential|.*(?:token|secret|password|api[_-]?key|signature))$/i;
+
+/** `a=1&sig=abc` -> `a=1&sig=REDACTED`; the query alone, without `?`. */
+export function redactQuery(query: string): string {
+  if (!query.includes('=')) return query;
+  return query
+    .split('&')
+    .map((kv) => {
+      const eq = kv.indexOf('=');
+      if (eq < 0) return kv;
+      let k = kv.slice(0, eq);
+      try {
+        k = decodeURIComponent(k.replace(/\+/g, ' '));
+      } catch {
+        /* keep raw */
+      }
+      return SENSITIVE_QUERY.test(k) ? `${kv.slice(0, eq)}=REDACTED` : kv;
+    })
+    .join('&');
+}
 
 export function redactUrlLike(v: string): string {
-  let out = v;
-  // user:pass@ in any scheme
-  out = out.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@\s]+)@/i, (_m, scheme: string) => `${scheme}REDACTED:REDACTED@`);
+  // user:pass@ in any scheme; greedy to the last @ of the authority, as URL parsers read it.
+  let out = v.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/i, '$1REDACTED:REDACTED@');
   const q = out.indexOf('?');
-  if (q >= 0 || !out.includes('://')) {
-    const start = q >= 0 ? q + 1 : 0;
-    const hash = out.indexOf('#', start);
-    const query = out.slice(start, hash >= 0 ? hash : undefined);
-    if (query.includes('=')) {
-      const red = query
-        .split('&')
-        .map((kv) => {
-          const eq = kv.indexOf('=');
-          if (eq < 0) return kv;
-          let k = kv.slice(0, eq);
-          try {
-            k = decodeURIComponent(k);
-          } catch {
-            /* keep raw */
-          }
-          return SENSITIVE_QUERY.test(k) ? `${kv.slice(0, eq)}=REDACTED` : kv;
-        })
-        .join('&');
-      out = out.slice(0, start) + red + (hash >= 0 ? out.slice(hash) : '');
-    }
-  }
+  // Without `?`, a value that is not a URL is taken to be a bare query (url.query, http.target).
+  if (q < 0 && out.includes('://')) return out;
+  const start = q >= 0 ? q + 1 : 0;
+  const hash = out.indexOf('#', start);
+  out = out.slice(0, start) + redactQuery(out.slice(start, hash >= 0 ? hash : undefined)) + (hash >= 0 ? out.slice(hash) : '');
   return out;
 }
 
@@ -48,7 +51,7 @@ export class RedactingProcessor implements SpanProcessor {
     for (const k of URL_KEYS) {
       const v = attrs[k];
       if (typeof v === 'string' && (v.includes('@') || v.includes('='))) {
-        const r = redactUrlLike(v);
+        const r = k === 'url.query' ? redactQuery(v) : redactUrlLike(v);
         if (r !== v) span.setAttribute(k, r);
       }
     }

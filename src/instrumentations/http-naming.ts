@@ -1,19 +1,130 @@
 /**
- * A low-cardinality name for a request path when no router tells us the route:
- * ids (numbers, UUIDs, long hex or base64-ish tokens) become `:id`, the query
- * string is dropped. `/orders/42?x=1` -> `/orders/:id`.
+ * How the agent shapes HTTP spans beyond what the upstream instrumentations do:
+ * span names (upstream names every span just "GET"), the error.type of failed
+ * client calls, and the URL attributes of fetch spans.
+ *
+ * Names must be low-cardinality (a backend groups by them) and must never carry
+ * a query string, credentials or an id that identifies a person or a token.
+ */
+import { redactUrlLike } from '../redact';
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
+
+/** Semconv: a method outside the known set is named "HTTP", so a client sending `FOO123` cannot mint span names. */
+export function methodForName(method: string | undefined): string {
+  const m = (method ?? 'GET').toUpperCase();
+  return KNOWN_METHODS.has(m) ? m : 'HTTP';
+}
+
+/**
+ * Segments that are data, not route: numbers, UUIDs, long hex, long
+ * base64-ish tokens, anything with three or more digits, e-mail addresses
+ * and percent-encoded text (both usually user data).
  */
 const ID =
-  /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|[A-Za-z0-9_-]{20,}|[^/]*\d[^/]*\d[^/]*\d[^/]*)$/i;
+  /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|[A-Za-z0-9_-]{20,}|[^/]*\d[^/]*\d[^/]*\d[^/]*|[^/]*[@%][^/]*)$/i;
+/** Longer templates are cut at a segment boundary: deep paths are data too (file trees, nested keys). */
+const MAX_TEMPLATE = 96;
 
+/**
+ * A low-cardinality name for a request path when no router tells us the
+ * route: ids become `:id`, the query string and fragment are dropped.
+ * `/orders/42?x=1` -> `/orders/:id`.
+ */
 export function routeTemplate(url: string): string {
   const q = url.search(/[?#]/);
   const path = q >= 0 ? url.slice(0, q) : url;
-  if (path.length > 512) return path.slice(0, 64) + '...';
   const parts = path.split('/');
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i]!;
-    if (p && ID.test(p)) parts[i] = ':id';
+    if (p && (p.length > 64 || ID.test(p))) parts[i] = ':id';
   }
-  return parts.join('/') || '/';
+  let out = parts.join('/') || '/';
+  if (out.length > MAX_TEMPLATE) {
+    const cut = out.lastIndexOf('/', MAX_TEMPLATE);
+    out = out.slice(0, cut > 0 ? cut : MAX_TEMPLATE) + '/...';
+  }
+  return out;
+}
+
+/** Path of a request target: origin-form as is; absolute-form (proxies) and `*` reduced to their path. */
+function targetPath(target: string): string | undefined {
+  if (target.startsWith('/')) return target;
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SERVER span: `GET /orders/:id`. A framework that knows the route renames it later (`GET /orders/{id}`). */
+export function serverSpanName(method: string | undefined, target: string | undefined): string {
+  const path = targetPath(target ?? '/');
+  return path === undefined ? methodForName(method) : `${methodForName(method)} ${routeTemplate(path)}`;
+}
+
+/**
+ * CLIENT span: `GET http://payments:8080/charge/:id`: method, the origin
+ * called (scheme, host, port; never credentials) and the templated path.
+ * Semconv's bare `GET` says nothing in a trace view; with the origin a
+ * reader sees which service was called, and the cardinality stays bounded by
+ * (services called x routes).
+ */
+export function clientSpanName(method: string | undefined, origin: string, path: string | undefined): string {
+  const p = targetPath(path || '/');
+  return `${methodForName(method)} ${origin}${p === undefined ? '' : routeTemplate(p)}`;
+}
+
+interface ErrorLike {
+  name?: unknown;
+  code?: unknown;
+  message?: unknown;
+  stack?: unknown;
+}
+
+/**
+ * error.type for a failed call: the error's class when it is specific
+ * (`AbortError`, `TimeoutError`), else its string code (`ECONNREFUSED`,
+ * `ECONNRESET`), else `Error`. Upstream http reports a refused connection as
+ * "Error" and upstream undici reports a fetch timeout as the number 23 (the
+ * DOMException code); both become what a user would search for.
+ */
+export function errorType(err: unknown): string {
+  const e = (err ?? {}) as ErrorLike;
+  if (typeof e.name === 'string' && e.name && e.name !== 'Error') return e.name;
+  if (typeof e.code === 'string' && e.code) return e.code;
+  return typeof e.name === 'string' && e.name ? e.name : 'Error';
+}
+
+/**
+ * A stand-in for the app's error, handed to an instrumentation's error path so
+ * that it records `type` as error.type; the app's own error object is never
+ * touched. `field` is the property that instrumentation reads error.type from.
+ */
+export function errorView(err: unknown, field: 'name' | 'code'): ErrorLike {
+  const e = (err ?? {}) as ErrorLike;
+  const view: ErrorLike = { name: e.name, code: e.code, message: e.message, stack: e.stack };
+  view[field] = errorType(err);
+  return view;
+}
+
+/**
+ * URL attributes for a fetch (undici) CLIENT span, replacing upstream's:
+ * url.full and url.query redacted at the source, url.query without its `?`
+ * and absent when there is none (upstream sets `""`), and
+ * http.request.method_original only when it differs, as semconv says.
+ */
+export function fetchUrlAttributes(origin: string, path: string, method: string): Record<string, string | undefined> {
+  let url: URL;
+  try {
+    url = new URL(path, origin);
+  } catch {
+    return {};
+  }
+  const query = url.search.length > 1 ? redactUrlLike(url.search.slice(1)) : undefined;
+  return {
+    'url.full': redactUrlLike(url.href),
+    'url.query': query,
+    'http.request.method_original': KNOWN_METHODS.has(method) ? undefined : method,
+  };
 }
