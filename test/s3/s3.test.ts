@@ -117,6 +117,10 @@ describe.each(VARIANTS)('S3 client (%s)', (ext) => {
     // incoming request (no fs spans either: the SDK reads nothing from disk with static credentials).
     expect(spans.filter((s) => s.kind === 'CLIENT' && s.scope.name !== AWS_SCOPE), tree).toEqual([]);
     expect(spans).toHaveLength(aws.length + 1);
+    // ...and S3 itself receives no trace context.
+    const received = s3.requests.filter((r) => r.url.startsWith(`/${bucket}`));
+    expect(received).toHaveLength(aws.length);
+    for (const r of received) expect(r.headers.traceparent).toBeUndefined();
 
     const [put, get, missing] = [one(aws, 'S3.PutObject'), byName(aws, 'S3.GetObject')[0]!, byName(aws, 'S3.GetObject')[1]!];
     expect(put.attributes['aws.s3.key']).toBe('reports/2024/summary.txt');
@@ -171,10 +175,13 @@ describe.each(VARIANTS)('S3 client (%s)', (ext) => {
     // requests show up as plain HTTP CLIENT spans: what a user gets with aws-sdk switched off.
     const http = spans.filter((s) => s.kind === 'CLIENT');
     expect(http.map((s) => s.attributes['http.request.method']), tree).toEqual(['PUT', 'GET', 'HEAD', 'GET', 'POST', 'PUT', 'PUT', 'PUT', 'POST', 'DELETE', 'GET']);
-    for (const s of http) {
+    const received = s3.requests.filter((r) => r.url.startsWith(`/untraced-${ext}`));
+    expect(received.map((r) => r.method)).toEqual(http.map((s) => s.attributes['http.request.method']));
+    http.forEach((s, i) => {
       expect(s.scope.name).toBe('@opentelemetry/instrumentation-http');
       expect(s.parentSpanId).toBe(server.spanId);
-    }
+      expect(received[i]!.headers.traceparent).toBe(`00-${s.traceId}-${s.spanId}-01`);
+    });
     expect(spans).toHaveLength(http.length + 1);
     const all = dump(spans);
     expect(all).not.toContain(secret);

@@ -47,7 +47,15 @@ export interface S3Server {
   objectBody(bucket: string, key: string): Promise<Buffer | null>;
   /** Keys currently stored in a bucket. */
   keys(bucket: string): Promise<string[]>;
+  /** Every HTTP request the server received, in order (method, path with query, headers). */
+  requests: S3Request[];
   close(): Promise<void>;
+}
+
+export interface S3Request {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 interface S3rverStore {
@@ -57,7 +65,7 @@ interface S3rverStore {
 }
 interface S3rverInstance {
   store: S3rverStore;
-  httpServer?: { closeAllConnections?(): void };
+  httpServer?: { closeAllConnections?(): void; on(ev: 'request', fn: (req: { method?: string; url?: string; headers: S3Request['headers'] }) => void): void };
   run(): Promise<{ address: string; port: number }>;
   close(): Promise<void>;
 }
@@ -83,6 +91,8 @@ export async function startS3(o: { bucket?: string; buckets?: string[] } = {}): 
     rmSync(directory, { recursive: true, force: true });
     throw e;
   }
+  const requests: S3Request[] = [];
+  server.httpServer?.on('request', (req) => requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers }));
   const host = addr.address;
   const port = addr.port;
   const endpoint = `http://${host}:${port}`;
@@ -101,6 +111,7 @@ export async function startS3(o: { bucket?: string; buckets?: string[] } = {}): 
     port,
     bucket,
     clientConfig,
+    requests,
     env: (b = bucket) => ({
       S3_ENDPOINT: endpoint,
       S3_BUCKET: b,
