@@ -177,7 +177,21 @@ export const OLD_HTTP_ATTRIBUTES = [
   'net.transport',
 ];
 
-/** Every string anywhere in a span (name, attributes, events, status, resource): for "no secret anywhere" checks. */
-export function allText(spans: RecvSpan[]): string {
-  return JSON.stringify(spans, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+/** Where `marker` occurs in any span's name, attributes, events, status or resource: [] when nowhere. */
+export function leaks(spans: RecvSpan[], marker: string): string[] {
+  const out: string[] = [];
+  const scan = (where: string, v: unknown): void => {
+    if (typeof v === 'string') {
+      if (v.includes(marker)) out.push(`${where} = ${v}`);
+    } else if (Array.isArray(v)) v.forEach((x, i) => scan(`${where}[${i}]`, x));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) scan(`${where}.${k}`, x);
+  };
+  for (const s of spans) {
+    scan(`${s.name}: name`, s.name);
+    scan(`${s.name}: attributes`, s.attributes);
+    scan(`${s.name}: events`, s.events);
+    scan(`${s.name}: status`, s.status);
+    scan(`${s.name}: resource`, s.resource);
+  }
+  return out;
 }
