@@ -23,6 +23,7 @@ import { buildResource } from './resource';
 import { BatchProcessor, CountingProcessor, OpenSpans, newStats, type AgentExporter, type PipelineStats } from './processor';
 import { RedactingProcessor } from './redact';
 import { installExitHandling } from './exit';
+import { containInstrumentations, guardProcessors } from './contain';
 import { ENTRIES, enabledEntries } from './instrumentations/index';
 import { Diagnostics, describeExporters, describeHooks, globalOwner } from './diagnostics';
 import { installEsmHooks, installLazyLoader, type LazyLoader } from './instrumentations/loader';
@@ -97,7 +98,11 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
         log,
       ),
   );
-  const processors: SpanProcessor[] = [new CountingProcessor(stats), new RedactingProcessor(), ...(open ? [open] : []), ...batches];
+  const processors: SpanProcessor[] = guardProcessors(
+    [new CountingProcessor(stats), new RedactingProcessor(), ...(open ? [open] : []), ...batches],
+    log,
+    cfg.agent.testFaults,
+  );
 
   const resource = buildResource(cfg);
   const provider = new TracerProvider({
@@ -171,6 +176,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
       entries,
       { cfg, log },
       (r) => {
+        containInstrumentations(r.name, r.instrumentations, log, cfg.agent.testFaults);
         if (r.ok) log.debug(`instrumentation "${r.name}" loaded on ${r.how} of "${r.trigger}"`);
         diagnostics.activated(r);
       },

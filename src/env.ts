@@ -65,6 +65,8 @@ export interface AgentConfig {
     esmHooks: 'auto' | 'sync' | 'async' | 'off';
     /** Internal: set by `otel-agent doctor` for the app it runs; '' when unset. */
     doctorReport: string;
+    /** Internal, for the agent's own reliability tests only (OTEL_AGENT_TEST_FAULTS); empty otherwise. */
+    testFaults: readonly string[];
   };
   http: {
     captureServerRequestHeaders: readonly string[];
@@ -76,6 +78,9 @@ export interface AgentConfig {
   sources: Readonly<Record<string, { value: string; source: 'env' | 'default'; warning?: string }>>;
   warnings: readonly string[];
 }
+
+/** Parts of the agent that OTEL_AGENT_TEST_FAULTS can make fail on purpose (see src/contain.ts). */
+export const TEST_FAULTS = ['processor-on-start', 'processor-on-ending', 'processor-on-end', 'http-request-hook'] as const;
 
 /** Every instrumentation short name the agent knows; kept here so env validation needs no other module. */
 export const INSTRUMENTATION_NAMES = [
@@ -114,6 +119,8 @@ const DETECTORS: readonly string[] = ['env', 'host', 'os', 'process', 'servicein
 const LOG_LEVELS: readonly LogLevel[] = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'];
 
 type Env = Record<string, string | undefined>;
+
+const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 /** Documentation table: the README's variable table is generated from/checked against this. */
 export interface VarDoc {
@@ -179,6 +186,11 @@ export const VARS: readonly VarDoc[] = [
     default: '(none)',
     effect:
       'Internal, set by `otel-agent doctor` for the app it runs: a file the agent keeps updated with what it patched and what reached the exporter; it also makes the agent send one span named `otel-agent doctor`. Not for normal use.',
+  },
+  {
+    name: 'OTEL_AGENT_TEST_FAULTS',
+    default: '(none)',
+    effect: `Internal, for the agent's own reliability tests: makes named parts of the agent fail on purpose (${TEST_FAULTS.join(', ')}) to prove the app is unaffected. Not for normal use.`,
   },
 ];
 
@@ -253,7 +265,7 @@ class Reader {
     return def;
   }
 
-  list(name: string, allowed: readonly string[] | null, def: readonly string[]): string[] {
+  list(name: string, allowed: readonly string[] | null, def: readonly string[], defLabel?: string): string[] {
     const v = this.raw(name);
     this.note(name, v);
     if (v === undefined) return [...def];
@@ -263,8 +275,11 @@ class Reader {
       .filter(Boolean);
     if (!allowed) return items;
     const bad = items.filter((i) => !allowed.includes(i));
-    if (bad.length) this.warn(name, v, `names unknown ${bad.length > 1 ? 'entries' : 'entry'} ${bad.join(', ')} (known: ${allowed.join(', ')})`, 'the rest of the list');
     const good = items.filter((i) => allowed.includes(i));
+    // Nothing usable left: the default, not an empty list (an empty propagator or detector list would silently turn a feature off).
+    const fallback = good.length ? 'the rest of the list' : `the default (${defLabel ?? (def.join(',') || 'none')})`;
+    if (bad.length) this.warn(name, v, `names unknown ${bad.length > 1 ? 'entries' : 'entry'} ${bad.join(', ')} (known: ${allowed.join(', ')})`, fallback);
+    if (!good.length) return [...def];
     return [...new Set(good)];
   }
 
@@ -357,8 +372,21 @@ export function loadConfig(env: Env = process.env): AgentConfig {
     ['gzip', 'none'],
     r.oneOf<'gzip' | 'none'>('OTEL_EXPORTER_OTLP_COMPRESSION', ['gzip', 'none'], 'none'),
   );
-  const file = (specificName: string, generalName: string): string | undefined =>
-    r.raw(specificName) ?? r.raw(generalName) ?? undefined;
+  // An unreadable TLS file would otherwise take the whole exporter down at startup; warn and use the default instead.
+  const readable = (name: string): string | undefined => {
+    const v = r.raw(name);
+    if (v === undefined) return undefined;
+    const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+    try {
+      fs.accessSync(v, fs.constants.R_OK);
+      if (!fs.statSync(v).isFile()) throw Object.assign(new Error('not a file'), { code: 'not a file' });
+      return v;
+    } catch (e) {
+      r.warn(name, v, `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, 'the default');
+      return undefined;
+    }
+  };
+  const file = (specificName: string, generalName: string): string | undefined => readable(specificName) ?? readable(generalName);
   for (const n of [
     'OTEL_EXPORTER_OTLP_CERTIFICATE',
     'OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE',
@@ -398,7 +426,8 @@ export function loadConfig(env: Env = process.env): AgentConfig {
 
   let maxQueueSize = r.int('OTEL_BSP_MAX_QUEUE_SIZE', 2048, 1, 1_000_000);
   let maxExportBatchSize = r.int('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, 1, 1_000_000);
-  if (maxExportBatchSize > maxQueueSize) {
+  // Only a batch size the user set is worth a warning; the default simply follows a smaller queue.
+  if (maxExportBatchSize > maxQueueSize && r.raw('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') !== undefined) {
     r.warn(
       'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
       String(maxExportBatchSize),
@@ -406,7 +435,7 @@ export function loadConfig(env: Env = process.env): AgentConfig {
       `${maxQueueSize}`,
     );
     maxExportBatchSize = maxQueueSize;
-  }
+  } else if (maxExportBatchSize > maxQueueSize) maxExportBatchSize = maxQueueSize;
   const bsp = {
     scheduleDelayMs: r.int('OTEL_BSP_SCHEDULE_DELAY', 5000, 0, 3_600_000),
     exportTimeoutMs: r.int('OTEL_BSP_EXPORT_TIMEOUT', 30000, 1, 3_600_000),
@@ -428,7 +457,8 @@ export function loadConfig(env: Env = process.env): AgentConfig {
 
   const names: readonly string[] = INSTRUMENTATION_NAMES;
   const enabledRaw = r.raw('OTEL_NODE_ENABLED_INSTRUMENTATIONS');
-  const enabledInstrumentations = enabledRaw === undefined ? null : r.list('OTEL_NODE_ENABLED_INSTRUMENTATIONS', names, []);
+  const enabledList = enabledRaw === undefined ? [] : r.list('OTEL_NODE_ENABLED_INSTRUMENTATIONS', names, [], 'all');
+  const enabledInstrumentations = enabledList.length ? enabledList : null;
   const disabledInstrumentations = r.list('OTEL_NODE_DISABLED_INSTRUMENTATIONS', names, []);
 
   let resourceDetectors = r.list('OTEL_NODE_RESOURCE_DETECTORS', DETECTORS, ['env', 'host', 'os', 'process']);
@@ -443,7 +473,13 @@ export function loadConfig(env: Env = process.env): AgentConfig {
   let logCorrelation = r.list('OTEL_AGENT_LOG_CORRELATION', ['pino', 'winston', 'bunyan', 'console', 'none'], ['pino', 'winston', 'bunyan']);
   if (logCorrelation.includes('none')) logCorrelation = [];
 
-  const headerList = (n: string): string[] => r.list(n, null, []);
+  // Header names are RFC 9110 tokens; anything else can never match a header and is a typo worth a warning.
+  const headerList = (n: string): string[] => {
+    const items = r.list(n, null, []);
+    const bad = items.filter((h) => !HEADER_TOKEN.test(h));
+    if (bad.length) r.warn(n, r.raw(n) ?? '', `names invalid header name(s) ${bad.map((b) => JSON.stringify(b)).join(', ')}`, 'the rest of the list');
+    return [...new Set(items.filter((h) => HEADER_TOKEN.test(h)))];
+  };
 
   const cfg: AgentConfig = {
     disabled,
@@ -469,6 +505,7 @@ export function loadConfig(env: Env = process.env): AgentConfig {
       flushTimeoutMs: r.int('OTEL_AGENT_FLUSH_TIMEOUT', 2000, 0, 600_000),
       esmHooks: r.oneOf<'auto' | 'sync' | 'async' | 'off'>('OTEL_AGENT_ESM_HOOKS', ['auto', 'sync', 'async', 'off'], 'auto'),
       doctorReport: r.str('OTEL_AGENT_DOCTOR_REPORT', ''),
+      testFaults: Object.freeze(r.list('OTEL_AGENT_TEST_FAULTS', TEST_FAULTS, [])),
     }),
     http: Object.freeze({
       captureServerRequestHeaders: headerList('OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST'),
