@@ -214,6 +214,14 @@ export const ENTRIES: readonly Entry[] = [
     create: () => one('ioredis', 'IORedisInstrumentation', {}),
   },
   {
+    name: 'bullmq',
+    triggers: ['bullmq'],
+    esm: ['bullmq'],
+    defaultOn: true,
+    // Own instrumentation: jobs carry the adding span's context to the worker (see own/bullmq.ts).
+    create: () => one('bullmq', 'BullMQInstrumentation', {}),
+  },
+  {
     name: 'mongodb',
     triggers: ['mongodb'],
     esm: ['mongodb'],
