@@ -36,8 +36,8 @@ export function redactUrlLike(v: string): string {
   // user:pass@ in any scheme; greedy to the last @ of the authority, as URL parsers read it.
   let out = v.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/i, '$1REDACTED:REDACTED@');
   const q = out.indexOf('?');
-  // Without `?`, a value that is not a URL is taken to be a bare query (url.query, http.target).
-  if (q < 0 && out.includes('://')) return out;
+  // Without `?`, a value that does not start like a URL is taken to be a bare query (url.query).
+  if (q < 0 && /^[a-z][a-z0-9+.-]*:\/\//i.test(out)) return out;
   const start = q >= 0 ? q + 1 : 0;
   const hash = out.indexOf('#', start);
   out = out.slice(0, start) + redactQuery(out.slice(start, hash >= 0 ? hash : undefined)) + (hash >= 0 ? out.slice(hash) : '');
