@@ -25,7 +25,7 @@ import { RedactingProcessor } from './redact';
 import { installExitHandling } from './exit';
 import { containInstrumentations, guardProcessors } from './contain';
 import { ENTRIES, enabledEntries } from './instrumentations/index';
-import { Diagnostics, describeExporters, describeHooks, globalOwner } from './diagnostics';
+import { Diagnostics, describeExporters, describeHooks, globalOwner, globalTaken } from './diagnostics';
 import { installEsmHooks, installLazyLoader, type LazyLoader } from './instrumentations/loader';
 import { startQueueHooks } from './queue-hooks/activate';
 import { AGENT_VERSION } from './version';
@@ -113,16 +113,16 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   });
 
   const cm = new AsyncLocalStorageContextManager().enable();
-  if (!context.setGlobalContextManager(cm)) {
+  if (globalTaken('context') || !context.setGlobalContextManager(cm)) {
     diagnostics.conflict(
       `another OpenTelemetry setup registered the global context manager first (${globalOwner('context')}); ` +
         'spans may not connect into traces. Load one OpenTelemetry SDK per process: remove the other setup, or set OTEL_SDK_DISABLED=true for this agent',
     );
   }
-  if (!propagation.setGlobalPropagator(buildPropagator(cfg.propagators))) {
+  if (globalTaken('propagation') || !propagation.setGlobalPropagator(buildPropagator(cfg.propagators))) {
     diagnostics.conflict(`another OpenTelemetry setup registered the global propagator first (${globalOwner('propagation')}); OTEL_PROPAGATORS is not applied`);
   }
-  if (!trace.setGlobalTracerProvider(provider)) {
+  if (globalTaken('trace') || !trace.setGlobalTracerProvider(provider)) {
     diagnostics.conflict(
       `another OpenTelemetry SDK registered the global tracer provider first (${globalOwner('trace')}); ` +
         "the instrumentations' and the app's spans go to that SDK, not to this agent's exporters. " +

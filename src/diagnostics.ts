@@ -170,6 +170,16 @@ export function foreignWrapper(exports: unknown): string | undefined {
   return typeof exports === 'function' && proto && typeof proto === 'object' ? scan(proto, 'prototype.', 0) : undefined;
 }
 
+/**
+ * True when another copy of the API already holds this global. Checked before
+ * registering, so the user gets our one precise line instead of the API's
+ * generic "duplicate registration" error followed by ours.
+ */
+export function globalTaken(kind: 'trace' | 'context' | 'propagation'): boolean {
+  const g = (globalThis as Record<symbol, Record<string, unknown> | undefined>)[Symbol.for('opentelemetry.js.api.1')];
+  return !!g && g[kind] !== undefined;
+}
+
 /** Who owns the global OpenTelemetry API slot `kind`, for a precise conflict message. */
 export function globalOwner(kind: 'trace' | 'context' | 'propagation'): string {
   const g = (globalThis as Record<symbol, unknown>)[Symbol.for('opentelemetry.js.api.1')] as
@@ -179,16 +189,16 @@ export function globalOwner(kind: 'trace' | 'context' | 'propagation'): string {
   const api = `@opentelemetry/api ${g.version ?? '(unknown version)'}`;
   if (kind !== 'trace') {
     const inst = g[kind] as object | undefined;
-    return inst ? `${inst.constructor?.name ?? 'an object'} registered through ${api}` : api;
+    return inst ? `${inst.constructor?.name ?? 'unknown'} via ${api}` : api;
   }
   try {
     const delegate = g.trace?.getDelegate?.() as object | undefined;
     const name = delegate?.constructor?.name;
-    if (name) return `a ${name} registered through ${api}`;
+    if (name) return `${name} via ${api}`;
   } catch {
     /* fall through to the generic description */
   }
-  return `a tracer provider registered through ${api}`;
+  return `via ${api}`;
 }
 
 function disabledReason(entry: Entry, cfg: AgentConfig): string {
