@@ -67,10 +67,10 @@ export function buildExporters(cfg: AgentConfig, log: AgentLog, open?: OpenSpans
         out.push(new ConsoleTreeExporter(open?.has));
       } else if (name === 'zipkin') {
         const { ZipkinExporter } = require('./exporters/zipkin') as typeof import('./exporters/zipkin');
-        out.push(new ZipkinExporter(cfg.zipkinEndpoint, cfg.otlp.timeoutMs));
+        out.push(new ZipkinExporter(cfg.zipkinEndpoint, cfg.otlp.timeoutMs, cfg.agent.flushTimeoutMs));
       } else if (name === 'otlp') {
         const m = require('./exporters/otlp') as typeof import('./exporters/otlp');
-        out.push(cfg.otlp.protocol === 'grpc' ? new m.OtlpGrpcExporter(cfg.otlp) : new m.OtlpHttpExporter(cfg.otlp));
+        out.push(cfg.otlp.protocol === 'grpc' ? new m.OtlpGrpcExporter(cfg.otlp) : new m.OtlpHttpExporter(cfg.otlp, cfg.agent.flushTimeoutMs));
       }
     } catch (e) {
       log.error(`OTEL_TRACES_EXPORTER: the ${name} exporter could not be set up (${(e as Error).message}); spans will not be sent there`);

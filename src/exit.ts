@@ -4,9 +4,10 @@
  * - Event loop drains, process.exit(n), uncaught exceptions: all end in
  *   'exit', which allows only synchronous work, so whatever is still pending
  *   (queued or in flight) goes through the exporters' synchronous path,
- *   bounded by OTEL_AGENT_FLUSH_TIMEOUT. Export sockets are unref'd, so an
- *   export in flight never keeps a finished app alive. We never touch
- *   process.exitCode.
+ *   bounded by OTEL_AGENT_FLUSH_TIMEOUT. An export in flight holds a finished
+ *   app for at most that long too (see HttpTarget.holdMs), so a batch is
+ *   normally delivered once, and a hanging collector cannot delay exit for
+ *   the whole export timeout. We never touch process.exitCode.
  * - SIGTERM/SIGINT/SIGHUP: if the app has its own listener we do nothing (its
  *   handler decides, and its exit path is covered above). If not, we flush
  *   synchronously, remove our listener and re-raise the signal, so the process

@@ -19,7 +19,7 @@ export class OtlpHttpExporter implements AgentExporter {
   private readonly sender: HttpSender;
   private readonly json: boolean;
 
-  constructor(cfg: OtlpConfig) {
+  constructor(cfg: OtlpConfig, holdMs = 0) {
     this.json = cfg.protocol === 'http/json';
     this.description = `OTLP ${cfg.protocol} ${describeUrl(cfg.endpoint)}`;
     this.sender = new HttpSender({
@@ -29,6 +29,7 @@ export class OtlpHttpExporter implements AgentExporter {
       compression: cfg.compression,
       timeoutMs: cfg.timeoutMs,
       tls: readTls(cfg),
+      holdMs,
     });
   }
 

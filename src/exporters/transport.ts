@@ -27,6 +27,13 @@ export interface HttpTarget {
   compression: 'gzip' | 'none';
   timeoutMs: number;
   tls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /**
+   * How long an export in flight may keep a process that has nothing else to
+   * do alive (OTEL_AGENT_FLUSH_TIMEOUT). Usually the answer comes in
+   * milliseconds and the batch is delivered once; if the collector hangs, the
+   * socket stops holding the process and the exit flush takes over.
+   */
+  holdMs?: number;
 }
 
 const http = process.getBuiltinModule('node:http') as typeof httpT;
@@ -140,9 +147,13 @@ export class HttpSender {
           });
         }),
       );
-      // An export in flight must never keep the app alive: when the app is
-      // done, the exit path delivers whatever is still pending, bounded in time.
-      req.on('socket', (sock) => sock.unref());
+      req.on('socket', (sock) => {
+        const hold = this.target.holdMs ?? 0;
+        if (hold <= 0) return void sock.unref();
+        const t = setTimeout(() => sock.unref(), hold);
+        t.unref();
+        req.once('close', () => clearTimeout(t));
+      });
       req.on('error', (e: NodeJS.ErrnoException) =>
         finish({ ok: false, retryable: !/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(e.code ?? e.message), error: e.code ? `${e.code} ${e.message}` : e.message }),
       );

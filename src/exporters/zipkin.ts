@@ -38,9 +38,9 @@ export function toZipkin(spans: ReadableSpan[]): unknown[] {
 export class ZipkinExporter implements AgentExporter {
   readonly description: string;
   private readonly sender: HttpSender;
-  constructor(url: string, timeoutMs: number) {
+  constructor(url: string, timeoutMs: number, holdMs = 0) {
     this.description = `Zipkin ${describeUrl(url)}`;
-    this.sender = new HttpSender({ url, headers: {}, contentType: 'application/json', compression: 'none', timeoutMs, tls: {} });
+    this.sender = new HttpSender({ url, headers: {}, contentType: 'application/json', compression: 'none', timeoutMs, tls: {}, holdMs });
   }
   private body(spans: ReadableSpan[]): Uint8Array {
     return Buffer.from(JSON.stringify(toZipkin(spans)));

@@ -101,3 +101,24 @@ describe.each(VARIANTS)('exit is bounded when the collector hangs (%s)', (ext) =
     }
   });
 });
+
+describe.each(VARIANTS)('a batch in flight when the app finishes (%s)', (ext) => {
+  it('is delivered once: the app waits for the answer (bounded), the exit flush does not resend it', async () => {
+    const slow = await startOtlpReceiver();
+    slow.setBehavior({ delayMs: 300 });
+    try {
+      const r = await runFixture({
+        fixture: `core/lifecycle.${ext}`,
+        args: ['drain'],
+        endpoint: slow.url,
+        env: { OTEL_BSP_SCHEDULE_DELAY: '1', FIXTURE_REQUESTS: '3' },
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const ids = slow.spans().map((s) => s.spanId);
+      expect(ids).toHaveLength(9);
+      expect(new Set(ids).size).toBe(9);
+    } finally {
+      await slow.close();
+    }
+  });
+});
