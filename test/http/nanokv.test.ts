@@ -30,12 +30,15 @@ interface Cluster {
   stop(): Promise<void>;
 }
 
+/** CommonJS services are started with --require, ESM ones with --import. */
+const mode = (ext: string): 'require' | 'import' => (ext === 'cjs' ? 'require' : 'import');
+
 async function startCluster(ext: string, client: string, dir: string): Promise<Cluster> {
   const procs: { f: RunningFixture; base?: string }[] = [];
   const vols = [1, 2, 3].map((i) => {
     const service = `volume-${i}`;
     const vdir = join(dir, service);
-    const f = startFixture({ fixture: `nanokv/volume.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, VOLUME_DIR: vdir } });
+    const f = startFixture({ fixture: `nanokv/volume.${ext}`, mode: mode(ext), endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, VOLUME_DIR: vdir } });
     procs.push({ f });
     return { service, dir: vdir, f };
   });
@@ -43,6 +46,7 @@ async function startCluster(ext: string, client: string, dir: string): Promise<C
   volumes.forEach((v, i) => (procs[i]!.base = `http://127.0.0.1:${v.port}`));
   const cf = startFixture({
     fixture: `nanokv/coord.${ext}`,
+    mode: mode(ext),
     endpoint: rx.url,
     env: { OTEL_SERVICE_NAME: 'coord', VOLUMES: volumes.map((v) => `http://127.0.0.1:${v.port}`).join(','), META_DIR: dir, NANOKV_CLIENT: client },
   });

@@ -17,7 +17,8 @@ export async function withServer(
 ): Promise<ServerRun> {
   const env: Record<string, string | undefined> = { OTEL_SERVICE_NAME: o.service, ...o.env };
   if (o.tls) Object.assign(env, { TLS_KEY: o.tls.keyPath, TLS_CERT: o.tls.certPath });
-  const f = startFixture({ fixture: `http/server.${o.ext}`, endpoint: rx.url, env });
+  // CommonJS apps are started with --require, ESM apps with --import: the two ways users load the agent.
+  const f = startFixture({ fixture: `http/server.${o.ext}`, mode: o.ext === 'cjs' ? 'require' : 'import', endpoint: rx.url, env });
   const port = Number((await f.ready).split(' ')[1]);
   const base = `${o.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   try {
