@@ -15,6 +15,7 @@ interface Call {
   body?: string;
   timeoutMs?: number;
   onTimeout?: 'destroy';
+  abortMs?: number;
 }
 
 let rx: OtlpReceiver;
@@ -151,6 +152,27 @@ describe.each(VARIANTS)('http client and fetch (%s)', (ext) => {
     for (const [i, span] of byCall.entries()) {
       expect(traceparent(ds.seen.find((s) => calls[i]!.url.endsWith(s.url))?.headers.traceparent).parentId).toBe(span.spanId);
     }
+  });
+
+  it('end a fetch that the app aborts itself without marking it an error', async () => {
+    const { results, byCall } = await runCalls(ext, `cli-abort-${ext}`, [{ via: 'fetch', url: `${ds.url}/hang/abort`, abortMs: 100 }]);
+    expect(results).toEqual(['AbortError']);
+    expect(byCall[0]!.status.code).toBe('UNSET');
+    expect(byCall[0]!.attributes).not.toHaveProperty('error.type');
+  });
+
+  it('record the headers listed in OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_*, for http and fetch alike', async () => {
+    const calls: Call[] = [
+      { via: 'http', url: `${ds.url}/headers/http` },
+      { via: 'fetch', url: `${ds.url}/headers/fetch` },
+    ];
+    const { byCall } = await runCalls(ext, `cli-headers-${ext}`, calls, {
+      OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST: 'Host,Accept',
+      OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE: 'Content-Type',
+    });
+    for (const span of byCall) expect(span.attributes['http.response.header.content-type']).toEqual(['application/json']);
+    expect(byCall[0]!.attributes['http.request.header.host']).toEqual([`127.0.0.1:${ds.port}`]);
+    expect(byCall[1]!.attributes['http.request.header.accept']).toEqual(['*/*']);
   });
 
   it('mark 4xx and 5xx responses ERROR on the client side, with the status code as error.type', async () => {
