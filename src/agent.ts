@@ -176,9 +176,10 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
       entries,
       { cfg, log },
       (r) => {
+        // Diagnostics first, so containment's wrappers sit outside ours and a throwing patch reaches both.
+        diagnostics.activated(r);
         containInstrumentations(r.name, r.instrumentations, log, cfg.agent.testFaults);
         if (r.ok) log.debug(`instrumentation "${r.name}" loaded on ${r.how} of "${r.trigger}"`);
-        diagnostics.activated(r);
       },
       diagnostics.observer(),
     );

@@ -11,8 +11,8 @@
  * decide one tick after the first load: a patch ran -> patched; none ran and
  * the version is outside every range -> skipped, with the ranges.
  *
- * The patch wrapper also keeps a throwing patch from breaking the app's
- * require()/import: it warns once and hands back the unpatched module.
+ * A patch that throws is recorded as failed and the error passed on to the
+ * containment wrapper (contain.ts), which warns and keeps the app running.
  */
 import { context, SpanKind } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
@@ -376,13 +376,10 @@ export class Diagnostics {
       try {
         out = orig.call(this, exports, version);
       } catch (e) {
+        // Recorded, then passed on: containment (contain.ts, wrapped around this) warns and hands the app the unpatched module.
         slot.failed = e instanceof Error ? e.message : String(e);
-        self.log.warnOnce(
-          `patch:${slot.instrumentation}:${label}`,
-          `instrumentation "${slot.instrumentation}" failed to patch ${label}${version ? ' ' + version : ''} (${slot.failed}); it runs untraced`,
-        );
         self.seen(slot);
-        return exports;
+        throw e;
       }
       slot.patched.push(label);
       self.seen(slot);

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: plain ESM file without types
+import { supportsSyncHooks } from 'import-in-the-middle/supports-sync-hooks.mjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOtlpReceiver, type OtlpReceiver } from '../harness/otlp-receiver';
@@ -11,6 +13,8 @@ const PINO = version('node_modules/pino/package.json');
 const PG = version('node_modules/pg/package.json');
 const API = version('node_modules/@opentelemetry/api/package.json');
 
+// Which ESM hook flavour this Node gets (in-thread sync hooks need 22.22.3+ / 24.11.1+), decided the way the agent decides.
+const SYNC_HOOKS = supportsSyncHooks();
 const agentLines = (stderr: string): string[] => stderr.split('\n').filter((l) => l.startsWith('[otel-agent]'));
 
 let rx: OtlpReceiver;
@@ -43,7 +47,7 @@ describe.each(VARIANTS)('OTEL_LOG_LEVEL=info (%s)', (ext) => {
       new RegExp(
         `^\\[otel-agent\\] @x/otel-agent ${AGENT.replace(/\./g, '\\.')} on Node ${process.versions.node.replace(/\./g, '\\.')}: ` +
           `service "${service}", exporter OTLP http/protobuf ${rx.url.replace(/\./g, '\\.')}/v1/traces \\(headers: authorization=<redacted>\\), ` +
-          `sampler parentbased_always_on, propagators tracecontext,baggage, hooks CJS \\(require\\) \\+ ESM \\(in-thread sync hooks\\), ` +
+          `sampler parentbased_always_on, propagators tracecontext,baggage, hooks CJS \\(require\\) \\+ ESM \\(${SYNC_HOOKS ? 'in-thread sync hooks' : 'loader thread'}\\), ` +
           `instrumentations (\\d+) of \\1 enabled$`,
       ),
     );
@@ -107,6 +111,28 @@ describe.each(VARIANTS)('OTEL_LOG_LEVEL=debug: one line per instrumented module 
           `debug: module "kafkajs" 0\\.1\\.0 loaded by ${how} at \\+\\d+ ms: skipped by instrumentation "kafkajs": version 0\\.1\\.0 is outside the supported range >=0\\.3\\.0 <3\\n`,
         ),
       );
+    } finally {
+      app.cleanup();
+    }
+  });
+
+  // CommonJS only: an ESM import always yields a namespace object, so this fake's null never reaches the patch there.
+  it.runIf(ext === 'cjs')('a patch that throws: recorded as failed, one warning, the app gets the module unpatched', async () => {
+    const app = appDir({
+      dependencies: { pino: '9.0.0' },
+      fake: { pino: { version: '9.0.0', main: 'module.exports = null;\n' } },
+      fixtures: [`doctor/load-module.${ext}`],
+    });
+    try {
+      const r = await runFixture({
+        fixture: join(app.dir, `load-module.${ext}`),
+        args: ['pino'],
+        env: { OTEL_LOG_LEVEL: 'debug', OTEL_TRACES_EXPORTER: 'none' },
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('loaded pino: null');
+      expect(agentLines(r.stderr).filter((l) => l.includes('warning:') && l.includes('pino'))).toHaveLength(1);
+      expect(r.stderr).toMatch(/debug: module "pino" 9\.0\.0 loaded by require at \+\d+ ms: not patched: the patch threw: .*null/);
     } finally {
       app.cleanup();
     }

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: plain ESM file without types
+import { supportsSyncHooks } from 'import-in-the-middle/supports-sync-hooks.mjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOtlpReceiver, type OtlpReceiver } from '../harness/otlp-receiver';
@@ -6,6 +8,8 @@ import { ROOT, VARIANTS } from '../harness/fixture';
 import { VARS } from '../../src/env';
 import { appDir, closedPort, doctor } from './run-doctor';
 
+// Which ESM hook flavour this Node gets (in-thread sync hooks need 22.22.3+ / 24.11.1+), decided the way the agent decides.
+const SYNC_HOOKS = supportsSyncHooks();
 const PINO = (JSON.parse(readFileSync(join(ROOT, 'node_modules/pino/package.json'), 'utf8')) as { version: string }).version;
 
 let rx: OtlpReceiver;
@@ -45,7 +49,7 @@ describe.each(VARIANTS)('doctor on a healthy setup (%s app)', (ext) => {
       const rep = run.report!;
       expect(rep.final).toBe(true);
       expect(rep.serviceName).toBe(service);
-      expect(rep.hooks).toEqual({ cjs: true, esm: 'sync' });
+      expect(rep.hooks).toEqual({ cjs: true, esm: SYNC_HOOKS ? 'sync' : 'async' });
       const how = ext === 'mjs' ? 'import' : 'require';
       expect(rep.modules).toEqual(
         expect.arrayContaining([
@@ -62,6 +66,72 @@ describe.each(VARIANTS)('doctor on a healthy setup (%s app)', (ext) => {
       expect(test[0]!.traceId).toBe(rep.testSpan!.traceId);
       expect(test[0]!.attributes['otel_agent.doctor']).toBe(true);
       expect(mine.some((s) => s.kind === 'SERVER' && s.name.startsWith('GET'))).toBe(true);
+    } finally {
+      app.cleanup();
+    }
+  });
+});
+
+describe.each(VARIANTS)('doctor on a server app that keeps running (%s)', (ext) => {
+  it('stops it after --timeout and still gets the final report', async () => {
+    const service = `doctor-server-${ext}`;
+    const app = appDir({ dependencies: {}, fixtures: [`doctor/server.${ext}`] });
+    try {
+      const r = await doctor([`server.${ext}`, '--timeout', '1.5', '--json'], { cwd: app.dir, env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service } });
+      expect(r.json!.findings.filter((f) => f.level === 'problem')).toEqual([]);
+      expect(r.code).toBe(0);
+      const run = r.json!.run!;
+      expect(run.timedOut).toBe(true);
+      expect(run.signal).toBe('SIGTERM');
+      expect(run.report!.final).toBe(true);
+      expect(run.report!.modules).toContainEqual(expect.objectContaining({ module: 'http', status: 'patched', how: ext === 'mjs' ? 'import' : 'require' }));
+      expect(run.report!.testSpan!.exported).toBe(true);
+      // The warm-up request's spans were flushed on SIGTERM too.
+      const mine = rx.spans().filter((s) => s.resource['service.name'] === service);
+      expect(mine.filter((s) => s.kind === 'SERVER' && s.name === 'GET /warmup')).toHaveLength(1);
+    } finally {
+      app.cleanup();
+    }
+  });
+});
+
+describe('doctor on the other OTLP protocols', () => {
+  it('gRPC: TCP connect, then an empty Export call accepted', async () => {
+    const app = appDir({ dependencies: {} });
+    try {
+      const r = await doctor(['--json'], { cwd: app.dir, env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: rx.grpcUrl } });
+      expect(r.code, r.stdout).toBe(0);
+      expect(r.json!.endpoints).toEqual([expect.objectContaining({ exporter: 'otlp', protocol: 'grpc', reachable: true, accepts: true, status: 'OK' })]);
+    } finally {
+      app.cleanup();
+    }
+  });
+
+  it('gRPC protocol pointed at the HTTP port: reachable, not accepted, with a hint', async () => {
+    const app = appDir({ dependencies: {} });
+    try {
+      const r = await doctor(['--json'], { cwd: app.dir, env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: rx.url } });
+      expect(r.code).toBe(1);
+      const ep = r.json!.endpoints[0]!;
+      expect(ep).toMatchObject({ protocol: 'grpc', reachable: true, accepts: false });
+      expect(ep.hint).toBeTruthy();
+    } finally {
+      app.cleanup();
+    }
+  });
+
+  it('http/json: an empty JSON request accepted; a base URL given with /v1/traces is explained', async () => {
+    const app = appDir({ dependencies: {} });
+    try {
+      const ok = await doctor(['--json'], { cwd: app.dir, env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: rx.url } });
+      expect(ok.code).toBe(0);
+      expect(ok.json!.endpoints[0]).toMatchObject({ protocol: 'http/json', accepts: true, status: 200 });
+      expect(rx.requests().some((q) => q.transport === 'http/json' && q.spanCount === 0)).toBe(true);
+
+      const doubled = await doctor(['--json'], { cwd: app.dir, env: { OTEL_EXPORTER_OTLP_ENDPOINT: `${rx.url}/v1/traces` } });
+      expect(doubled.code).toBe(1);
+      expect(doubled.json!.endpoints[0]).toMatchObject({ reachable: true, accepts: false, status: 404 });
+      expect(doubled.json!.endpoints[0]!.hint).toContain('OTEL_EXPORTER_OTLP_ENDPOINT is a base URL');
     } finally {
       app.cleanup();
     }
