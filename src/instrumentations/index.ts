@@ -14,6 +14,7 @@ import type { KafkaJsInstrumentationConfig } from '@opentelemetry/instrumentatio
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { AgentConfig } from '../env';
 import type { AgentLog } from '../log';
+import type { DbInstrumentationName } from './own/db-shaping';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import type { HttpInstrumentationConfig } from '@opentelemetry/instrumentation-http';
@@ -47,6 +48,15 @@ function one<C>(file: string, exportName: string, config: C): Instrumentation[] 
   const C = mod[exportName];
   if (typeof C !== 'function') throw new Error(`${file} has no export ${exportName}`);
   return [new C(config)];
+}
+
+/**
+ * Upstream database instrumentations with their configuration and the
+ * corrections in own/db-shaping.ts (span names, literal-free query text,
+ * error.type, one span per Redis batch, no pool/handshake noise).
+ */
+function db(file: DbInstrumentationName, exportName: string): Instrumentation[] {
+  return load<typeof import('./own/db-shaping')>('db-shaping').shape(file, (config) => one(file, exportName, config));
 }
 
 const builtin = (...names: string[]): string[] => names.flatMap((n) => [n, `node:${n}`]);
@@ -190,28 +200,28 @@ export const ENTRIES: readonly Entry[] = [
     triggers: ['pg', 'pg-pool'],
     esm: ['pg', 'pg-pool'],
     defaultOn: true,
-    create: () => one('pg', 'PgInstrumentation', { enhancedDatabaseReporting: false }),
+    create: () => db('pg', 'PgInstrumentation'),
   },
   {
     name: 'mysql2',
     triggers: ['mysql2'],
     esm: ['mysql2', 'mysql2/promise'],
     defaultOn: true,
-    create: () => one('mysql2', 'MySQL2Instrumentation', {}),
+    create: () => db('mysql2', 'MySQL2Instrumentation'),
   },
   {
     name: 'redis',
     triggers: ['redis', '@redis/client'],
     esm: ['redis', '@redis/client'],
     defaultOn: true,
-    create: () => one('redis', 'RedisInstrumentation', {}),
+    create: () => db('redis', 'RedisInstrumentation'),
   },
   {
     name: 'ioredis',
     triggers: ['ioredis'],
     esm: ['ioredis'],
     defaultOn: true,
-    create: () => one('ioredis', 'IORedisInstrumentation', {}),
+    create: () => db('ioredis', 'IORedisInstrumentation'),
   },
   {
     name: 'bullmq',
@@ -226,7 +236,23 @@ export const ENTRIES: readonly Entry[] = [
     triggers: ['mongodb'],
     esm: ['mongodb'],
     defaultOn: true,
-    create: () => one('mongodb', 'MongoDBInstrumentation', { enhancedDatabaseReporting: false }),
+    create: () => db('mongodb', 'MongoDBInstrumentation'),
+  },
+  {
+    // Own instrumentation (own/sqlite.ts). The built-in exists only as `node:sqlite`; the
+    // loader compares specifiers without `node:`, import-in-the-middle needs the full name.
+    name: 'sqlite',
+    triggers: ['sqlite'],
+    esm: ['node:sqlite'],
+    defaultOn: true,
+    create: () => one('sqlite', 'SqliteInstrumentation', {}),
+  },
+  {
+    name: 'better-sqlite3',
+    triggers: ['better-sqlite3'],
+    esm: ['better-sqlite3'],
+    defaultOn: true,
+    create: () => one('better-sqlite3', 'BetterSqlite3Instrumentation', {}),
   },
   {
     name: 'amqplib',

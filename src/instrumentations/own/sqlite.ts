@@ -1,0 +1,160 @@
+/**
+ * Node's built-in SQLite (`node:sqlite`), which no established agent traces.
+ *
+ * One CLIENT span per call that runs SQL: `DatabaseSync#exec(sql)` and the
+ * execution methods of a prepared statement (`run`, `get`, `all`, `iterate`).
+ * `prepare()` itself only compiles; it gets a span only when it fails, since
+ * that failure is the query failing. The calls are synchronous, so each span
+ * starts and ends around the call; errors are recorded and rethrown as the
+ * same object. `iterate()`'s span lasts until the iterator is exhausted or
+ * closed.
+ *
+ * Attributes: db.system.name=sqlite, db.namespace (the database file's base
+ * name, `:memory:` for in-memory databases), db.query.text with literals
+ * replaced by `?` (never the bound values), db.query.summary /
+ * db.operation.name / db.collection.name parsed from the SQL; the span is
+ * named by the summary, e.g. `SELECT orders`.
+ *
+ * `node:sqlite` exists only with the `node:` prefix: require-in-the-middle
+ * and import-in-the-middle both report it as `node:sqlite`, which is the name
+ * hooked here. Built-ins have no package version, so the supported range is
+ * checked against Node's own version.
+ */
+import type * as sqlite from 'node:sqlite';
+import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped, type InstrumentationConfig } from '@opentelemetry/instrumentation';
+import { describeSqliteCall, sqliteErrorType, sqliteNamespace, traceFailure, traceIterator, traceSync, type SqlCall } from '../sql';
+import { AGENT_VERSION } from '../../version';
+
+type SqliteModule = typeof sqlite;
+type Db = sqlite.DatabaseSync;
+type Stmt = sqlite.StatementSync;
+type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
+
+/** import-in-the-middle hands over the ESM namespace; the classes are the same as require()'s. */
+function moduleExports(m: SqliteModule): SqliteModule {
+  const ns = m as unknown as { [Symbol.toStringTag]?: string; default?: SqliteModule };
+  return ns[Symbol.toStringTag] === 'Module' && ns.default ? ns.default : m;
+}
+
+/** The API traced here is the one of Node 22.5 to 25 (node:sqlite is still a release candidate). */
+function nodeSupported(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return (major === 22 && minor >= 5) || major === 23 || major === 24 || major === 25;
+}
+
+export class SqliteInstrumentation extends InstrumentationBase<InstrumentationConfig> {
+  private readonly namespaces = new WeakMap<Db, string | undefined>();
+  private readonly statements = new WeakMap<Stmt, SqlCall>();
+
+  constructor(config: InstrumentationConfig = {}) {
+    super('@x/otel-agent/sqlite', AGENT_VERSION, config);
+  }
+
+  protected init() {
+    return [
+      new InstrumentationNodeModuleDefinition(
+        'node:sqlite',
+        ['*'],
+        (m: SqliteModule) => this.patch(m),
+        (m: SqliteModule) => this.unpatch(m),
+      ),
+    ];
+  }
+
+  private patch(m: SqliteModule): SqliteModule {
+    const mod = moduleExports(m);
+    if (!nodeSupported()) {
+      this._diag.warn(`node:sqlite on Node ${process.versions.node} is not traced (supported: 22.5 to 25)`);
+      return m;
+    }
+    const dbProto = mod.DatabaseSync?.prototype as unknown as Record<string, AnyFn> | undefined;
+    const stProto = mod.StatementSync?.prototype as unknown as Record<string, AnyFn> | undefined;
+    if (!dbProto || !stProto) return m;
+    // CJS and ESM loads hand over the same prototypes: wrap once.
+    if (!isWrapped(dbProto.exec)) this._wrap(dbProto, 'exec', ((o: AnyFn) => this.wrapExec(o)) as never);
+    if (!isWrapped(dbProto.prepare)) this._wrap(dbProto, 'prepare', ((o: AnyFn) => this.wrapPrepare(o)) as never);
+    for (const method of ['run', 'get', 'all'] as const) {
+      if (!isWrapped(stProto[method])) this._wrap(stProto, method, ((o: AnyFn) => this.wrapStatement(o, false)) as never);
+    }
+    if (!isWrapped(stProto.iterate)) this._wrap(stProto, 'iterate', ((o: AnyFn) => this.wrapStatement(o, true)) as never);
+    return m;
+  }
+
+  private unpatch(m: SqliteModule): void {
+    const mod = moduleExports(m);
+    const dbProto = mod.DatabaseSync?.prototype as unknown as Record<string, AnyFn> | undefined;
+    const stProto = mod.StatementSync?.prototype as unknown as Record<string, AnyFn> | undefined;
+    if (dbProto) for (const k of ['exec', 'prepare']) if (isWrapped(dbProto[k])) this._unwrap(dbProto, k);
+    if (stProto) for (const k of ['run', 'get', 'all', 'iterate']) if (isWrapped(stProto[k])) this._unwrap(stProto, k);
+  }
+
+  private namespaceOf(db: Db): string | undefined {
+    if (this.namespaces.has(db)) return this.namespaces.get(db);
+    let ns: string | undefined;
+    try {
+      // location() (Node >= 22.16 / 23.11) is the file path, or null for an in-memory database.
+      const loc = (db as unknown as { location?: () => string | null }).location;
+      ns = typeof loc === 'function' ? sqliteNamespace(loc.call(db)) : undefined;
+    } catch {
+      // A closed database: the call itself will fail and say so.
+      return undefined;
+    }
+    this.namespaces.set(db, ns);
+    return ns;
+  }
+
+  private wrapExec(original: AnyFn): AnyFn {
+    const inst = this;
+    return function exec(this: unknown, ...args: unknown[]) {
+      const sql = args[0];
+      if (typeof sql !== 'string') return original.apply(this, args);
+      const call = describeSqliteCall(sql, inst.namespaceOf(this as Db));
+      return traceSync(inst.tracer, call, () => original.apply(this, args), sqliteErrorType);
+    };
+  }
+
+  private wrapPrepare(original: AnyFn): AnyFn {
+    const inst = this;
+    return function prepare(this: unknown, ...args: unknown[]) {
+      const sql = args[0];
+      if (typeof sql !== 'string') return original.apply(this, args);
+      const started = Date.now();
+      let stmt: unknown;
+      try {
+        stmt = original.apply(this, args);
+      } catch (e) {
+        traceFailure(inst.tracer, describeSqliteCall(sql, inst.namespaceOf(this as Db)), started, e, sqliteErrorType);
+        throw e;
+      }
+      if (stmt && typeof stmt === 'object') inst.statements.set(stmt as Stmt, describeSqliteCall(sql, inst.namespaceOf(this as Db)));
+      return stmt;
+    };
+  }
+
+  private callOf(stmt: Stmt): SqlCall | undefined {
+    let call = this.statements.get(stmt);
+    if (!call) {
+      // Prepared before the patch: the SQL is known, the database is not.
+      let sql: unknown;
+      try {
+        sql = (stmt as unknown as { sourceSQL?: unknown }).sourceSQL;
+      } catch {
+        sql = undefined;
+      }
+      if (typeof sql !== 'string') return undefined;
+      call = describeSqliteCall(sql, undefined);
+      this.statements.set(stmt, call);
+    }
+    return call;
+  }
+
+  private wrapStatement(original: AnyFn, iterate: boolean): AnyFn {
+    const inst = this;
+    return function statement(this: unknown, ...args: unknown[]) {
+      const call = inst.callOf(this as Stmt);
+      if (!call) return original.apply(this, args);
+      const run = (): unknown => original.apply(this, args);
+      return iterate ? traceIterator(inst.tracer, call, run, sqliteErrorType) : traceSync(inst.tracer, call, run, sqliteErrorType);
+    };
+  }
+}
