@@ -74,7 +74,9 @@ export function resolveTargets(hooks: HookSpec[], cwd: string, entryFile: string
         const pkg = packageName(module);
         const found = (req.resolve.paths(module) ?? []).some((d) => existsSync(join(d, pkg)));
         if (!found) {
-          warn(`OTEL_AGENT_QUEUE_HOOKS: hook ${names} ignored: package ${module} not found from ${cwd}`);
+          // `lib/queue.js` means a package named lib, as in require(); say so if the file is right there.
+          const hint = existsSync(resolve(cwd, module)) ? ` (for the file ${resolve(cwd, module)}, write ./${module})` : '';
+          warn(`OTEL_AGENT_QUEUE_HOOKS: hook ${names} ignored: package ${module} not found from ${cwd}${hint}`);
           continue;
         }
       }
