@@ -177,7 +177,14 @@ export const VARS: readonly VarDoc[] = [
   { name: 'OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST', default: '(none)', effect: 'Same for request headers on CLIENT spans.' },
   { name: 'OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE', default: '(none)', effect: 'Same for response headers on CLIENT spans.' },
   { name: 'OTEL_AGENT_LOG_CORRELATION', default: 'pino,winston,bunyan', effect: 'Which loggers get `trace_id`/`span_id`/`trace_flags`; add `console` for console.log/error lines, `none` for none.' },
-  { name: 'OTEL_AGENT_QUEUE_HOOKS', default: '(none)', effect: 'Queue submit/execute/span hooks (grammar in "Queue tracing").' },
+  {
+    name: 'OTEL_AGENT_QUEUE_HOOKS',
+    default: '(none)',
+    effect:
+      'Traces your own task queue: `<module>#<export>=<role>(<where the context travels>, <options>)`, several separated by `;`. ' +
+      'Roles: `submit` (PRODUCER span; the trace context is written into that argument under `_otel`), `execute` (CONSUMER span continuing it; add `link` for a new linked trace), `span` (INTERNAL span). ' +
+      'Example: `./lib/queue.js#TaskQueue.prototype.submit=submit(arg1, queue=orders); ./lib/worker.js#execute=execute(arg0.input, queue=orders)`. Grammar and options in "Queue tracing".',
+  },
   { name: 'OTEL_AGENT_ENABLE_IN_WORKERS', default: 'false', effect: '`true` also starts the agent inside worker threads.' },
   { name: 'OTEL_AGENT_FLUSH_TIMEOUT', default: '2000', effect: 'Milliseconds the agent may spend delivering spans when the process exits.' },
   { name: 'OTEL_AGENT_ESM_HOOKS', default: 'auto', effect: '`auto` (in-thread sync hooks where Node supports them, else the loader thread), `sync`, `async`, `off`.' },
