@@ -64,7 +64,7 @@ export function formatHuman(r: DoctorResult): string {
   for (const i of p.instrumentations) {
     const off = i.enabled ? '' : ` [${i.disabledReason}]`;
     if (i.status === 'builtin') {
-      line(`  ${OK} ${pad(i.instrumentation, 12)}Node builtin, always available${off}`);
+      line(`  ${OK} ${pad(i.instrumentation, 12)}${i.channels ? 'diagnostics channels (global fetch, undici package), always available' : 'Node builtin, always available'}${off}`);
     } else if (i.status === 'not-installed') {
       continue;
     } else if (i.status === 'unknown') {

@@ -38,6 +38,8 @@ export interface PackageReport {
   usedByApp: boolean;
   /** Definitions could not be read from the bundled instrumentation. */
   error?: string;
+  /** Nothing to patch: it subscribes to diagnostics channels (undici and global fetch). */
+  channels?: boolean;
 }
 
 export interface PackagesResult {
@@ -135,6 +137,7 @@ export function inspectPackages(appDir: string, cfg: AgentConfig, distDir: strin
     const packaged = defs.filter((d) => !isBuiltin(d.name));
     if (packaged.length === 0) {
       base.status = 'builtin';
+      if (defs.length === 0) base.channels = true;
       return base;
     }
     // Look where the app resolves each module, and inside the packages that
