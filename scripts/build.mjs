@@ -94,6 +94,7 @@ const jobs = [
   one(join(ROOT, 'src/register.ts'), 'register.cjs'),
   one(join(ROOT, 'src/agent.ts'), 'agent.cjs'),
   one(join(ROOT, 'src/env.ts'), 'env-table.cjs'),
+  one(join(ROOT, 'src/signals.ts'), 'signals.cjs'),
 ];
 if (existsSync(join(ROOT, 'src/cli.ts'))) jobs.push(one(join(ROOT, 'src/cli.ts'), 'cli.cjs'));
 for (const [name, p] of Object.entries(UPSTREAM)) jobs.push(one(p, `instr/${name}.cjs`));

@@ -139,6 +139,16 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
     }
   }
 
+  if (cfg.metricsExporters.length || cfg.logsExporters.length) {
+    try {
+      const signals = (require(`${__dirname}/signals.cjs`) as typeof import('./signals')).startSignals(cfg, resource, log);
+      // Metric and log exporters are asynchronous: give them one bounded chance when the loop drains.
+      process.once('beforeExit', () => void signals.forceFlush());
+    } catch (e) {
+      log.warn(`OTEL_METRICS_EXPORTER/OTEL_LOGS_EXPORTER: the pipeline could not be set up (${(e as Error).message}); traces are unaffected`);
+    }
+  }
+
   const entries = enabledEntries(cfg);
   let loader: LazyLoader | undefined;
   let esm: 'sync' | 'async' | 'off' = 'off';

@@ -57,6 +57,7 @@ export interface AgentConfig {
   resourceDetectors: readonly string[];
   metricsExporters: readonly string[];
   logsExporters: readonly string[];
+  signals: { metricsEndpoint: string; logsEndpoint: string; metricIntervalMs: number };
   agent: {
     logCorrelation: readonly string[];
     queueHooks: string;
@@ -171,7 +172,10 @@ export const VARS: readonly VarDoc[] = [
   { name: 'OTEL_NODE_DISABLED_INSTRUMENTATIONS', default: '(none)', effect: 'Comma list of instrumentations to turn off (wins over the enabled list).' },
   { name: 'OTEL_NODE_RESOURCE_DETECTORS', default: 'env,host,os,process', effect: '`env`, `host`, `os`, `process`, `serviceinstance`, `all`, `none`. No network (cloud) detector runs.' },
   { name: 'OTEL_METRICS_EXPORTER', default: 'none', effect: 'This agent is about traces: metrics are set up only when this names `otlp` or `console`.' },
-  { name: 'OTEL_LOGS_EXPORTER', default: 'none', effect: 'Logs pipeline only when this names `otlp` or `console`.' },
+  { name: 'OTEL_LOGS_EXPORTER', default: 'none', effect: 'Logs pipeline only when this names `otlp` or `console`: pino/winston/bunyan records are then also sent as OTLP logs.' },
+  { name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', default: '(OTEL_EXPORTER_OTLP_ENDPOINT + /v1/metrics)', effect: 'Full metrics URL, used as is (only with OTEL_METRICS_EXPORTER=otlp).' },
+  { name: 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', default: '(OTEL_EXPORTER_OTLP_ENDPOINT + /v1/logs)', effect: 'Full logs URL, used as is (only with OTEL_LOGS_EXPORTER=otlp).' },
+  { name: 'OTEL_METRIC_EXPORT_INTERVAL', default: '60000', effect: 'Milliseconds between metric exports.' },
   { name: 'OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST', default: '(none)', effect: 'Comma list of request header names recorded on SERVER spans as `http.request.header.<name>`.' },
   { name: 'OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE', default: '(none)', effect: 'Same for response headers on SERVER spans.' },
   { name: 'OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST', default: '(none)', effect: 'Same for request headers on CLIENT spans.' },
@@ -476,6 +480,18 @@ export function loadConfig(env: Env = process.env): AgentConfig {
   if (metricsExporters.includes('none')) metricsExporters = [];
   let logsExporters = r.list('OTEL_LOGS_EXPORTER', SIGNAL_EXPORTERS, []);
   if (logsExporters.includes('none')) logsExporters = [];
+  const signalUrl = (name: string, path: string): string => {
+    const v = validUrl(r, name, r.raw(name));
+    r.note(name, v && redactUrl(v));
+    if (v) return v;
+    if (protocol === 'grpc') return base ?? 'http://localhost:4317';
+    return (base ?? 'http://localhost:4318').replace(/\/+$/, '') + path;
+  };
+  const signals = Object.freeze({
+    metricsEndpoint: signalUrl('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', '/v1/metrics'),
+    logsEndpoint: signalUrl('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', '/v1/logs'),
+    metricIntervalMs: r.int('OTEL_METRIC_EXPORT_INTERVAL', 60000, 1, 3_600_000),
+  });
 
   let logCorrelation = r.list('OTEL_AGENT_LOG_CORRELATION', ['pino', 'winston', 'bunyan', 'console', 'none'], ['pino', 'winston', 'bunyan']);
   if (logCorrelation.includes('none')) logCorrelation = [];
@@ -505,6 +521,7 @@ export function loadConfig(env: Env = process.env): AgentConfig {
     resourceDetectors: Object.freeze(resourceDetectors),
     metricsExporters: Object.freeze(metricsExporters),
     logsExporters: Object.freeze(logsExporters),
+    signals,
     agent: Object.freeze({
       logCorrelation: Object.freeze(logCorrelation),
       queueHooks: r.str('OTEL_AGENT_QUEUE_HOOKS', ''),

@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOtlpReceiver, type OtlpReceiver } from '../harness/otlp-receiver';
+import { runFixture, VARIANTS } from '../harness/fixture';
+
+let rx: OtlpReceiver;
+beforeAll(async () => {
+  rx = await startOtlpReceiver();
+});
+afterAll(async () => {
+  await rx.close();
+});
+
+const paths = (before: number) => rx.requests().slice(before).map((r) => r.path);
+
+describe.each(VARIANTS)('metrics and logs pipelines (%s)', (ext) => {
+  it('are not set up by default: only traces are sent', async () => {
+    const before = rx.requests().length;
+    const r = await runFixture({ fixture: `core/logging.${ext}`, endpoint: rx.url, env: { OTEL_METRIC_EXPORT_INTERVAL: '50' } });
+    expect(r.code, r.stderr).toBe(0);
+    const p = paths(before);
+    expect(p).toContain('/v1/traces');
+    expect(p.filter((x) => x !== '/v1/traces')).toEqual([]);
+  });
+
+  it('OTEL_METRICS_EXPORTER=otlp exports the instrumentations\' metrics to /v1/metrics', async () => {
+    const before = rx.requests().length;
+    const r = await runFixture({ fixture: `core/logging.${ext}`, endpoint: rx.url, env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_METRIC_EXPORT_INTERVAL: '50' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    await rx.waitForSpans(() => rx.requests().slice(before).some((q) => q.path === '/v1/metrics'), 5000);
+    expect(paths(before)).toContain('/v1/metrics');
+  });
+
+  it('OTEL_LOGS_EXPORTER=otlp sends pino records to /v1/logs', async () => {
+    const before = rx.requests().length;
+    const r = await runFixture({ fixture: `core/logging.${ext}`, endpoint: rx.url, env: { OTEL_LOGS_EXPORTER: 'otlp' } });
+    expect(r.code, r.stderr).toBe(0);
+    await rx.waitForSpans(() => rx.requests().slice(before).some((q) => q.path === '/v1/logs'), 5000);
+    expect(paths(before)).toContain('/v1/logs');
+    // The app's own log line is untouched apart from the correlation fields.
+    const line = JSON.parse(r.stdout.trim().split('\n')[0]!) as Record<string, unknown>;
+    expect(line.msg).toBe('order handled');
+    expect(line.trace_id).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
