@@ -113,6 +113,15 @@ export function startQueueHooks(cfg: AgentConfig, log: AgentLog): QueueHooksStar
 
   const targets = resolveTargets(hooks, process.cwd(), process.argv[1], (m) => log.warn(m));
   if (targets.length === 0) return undefined;
+  if (cfg.agent.esmHooks === 'off') {
+    const esmOnly = targets.filter((t) => t.file && /\.m[jt]s$/.test(t.file));
+    if (esmOnly.length) {
+      log.warn(
+        `OTEL_AGENT_QUEUE_HOOKS: ${esmOnly.map((t) => t.module).join(', ')} can only be loaded with import, and OTEL_AGENT_ESM_HOOKS=off ` +
+          'turns import hooks off, so hooks on these modules never apply',
+      );
+    }
+  }
 
   const file = `${__dirname}/instr/queue-hooks.cjs`;
   const { QueueHooksInstrumentation: Ctor } = require(file) as typeof import('../instrumentations/own/queue-hooks');
