@@ -43,6 +43,7 @@ async function runCalls(ext: string, service: string, calls: Call[], env: Record
     env: { OTEL_SERVICE_NAME: service, CALLS: JSON.stringify(calls), ...(cert ? { CA: cert.certPath, NODE_EXTRA_CA_CERTS: cert.certPath } : {}), ...env },
   });
   expect(r.code, r.stderr).toBe(0);
+  expect(r.stderr, 'the agent printed warnings or errors').toBe('');
   const results = calls.map((_c, i) => /^RESULT \d+ (.*)$/m.exec(r.stdout.split('\n').find((l) => l.startsWith(`RESULT ${i} `)) ?? '')?.[1] ?? '(none)');
   const spans = spansOf(rx, service);
   const byCall = calls.map((c) => {
