@@ -61,7 +61,7 @@ describe.each(VARIANTS)('export pipeline (%s)', (ext) => {
     const r = await run(ext, `console-${ext}`, { OTEL_TRACES_EXPORTER: 'console' });
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^GET  client  200  \d+\.\d ms  trace [0-9a-f]{32}$/);
+    expect(lines[0]).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/orders\/:id  client  200  \d+\.\d ms  trace [0-9a-f]{32}$/);
     expect(lines[1]).toMatch(/^└─ GET \/orders\/:id  server  200  \d+\.\d ms$/);
     expect(lines[2]).toMatch(/^   └─ fs readFileSync  internal  \d+\.\d ms$/);
   });
