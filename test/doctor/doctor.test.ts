@@ -181,6 +181,32 @@ describe('doctor on a refused endpoint', () => {
   });
 });
 
+describe('doctor never prints secrets', () => {
+  it('URL credentials, signed query values and header values stay out of both outputs', async () => {
+    const port = await closedPort();
+    const env = {
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://svc-user:pw-secret-9@127.0.0.1:${port}/v1/traces?sig=q-secret-9`,
+      OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Basic%20aGVhZGVyLXNlY3JldA==',
+    };
+    const app = appDir({ dependencies: {} });
+    try {
+      for (const args of [['--json'], []]) {
+        const r = await doctor(args, { cwd: app.dir, env });
+        expect(r.code).toBe(1);
+        for (const secret of ['pw-secret-9', 'q-secret-9', 'aGVhZGVyLXNlY3JldA', 'Basic ']) expect(r.stdout).not.toContain(secret);
+        expect(r.stdout).toContain(`http://127.0.0.1:${port}/v1/traces`);
+      }
+      const j = (await doctor(['--json'], { cwd: app.dir, env })).json!;
+      expect(j.config.variables.find((v) => v.name === 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')!.value).toBe(
+        `http://REDACTED:REDACTED@127.0.0.1:${port}/v1/traces?sig=REDACTED`,
+      );
+      expect(j.config.variables.find((v) => v.name === 'OTEL_EXPORTER_OTLP_HEADERS')!.value).toBe('authorization=<redacted>');
+    } finally {
+      app.cleanup();
+    }
+  });
+});
+
 describe.each(VARIANTS)('doctor on an unsupported module version (%s app)', (ext) => {
   it('lists kafkajs 0.1.0 as outside the range, and the app run shows it loaded but not patched', async () => {
     const app = appDir({
