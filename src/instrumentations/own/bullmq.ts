@@ -16,7 +16,8 @@
  * renewal, stalled job checks, QueueEvents' stream reads, quitting) runs with
  * tracing suppressed: without that every poll would be a one-span Redis trace
  * of its own. Redis commands made while adding a job or inside a processor are
- * still traced, under the PRODUCER / CONSUMER span.
+ * still traced, under the PRODUCER / CONSUMER span, and the app's event
+ * listeners ('completed', 'failed', ...) run unsuppressed, as without the agent.
  */
 import {
   context,
@@ -166,8 +167,11 @@ export class BullMQInstrumentation extends InstrumentationBase<InstrumentationCo
     if (typeof queueProto.addBulk === 'function') this._wrap(queueProto, 'addBulk', (orig: AnyFn) => this.wrapAddBulk(orig));
     this._wrap(workerProto, 'callProcessJob', (orig: AnyFn) => this.wrapProcess(orig));
     if (typeof workerProto.run === 'function') this._wrap(workerProto, 'run', suppressed);
+    // Listeners ('completed', 'failed', ...) are the app's code, called from inside the suppressed loop.
+    if (typeof workerProto.emit === 'function') this._wrap(workerProto, 'emit', unsuppressed);
     const qeProto = m.QueueEvents?.prototype as unknown as Proto | undefined;
     if (qeProto && typeof qeProto.run === 'function') this._wrap(qeProto, 'run', suppressed);
+    if (qeProto && typeof qeProto.emit === 'function') this._wrap(qeProto, 'emit', unsuppressed);
     // Connecting (client setname/setinfo, info for the version check) and quitting.
     const connProto = (m as unknown as { RedisConnection?: { prototype: Proto } }).RedisConnection?.prototype;
     if (connProto && typeof connProto.init === 'function') this._wrap(connProto, 'init', suppressedAlways);
@@ -185,8 +189,12 @@ export class BullMQInstrumentation extends InstrumentationBase<InstrumentationCo
     if (w) {
       this._unwrap(w, 'callProcessJob');
       this._unwrap(w, 'run');
+      this._unwrap(w, 'emit');
     }
-    if (e) this._unwrap(e, 'run');
+    if (e) {
+      this._unwrap(e, 'run');
+      this._unwrap(e, 'emit');
+    }
     const c = (m as unknown as { RedisConnection?: { prototype: Proto } }).RedisConnection?.prototype;
     if (c) {
       this._unwrap(c, 'init');
@@ -265,5 +273,13 @@ function suppressed(original: AnyFn): AnyFn {
 function suppressedAlways(original: AnyFn): AnyFn {
   return function (this: unknown, ...args: unknown[]): unknown {
     return context.with(context.active().setValue(SUPPRESS, true), () => original.apply(this, args));
+  };
+}
+
+function unsuppressed(original: AnyFn): AnyFn {
+  return function emit(this: unknown, ...args: unknown[]): unknown {
+    const ctx = context.active();
+    if (ctx.getValue(SUPPRESS) !== true) return original.apply(this, args);
+    return context.with(ctx.deleteValue(SUPPRESS), () => original.apply(this, args));
   };
 }
