@@ -1,7 +1,8 @@
 /**
- * SQL text helpers shared by the database instrumentations: literal masking
- * for `db.query.text`, a low-cardinality summary (`SELECT orders`) for span
- * names, and masking of values that database error messages echo back.
+ * SQL helpers shared by the database instrumentations: literal masking for
+ * `db.query.text`, a low-cardinality summary (`SELECT orders`) for span
+ * names, masking of values that database error messages echo back, and the
+ * client spans around synchronous SQLite calls.
  *
  * A small tokenizer rather than regexes over the whole text, so that a quote
  * inside a comment, a digit inside an identifier (`order_items2`) or a
@@ -9,7 +10,6 @@
  * Bundled only into the instrumentation files that need it, never into the
  * agent's startup path.
  */
-
 import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import {
   ATTR_DB_COLLECTION_NAME,
@@ -305,6 +305,34 @@ export function summarizeSql(sql: string, dialect: SqlDialect): SqlSummary {
   return { summary: summary || undefined, operation, collection };
 }
 
+export interface SqlAnalysis extends SqlSummary {
+  /** The query text with literals masked (see sanitizeSql). */
+  text: string;
+}
+
+const analyses = new Map<string, SqlAnalysis>();
+const ANALYSES_MAX = 1000;
+const ANALYSIS_KEY_MAX = 4096;
+
+/**
+ * sanitizeSql + summarizeSql, remembered for recently seen texts: an app runs
+ * the same few statements over and over. Bounded in entries and key length;
+ * texts that differ by their literals each take an entry until the map is
+ * full, when it starts over.
+ */
+export function analyzeSql(sql: string, dialect: SqlDialect): SqlAnalysis {
+  const key = sql.length <= ANALYSIS_KEY_MAX ? `${dialect}\0${sql}` : undefined;
+  const hit = key === undefined ? undefined : analyses.get(key);
+  if (hit) return hit;
+  const text = sanitizeSql(sql, dialect);
+  const a: SqlAnalysis = { text, ...summarizeSql(text, dialect) };
+  if (key !== undefined) {
+    if (analyses.size >= ANALYSES_MAX) analyses.clear();
+    analyses.set(key, a);
+  }
+  return a;
+}
+
 /**
  * Masks values that database error messages quote back at the caller
  * (`Duplicate entry 'alice@example.com'`, `invalid input syntax for type
@@ -341,9 +369,8 @@ export interface SqlCall {
 }
 
 export function describeSqliteCall(sql: string, namespace: string | undefined): SqlCall {
-  const text = sanitizeSql(sql, 'sqlite');
-  const s = summarizeSql(text, 'sqlite');
-  const attributes: Attributes = { [ATTR_DB_SYSTEM_NAME]: 'sqlite', [ATTR_DB_QUERY_TEXT]: text };
+  const s = analyzeSql(sql, 'sqlite');
+  const attributes: Attributes = { [ATTR_DB_SYSTEM_NAME]: 'sqlite', [ATTR_DB_QUERY_TEXT]: s.text };
   if (namespace) attributes[ATTR_DB_NAMESPACE] = namespace;
   if (s.summary) attributes[ATTR_DB_QUERY_SUMMARY] = s.summary;
   if (s.operation) attributes[ATTR_DB_OPERATION_NAME] = s.operation;

@@ -62,7 +62,7 @@ import {
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
 } from '@opentelemetry/semantic-conventions';
-import { redactDbMessage, sanitizeSql, summarizeSql, type SqlDialect } from '../sql';
+import { analyzeSql, redactDbMessage, sanitizeSql, type SqlDialect } from '../sql';
 import { AGENT_VERSION } from '../../version';
 
 export type DbInstrumentationName = 'pg' | 'mysql2' | 'redis' | 'ioredis' | 'mongodb';
@@ -247,9 +247,8 @@ function finishSql(dialect: SqlDialect, onlyNames?: RegExp): Hooks['end'] {
   return (span, st) => {
     const text = st.attributes[ATTR_DB_QUERY_TEXT];
     if (typeof text === 'string' && (!onlyNames || onlyNames.test(st.name))) {
-      const clean = sanitizeSql(text, dialect);
-      if (clean !== text) span.setAttribute(ATTR_DB_QUERY_TEXT, clean);
-      const s = summarizeSql(clean, dialect);
+      const s = analyzeSql(text, dialect);
+      if (s.text !== text) span.setAttribute(ATTR_DB_QUERY_TEXT, s.text);
       if (s.summary) span.setAttribute(ATTR_DB_QUERY_SUMMARY, s.summary);
       if (s.operation) span.setAttribute(ATTR_DB_OPERATION_NAME, s.operation);
       if (s.collection) span.setAttribute(ATTR_DB_COLLECTION_NAME, s.collection);
@@ -384,6 +383,20 @@ const mongoHooks: Hooks = {
 // ---------------------------------------------------------------------------------------------
 
 type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
+
+/**
+ * Runs our own bookkeeping so that it can never throw into the app's call or
+ * become an unhandled rejection; what failed is only reported to diag.
+ */
+function quietly<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (e) {
+    diag.debug('db-shaping: internal error', e);
+    return undefined;
+  }
+}
+
 const exportsOf = <T>(m: unknown): T => ((m as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Module' ? (m as { default: T }).default : (m as T));
 
 const OURS = Symbol('@x/otel-agent/db-shaping original');
@@ -494,11 +507,13 @@ class Mysql2Errors extends Layer {
       const done = (err: unknown): void => {
         if (settled) return;
         settled = true;
-        if (/mariadb/i.test(conn._handshakePacket?.serverVersion ?? '')) span.setAttribute(ATTR_DB_SYSTEM_NAME, 'mariadb');
-        if (err) {
-          const e = err as { errno?: unknown };
-          annotateError(span, typeof e.errno === 'number' ? String(e.errno) : undefined, errorName(err));
-        }
+        quietly(() => {
+          if (/mariadb/i.test(String(conn._handshakePacket?.serverVersion ?? ''))) span.setAttribute(ATTR_DB_SYSTEM_NAME, 'mariadb');
+          if (err) {
+            const e = err as { errno?: unknown };
+            annotateError(span, typeof e.errno === 'number' ? String(e.errno) : undefined, errorName(err));
+          }
+        });
       };
       const last = args.length - 1;
       const q = args[0] as { onResult?: AnyFn } | undefined;
@@ -551,18 +566,21 @@ class MongoErrors extends Layer {
           const span = shaper.claim();
           const p = original.apply(this, args);
           if (span && p && typeof (p as Promise<unknown>).then === 'function') {
+            // A handler that threw would be an unhandled rejection in the app: both are guarded.
             (p as Promise<unknown>).then(
-              (reply) => {
-                const we = writeError(reply);
-                if (!we) return;
-                const code = typeof we.code === 'number' ? String(we.code) : undefined;
-                annotateError(span, code, 'MongoWriteError');
-                span.setStatus({ code: SpanStatusCode.ERROR, message: typeof we.errmsg === 'string' ? we.errmsg : 'write error' });
-              },
-              (err: unknown) => {
-                const e = err as { code?: unknown };
-                annotateError(span, typeof e?.code === 'number' ? String(e.code) : undefined, errorName(err));
-              },
+              (reply) =>
+                quietly(() => {
+                  const we = writeError(reply);
+                  if (!we) return;
+                  const code = typeof we.code === 'number' ? String(we.code) : undefined;
+                  annotateError(span, code, 'MongoWriteError');
+                  span.setStatus({ code: SpanStatusCode.ERROR, message: typeof we.errmsg === 'string' ? we.errmsg : 'write error' });
+                }),
+              (err: unknown) =>
+                quietly(() => {
+                  const e = err as { code?: unknown };
+                  annotateError(span, typeof e?.code === 'number' ? String(e.code) : undefined, errorName(err));
+                }),
             );
           }
           return p;
@@ -618,11 +636,13 @@ function startBatchSpan(tracer: Tracer, kind: 'MULTI' | 'PIPELINE', commands: { 
 }
 
 function endBatchSpan(span: Span, err: unknown): void {
-  if (err) {
-    span.recordException(err instanceof Error ? err : String(err));
-    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
-  }
-  span.end();
+  quietly(() => {
+    if (err) {
+      span.recordException(err instanceof Error ? err : String(err));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+    }
+    span.end();
+  });
 }
 
 const CMDS = Symbol('@x/otel-agent/redis-batch-commands');
@@ -653,11 +673,14 @@ class RedisBatch extends Layer {
             const self = this as { [CMDS]?: unknown[][]; [CLIENT_OPTIONS]?: { socket?: { host?: unknown; port?: unknown } }; [IN_EXEC]?: boolean };
             // exec(true) delegates to execAsPipeline: one span for the pair.
             if (self[IN_EXEC]) return original.apply(this, args);
-            const commands = (self[CMDS] ?? []).map((a) => ({ name: String(a[0]).toUpperCase(), text: redisStatement(String(a[0]), a.slice(1)) }));
-            self[CMDS] = [];
-            const kind = method === 'execAsPipeline' || args[0] === true ? 'PIPELINE' : 'MULTI';
             const parent = context.active();
-            const span = startBatchSpan(layer.tracer, kind, commands, self[CLIENT_OPTIONS]?.socket ?? {});
+            const span = quietly(() => {
+              const commands = (self[CMDS] ?? []).map((a) => ({ name: String(a[0]).toUpperCase(), text: redisStatement(String(a[0]), a.slice(1)) }));
+              self[CMDS] = [];
+              const kind = method === 'execAsPipeline' || args[0] === true ? 'PIPELINE' : 'MULTI';
+              return startBatchSpan(layer.tracer, kind, commands, self[CLIENT_OPTIONS]?.socket ?? {});
+            });
+            if (!span) return original.apply(this, args);
             self[IN_EXEC] = true;
             let p: unknown;
             try {
@@ -762,13 +785,16 @@ class IORedisBatch extends Layer {
           if (open) return context.with(layer.shaper.skipContext(trace.setSpan(context.active(), open)), () => original.apply(this, args));
           // Like single commands (see upstreamConfig), only inside a traced operation.
           if (layer.shaper.skipping(context.active()) || !trace.getSpan(context.active())) return original.apply(this, args);
-          const queue = Array.isArray(self._queue) ? self._queue : [];
-          const isMulti = String(queue[0]?.name).toLowerCase() === 'multi';
-          const commands = queue
-            .filter((c) => !['multi', 'exec'].includes(String(c.name).toLowerCase()))
-            .map((c) => ({ name: String(c.name).toUpperCase(), text: redisStatement(String(c.name), c.args ?? []) }));
           const parent = context.active();
-          const span = startBatchSpan(layer.tracer, isMulti ? 'MULTI' : 'PIPELINE', commands, self.redis?.options ?? {});
+          const span = quietly(() => {
+            const queue = Array.isArray(self._queue) ? self._queue : [];
+            const isMulti = String(queue[0]?.name).toLowerCase() === 'multi';
+            const commands = queue
+              .filter((c) => !['multi', 'exec'].includes(String(c.name).toLowerCase()))
+              .map((c) => ({ name: String(c.name).toUpperCase(), text: redisStatement(String(c.name), c.args ?? []) }));
+            return startBatchSpan(layer.tracer, isMulti ? 'MULTI' : 'PIPELINE', commands, self.redis?.options ?? {});
+          });
+          if (!span) return original.apply(this, args);
           self[BATCH_SPAN] = span;
           // ioredis calls the callback from inside its own promise chain: keep it in the app's context.
           if (typeof args[0] === 'function') args[0] = context.bind(parent, args[0] as AnyFn);
@@ -869,7 +895,14 @@ export function shape(name: DbInstrumentationName, make: (config: Record<string,
   const inner: Instrumentation[] = [];
   if (name === 'mysql2') inner.push(new Mysql2Errors('mysql2-errors', shaper));
   if (name === 'mongodb') inner.push(new MongoErrors('mongodb-errors', shaper));
-  const upstream = make(upstreamConfig(name));
+  let upstream: Instrumentation[];
+  try {
+    upstream = make(upstreamConfig(name));
+  } catch (e) {
+    // The loader reports the failure; the patches registered for it must not stay behind.
+    for (const i of inner) i.disable();
+    throw e;
+  }
   const outer: Instrumentation[] = [];
   if (name === 'pg') outer.push(new PgPoolCheckout('pg-pool-checkout', shaper));
   if (name === 'redis') outer.push(new RedisBatch('redis-batch', shaper));
