@@ -36,6 +36,15 @@ function moduleExports(m: SqliteModule): SqliteModule {
   return ns[Symbol.toStringTag] === 'Module' && ns.default ? ns.default : m;
 }
 
+function prototypes(mod: SqliteModule, names: string[]): Record<string, AnyFn>[] {
+  const out = new Set<Record<string, AnyFn>>();
+  for (const n of names) {
+    const C = (mod as unknown as Record<string, unknown>)[n] as { prototype?: Record<string, AnyFn> } | undefined;
+    if (C && typeof C.prototype === 'object') out.add(C.prototype);
+  }
+  return [...out];
+}
+
 /** The API traced here is the one of Node 22.5 to 25 (node:sqlite is still a release candidate). */
 function nodeSupported(version = process.versions.node): boolean {
   const [major = 0, minor = 0] = version.split('.').map(Number);
@@ -67,25 +76,26 @@ export class SqliteInstrumentation extends InstrumentationBase<InstrumentationCo
       this._diag.warn(`node:sqlite on Node ${process.versions.node} is not traced (supported: 22.5 to 25)`);
       return m;
     }
-    const dbProto = mod.DatabaseSync?.prototype as unknown as Record<string, AnyFn> | undefined;
-    const stProto = mod.StatementSync?.prototype as unknown as Record<string, AnyFn> | undefined;
-    if (!dbProto || !stProto) return m;
-    // CJS and ESM loads hand over the same prototypes: wrap once.
-    if (!isWrapped(dbProto.exec)) this._wrap(dbProto, 'exec', ((o: AnyFn) => this.wrapExec(o)) as never);
-    if (!isWrapped(dbProto.prepare)) this._wrap(dbProto, 'prepare', ((o: AnyFn) => this.wrapPrepare(o)) as never);
-    for (const method of ['run', 'get', 'all'] as const) {
-      if (!isWrapped(stProto[method])) this._wrap(stProto, method, ((o: AnyFn) => this.wrapStatement(o, false)) as never);
+    // CJS and ESM loads hand over the same prototypes, and newer Node names the classes
+    // Database / Statement with the *Sync names as aliases: each prototype is wrapped once.
+    for (const dbProto of prototypes(mod, ['DatabaseSync', 'Database'])) {
+      if (typeof dbProto.exec === 'function' && !isWrapped(dbProto.exec)) this._wrap(dbProto, 'exec', ((o: AnyFn) => this.wrapExec(o)) as never);
+      if (typeof dbProto.prepare === 'function' && !isWrapped(dbProto.prepare)) this._wrap(dbProto, 'prepare', ((o: AnyFn) => this.wrapPrepare(o)) as never);
     }
-    if (!isWrapped(stProto.iterate)) this._wrap(stProto, 'iterate', ((o: AnyFn) => this.wrapStatement(o, true)) as never);
+    for (const stProto of prototypes(mod, ['StatementSync', 'Statement'])) {
+      for (const method of ['run', 'get', 'all', 'iterate'] as const) {
+        if (typeof stProto[method] === 'function' && !isWrapped(stProto[method])) {
+          this._wrap(stProto, method, ((o: AnyFn) => this.wrapStatement(o, method === 'iterate')) as never);
+        }
+      }
+    }
     return m;
   }
 
   private unpatch(m: SqliteModule): void {
     const mod = moduleExports(m);
-    const dbProto = mod.DatabaseSync?.prototype as unknown as Record<string, AnyFn> | undefined;
-    const stProto = mod.StatementSync?.prototype as unknown as Record<string, AnyFn> | undefined;
-    if (dbProto) for (const k of ['exec', 'prepare']) if (isWrapped(dbProto[k])) this._unwrap(dbProto, k);
-    if (stProto) for (const k of ['run', 'get', 'all', 'iterate']) if (isWrapped(stProto[k])) this._unwrap(stProto, k);
+    for (const p of prototypes(mod, ['DatabaseSync', 'Database'])) for (const k of ['exec', 'prepare']) if (isWrapped(p[k])) this._unwrap(p, k);
+    for (const p of prototypes(mod, ['StatementSync', 'Statement'])) for (const k of ['run', 'get', 'all', 'iterate']) if (isWrapped(p[k])) this._unwrap(p, k);
   }
 
   private namespaceOf(db: Db): string | undefined {
