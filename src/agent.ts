@@ -7,6 +7,7 @@
  */
 import { context, propagation, trace, diag } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { suppressTracing } from '@opentelemetry/core';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -173,6 +174,16 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
       }
     }
     new Bootstrap();
+    // Patching runs when the app requires a module, often inside a traced
+    // request; the instrumentations read package.json files with fs while they
+    // do it, which must not appear as the request's fs spans.
+    const proto = InstrumentationBase.prototype as unknown as { _onRequire?: (...a: unknown[]) => unknown };
+    const onRequire = proto._onRequire;
+    if (typeof onRequire === 'function') {
+      proto._onRequire = function (this: unknown, ...a: unknown[]) {
+        return context.with(suppressTracing(context.active()), () => onRequire.apply(this, a));
+      };
+    }
     // ESM hooks first: their own module loads must not look like the app's.
     try {
       esm = installEsmHooks(

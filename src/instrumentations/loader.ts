@@ -5,6 +5,8 @@
  * instrumentation's require-in-the-middle and import-in-the-middle hooks before
  * the module itself is evaluated, so the very first load is already patched.
  */
+import { context, trace } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { Entry, InstrContext } from './index';
 
@@ -22,6 +24,12 @@ export interface LazyLoader {
   activate(entry: Entry, trigger: string, how: ActivationRecord['how']): void;
   records: ActivationRecord[];
   pending(): string[];
+}
+
+/** Runs fn with tracing suppressed, but only pays for it when a span is active. */
+function quiet<T>(fn: () => T): T {
+  const ctx = context.active();
+  return trace.getSpan(ctx) ? context.with(suppressTracing(ctx), fn) : fn();
 }
 
 function packageName(spec: string): string {
@@ -62,7 +70,10 @@ export function installLazyLoader(
       done.add(entry.name);
       const rec: ActivationRecord = { name: entry.name, trigger, how, at: Date.now(), ok: true, instrumentations: [] };
       try {
-        rec.instrumentations = entry.create(ctx);
+        // Activation often happens inside a traced request (the first pg query is
+        // usually in a handler); reading the instrumentation's own file must not
+        // show up as that request's fs spans.
+        rec.instrumentations = context.with(suppressTracing(context.active()), () => entry.create(ctx));
       } catch (e) {
         rec.ok = false;
         rec.error = e instanceof Error ? e.message : String(e);
@@ -102,6 +113,7 @@ export function installLazyLoader(
   const mod = process.getBuiltinModule('node:module') as unknown as {
     registerHooks?: (h: {
       resolve: (s: string, c: { conditions?: readonly string[]; parentURL?: string }, n: (s: string, c?: unknown) => unknown) => unknown;
+      load: (u: string, c: unknown, n: (u: string, c?: unknown) => unknown) => unknown;
     }) => unknown;
   };
   if (typeof mod.registerHooks === 'function') {
@@ -113,7 +125,7 @@ export function installLazyLoader(
         } catch {
           // Activation problems are reported by activate(); resolution itself must never fail because of us.
         }
-        const resolved = next(specifier, context);
+        const resolved = quiet(() => next(specifier, context));
         if (observe) {
           const c = specifier.charCodeAt(0);
           if (c !== 46 /* . */ && c !== 47 /* / */ && !specifier.startsWith('file:') && !fromAgent(context.parentURL)) {
@@ -126,7 +138,25 @@ export function installLazyLoader(
         }
         return resolved;
       },
+      // With customization hooks registered, Node's loader reads module files
+      // through the public fs API, which the fs instrumentation patches: a
+      // require() inside a traced request would show up as fs spans. Loading
+      // code is not the app's I/O.
+      load(url, context, next) {
+        return quiet(() => next(url, context));
+      },
     });
+  }
+
+  // require-in-the-middle resolves every require() itself through
+  // Module._resolveFilename, outside the hooks above; its file-system probing
+  // (realpath, stat) is module loading too, not the app's I/O.
+  const M = mod as unknown as { _resolveFilename?: (...a: unknown[]) => unknown };
+  const resolveFilename = M._resolveFilename;
+  if (typeof resolveFilename === 'function') {
+    M._resolveFilename = function (this: unknown, ...a: unknown[]) {
+      return quiet(() => resolveFilename.apply(this, a));
+    };
   }
 
   // Global fetch needs no import: activate undici's instrumentation on first

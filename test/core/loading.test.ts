@@ -108,6 +108,15 @@ describe.each(VARIANTS)('loading the agent (%s app)', (ext) => {
     expect(p.dist.filter((f) => f.startsWith('dist/instr/'))).toEqual([]);
   });
 
+  it('loading and patching a module inside a traced request adds no spans of the agent\'s own', async () => {
+    const service = `late-${ext}`;
+    const r = await runFixture({ fixture: `core/late-require.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_LOG_LEVEL: 'debug' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/module "pino" [\d.]+ loaded by (require|import).*patched/);
+    const spans = of(service);
+    expect(spans.map((s) => s.name).sort()).toEqual(['GET /late', expect.stringMatching(/^GET http/)].sort());
+  });
+
   it('traces the main thread only, unless OTEL_AGENT_ENABLE_IN_WORKERS=true', async () => {
     const service = `worker-${ext}`;
     const r = await runFixture({ fixture: `core/worker.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service } });
