@@ -72,7 +72,7 @@ export function wrongWorkAnswers(answers: Answer[]): string[] {
 }
 
 /** Keeps `concurrency` requests in flight until stop() is called; for tests that end the app mid-load. */
-export function continuous(port: number, concurrency: number, path: (n: number) => string): { stop(): Promise<Answer[]>; sent(): number } {
+export function continuous(port: number, concurrency: number, path: (n: number) => string): { stop(): Promise<Answer[]>; sent(): number; answered(): number } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const answers: Answer[] = [];
   let stopped = false;
@@ -87,6 +87,7 @@ export function continuous(port: number, concurrency: number, path: (n: number) 
   const all = Promise.all(Array.from({ length: concurrency }, worker));
   return {
     sent: () => n,
+    answered: () => answers.filter((a) => a.status === 200).length,
     async stop() {
       stopped = true;
       await all;
