@@ -81,7 +81,11 @@ describe.skipIf(!available).each(VARIANTS)('pg and pg-pool (%s)', (ext) => {
 
     // Outside any request the admin client's work is traced as root spans.
     const roots = spans.filter((s) => isDb(s) && s.parentSpanId === '');
-    expect(roots.map((s) => s.name).sort()).toEqual([`CREATE TABLE ${table}`, `DROP TABLE ${table}`, 'pg.connect']);
+    expect(roots.map((s) => s.name).sort()).toEqual([`CREATE TABLE ${table}`, `DROP TABLE ${table}`, 'pg.connect', 'pg.connect']);
+    // A refused connection is a failed pg.connect with the network error's code.
+    expect(r.stdout).toContain('ERR ECONNREFUSED');
+    const refused = roots.filter((s) => s.status.code === 'ERROR');
+    expect(refused.map((s) => [s.name, s.attributes['error.type'], s.attributes['server.port']])).toEqual([['pg.connect', 'ECONNREFUSED', 1]]);
 
     expectNowhere(spans, env.DB_SECRET, env.DB_PASSWORD);
   });

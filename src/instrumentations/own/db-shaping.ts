@@ -200,14 +200,17 @@ function exceptionEvent(st: SpanState): Attributes | undefined {
  * conventions: it should match db.response.status_code), else the exception
  * type, else `_OTHER`; server-echoed values masked in messages.
  */
-function finishError(span: Span, st: SpanState, serverCode?: string): void {
+function finishError(span: Span, st: SpanState, serverCode?: string, fallbackType?: string): void {
   if (st.status.code !== SpanStatusCode.ERROR) return;
   const a = st.attributes;
   if (serverCode && a[ATTR_DB_RESPONSE_STATUS_CODE] === undefined) span.setAttribute(ATTR_DB_RESPONSE_STATUS_CODE, serverCode);
   if (a[ATTR_ERROR_TYPE] === undefined) {
     const code = a[ATTR_DB_RESPONSE_STATUS_CODE] ?? serverCode;
     const exType = exceptionEvent(st)?.['exception.type'];
-    span.setAttribute(ATTR_ERROR_TYPE, typeof code === 'string' ? code : typeof exType === 'string' && exType !== '' ? exType : '_OTHER');
+    span.setAttribute(
+      ATTR_ERROR_TYPE,
+      typeof code === 'string' ? code : fallbackType ?? (typeof exType === 'string' && exType !== '' ? exType : '_OTHER'),
+    );
   }
   if (st.status.message) {
     const m = redactDbMessage(st.status.message);
@@ -255,11 +258,13 @@ function finishSql(dialect: SqlDialect, onlyNames?: RegExp): Hooks['end'] {
       const system = st.attributes[ATTR_DB_SYSTEM_NAME];
       span.updateName(s.summary ?? (typeof system === 'string' ? system : st.name));
     }
-    let code: string | undefined;
-    // Upstream pg records only `PostgreSQL error of type '<name>' occurred (code: <SQLSTATE>)`.
-    const m = /\(code: ([0-9A-Z]{5})\)/.exec(String(exceptionEvent(st)?.['exception.message'] ?? ''));
-    if (m) code = m[1];
-    finishError(span, st, code);
+    // Upstream pg records only `PostgreSQL error of type '<name>' occurred (code: <code>)`: the
+    // code is a SQLSTATE for errors from the server, a Node code (ECONNREFUSED) for the network.
+    const m = /of type '([^']*)' occurred \(code: ([^)]*)\)/.exec(String(exceptionEvent(st)?.['exception.message'] ?? ''));
+    const code = m?.[2];
+    const sqlstate = code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+    const other = code && code !== 'UNKNOWN' && !sqlstate ? code : m?.[1] && m[1] !== 'error' && m[1] !== 'Error' ? m[1] : undefined;
+    finishError(span, st, sqlstate, other);
   };
 }
 
