@@ -10,8 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, VARS, type AgentConfig } from '../../src/env';
 import { parseQueueHooks } from '../../src/queue-hooks/grammar';
 import { startOtlpReceiver, type OtlpReceiver } from '../harness/otlp-receiver';
-import { startFixture, VARIANTS } from '../harness/fixture';
-import { drive, request, wrongWorkAnswers } from './load';
+import { VARIANTS } from '../harness/fixture';
+import { drive, killLeftovers, request, startTracked, wrongWorkAnswers } from './load';
+
+afterAll(killLeftovers);
 
 const INVALID = 'n0t v@lid ¿%';
 const ABSURD = ['-1', '1e12', '9'.repeat(40)];
@@ -105,7 +107,7 @@ describe.each(VARIANTS)('bad configuration in a real run (%s): the app runs and 
   });
 
   async function run(service: string, env: Record<string, string | undefined>): Promise<{ stderr: string; exported: number }> {
-    const f = startFixture({
+    const f = startTracked({
       fixture: `reliability/server.${ext}`,
       env: { OTEL_SERVICE_NAME: service, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${rx.url}/v1/traces`, ...env },
     });

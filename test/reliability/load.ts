@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { ChildProcess } from 'node:child_process';
+import { startFixture, type FixtureOptions, type RunningFixture } from '../harness/fixture';
 
 export interface Answer {
   path: string;
@@ -111,4 +112,23 @@ export function statsBySignal<T>(child: ChildProcess): Promise<T> {
     child.stdout!.on('data', onData);
     if (!child.kill('SIGUSR2')) reject(new Error('fixture is gone'));
   });
+}
+
+const running = new Set<ChildProcess>();
+
+/**
+ * Starts a fixture that is killed when the test file ends, even if the test
+ * failed before it could shut the fixture down (the harness's own timeout
+ * timer is unref'd and dies with the test worker).
+ */
+export function startTracked(o: FixtureOptions): RunningFixture {
+  const f = startFixture(o);
+  running.add(f.child);
+  f.child.on('exit', () => running.delete(f.child));
+  return f;
+}
+
+export function killLeftovers(): void {
+  for (const c of running) c.kill('SIGKILL');
+  running.clear();
 }

@@ -16,8 +16,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOtlpReceiver, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
-import { FIXTURES, startFixture, VARIANTS } from '../harness/fixture';
-import { drive, request, wrongWorkAnswers, type Answer } from './load';
+import { FIXTURES, VARIANTS } from '../harness/fixture';
+import { type Answer, drive, killLeftovers, request, startTracked, wrongWorkAnswers } from './load';
+
+afterAll(killLeftovers);
 
 let rx: OtlpReceiver;
 const dirs: string[] = [];
@@ -87,7 +89,7 @@ describe.each(VARIANTS)('an instrumentation failing on a module shape it does no
     ['bare', 'its wrapper throws inside the app\'s query: the query runs as if untraced, "pg" is switched off', /instrumentation "pg" threw inside Client\.query \(TypeError: .*\); the call went on without it, and "pg" is switched off/],
   ] as const)('%s client: %s; every answer under load is the app\'s own, one warning', async (shape, _what, warning) => {
     const service = `pg-${shape}-${ext}`;
-    const f = startFixture({ fixture: appWithFakePg(ext, shape), endpoint: rx.url, env: { OTEL_SERVICE_NAME: service } });
+    const f = startTracked({ fixture: appWithFakePg(ext, shape), endpoint: rx.url, env: { OTEL_SERVICE_NAME: service } });
     const port = Number((await f.ready).split(' ')[1]);
     const answers = await drive(port, pgLoad(), 16);
     expect(wrongPgAnswers(answers), 'answers that are not what the app itself returns').toEqual([]);
@@ -111,7 +113,7 @@ describe.each(VARIANTS)("the agent's own pieces throwing while requests are in f
     ['http-request-hook', /the requestHook of instrumentation "http" threw \(Error: test fault in requestHook\); that hook is switched off/],
   ] as const)('%s: every answer is right, every request still traced, one warning', async (fault, warning) => {
     const service = `own-${fault}-${ext}`;
-    const f = startFixture({ fixture: `reliability/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_AGENT_TEST_FAULTS: fault } });
+    const f = startTracked({ fixture: `reliability/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_AGENT_TEST_FAULTS: fault } });
     const port = Number((await f.ready).split(' ')[1]);
     const n = 150;
     const answers = await drive(port, Array.from({ length: n }, (_, i) => `/work/${i}?hop=1`), 16);

@@ -22,8 +22,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startOtlpReceiver, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
-import { FIXTURES, ROOT, startFixture, VARIANTS, type FixtureResult, type LoadMode } from '../harness/fixture';
-import { continuous, request } from './load';
+import { FIXTURES, ROOT, VARIANTS, type FixtureResult, type LoadMode, type RunningFixture } from '../harness/fixture';
+import { continuous, killLeftovers, request, startTracked } from './load';
+
+afterAll(killLeftovers);
 
 let rx: OtlpReceiver;
 const dirs: string[] = [];
@@ -42,7 +44,7 @@ describe.each(VARIANTS)('NODE_OPTIONS reaches child processes and worker threads
   it('a child process started by the app is traced by its own agent, once; --import alone does not reach it', async () => {
     for (const mode of ['node-options', 'import'] as const) {
       const service = `spawn-${mode}-${ext}`;
-      const f = startFixture({ fixture: `reliability/spawner.${ext}`, mode, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service } });
+      const f = startTracked({ fixture: `reliability/spawner.${ext}`, mode, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service } });
       const port = portOf(await f.ready);
       const answers = await Promise.all([1, 2, 3].map((i) => request(port, `/spawn/${i}`)));
       const childPids = answers.map((a) => {
@@ -77,7 +79,7 @@ describe.each(VARIANTS)('NODE_OPTIONS reaches child processes and worker threads
   it('worker threads: untraced by default; with OTEL_AGENT_ENABLE_IN_WORKERS=true each worker is traced once even when the agent is named twice', async () => {
     for (const enabled of [false, true]) {
       const service = `workers-${enabled}-${ext}`;
-      const f = startFixture({
+      const f = startTracked({
         fixture: `reliability/spawner.${ext}`,
         mode: 'node-options',
         nodeArgs: ['--import', '@x/otel-agent'],
@@ -178,7 +180,7 @@ interface Ending {
   env?: Record<string, string>;
   nodeArgs?: string[];
   /** Ends the app while load is running. */
-  end(f: ReturnType<typeof startFixture>, port: number): Promise<void>;
+  end(f: RunningFixture, port: number): Promise<void>;
 }
 
 const ENDINGS: Ending[] = [
@@ -198,7 +200,7 @@ const ENDINGS: Ending[] = [
 ];
 
 async function endUnderLoad(ext: string, mode: LoadMode, e: Ending, service: string): Promise<{ r: FixtureResult; done: string[] }> {
-  const f = startFixture({
+  const f = startTracked({
     fixture: `reliability/server.${ext}`,
     mode,
     endpoint: rx.url,

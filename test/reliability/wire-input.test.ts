@@ -9,8 +9,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { startOtlpReceiver, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
-import { startFixture, VARIANTS } from '../harness/fixture';
-import { drive, getJson, request } from './load';
+import { VARIANTS, type RunningFixture } from '../harness/fixture';
+import { drive, getJson, killLeftovers, request, startTracked } from './load';
+
+afterAll(killLeftovers);
 
 const TID = '0af7651916cd43dd8448eb211c80319c';
 const SID = 'b7ad6b7169203331';
@@ -78,12 +80,12 @@ function checkDownstream(h: Record<string, string>, server: RecvSpan): void {
 
 describe.each(VARIANTS)('hostile trace context on the wire (%s)', (ext) => {
   let rx: OtlpReceiver;
-  let f: ReturnType<typeof startFixture>;
+  let f: RunningFixture;
   let port: number;
   const service = `wire-${ext}`;
   beforeAll(async () => {
     rx = await startOtlpReceiver();
-    f = startFixture({
+    f = startTracked({
       fixture: `reliability/server.${ext}`,
       endpoint: rx.url,
       nodeArgs: ['--expose-gc'],

@@ -7,8 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
-import { startFixture, VARIANTS } from '../harness/fixture';
-import { request } from '../reliability/load';
+import { VARIANTS } from '../harness/fixture';
+import { killLeftovers, request, startTracked } from '../reliability/load';
+
+afterAll(killLeftovers);
 
 let rx: OtlpReceiver;
 beforeAll(async () => {
@@ -22,7 +24,7 @@ const headerAttrs = (s: RecvSpan): Record<string, unknown> =>
   Object.fromEntries(Object.entries(s.attributes).filter(([k]) => /^http\.(request|response)\.header\./.test(k)));
 
 async function run(ext: string, service: string, env: Record<string, string>): Promise<{ server: RecvSpan; client: RecvSpan; stderr: string }> {
-  const f = startFixture({ fixture: `reliability/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, ...env } });
+  const f = startTracked({ fixture: `reliability/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, ...env } });
   const port = Number((await f.ready).split(' ')[1]);
   const a = await request(port, '/hop-headers/1', {
     headers: { 'x-request-id': 'req-42', 'x-other': 'not-named', authorization: 'Bearer named-by-the-user', cookie: 'sid=not-named' },

@@ -8,8 +8,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { startOtlpReceiver, type OtlpReceiver } from '../harness/otlp-receiver';
-import { startFixture, VARIANTS, type LoadMode } from '../harness/fixture';
-import { drive, getJson, request } from '../reliability/load';
+import { VARIANTS, type LoadMode } from '../harness/fixture';
+import { drive, getJson, killLeftovers, request, startTracked } from '../reliability/load';
+
+afterAll(killLeftovers);
 
 let rx: OtlpReceiver;
 beforeAll(async () => {
@@ -47,7 +49,7 @@ function boundSockets(pid: number): { tcpListen: string[]; udp: string[] } {
 }
 
 async function observe(ext: string, mode: LoadMode, env: Record<string, string>): Promise<{ kernel: ReturnType<typeof boundSockets>; servers: number; appPort: number }> {
-  const f = startFixture({ fixture: `reliability/server.${ext}`, mode, env });
+  const f = startTracked({ fixture: `reliability/server.${ext}`, mode, env });
   const appPort = Number((await f.ready).split(' ')[1]);
   // Traffic first, so the exporter has connected (and would have opened anything it opens).
   await drive(appPort, Array.from({ length: 40 }, (_, i) => `/work/${i}?hop=1`), 8);

@@ -14,11 +14,14 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startOtlpReceiver, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
-import { startFixture, VARIANTS } from '../harness/fixture';
+import { VARIANTS } from '../harness/fixture';
+import { killLeftovers, startTracked } from '../reliability/load';
 import { requireServer } from '../harness/servers';
 import { startS3, type S3Server } from '../servers/s3';
 import { startKafkaBroker, type KafkaBroker } from '../servers/kafka-broker';
 import { startMongoServer } from '../servers/mongo-server';
+
+afterAll(killLeftovers);
 
 const TAGS = [
   'authHeader',
@@ -94,7 +97,7 @@ describe.each(VARIANTS)('no secret leaves the process by default (%s)', (ext) =>
     const bucket = `secrets-${ext}`;
     await s3.createBucket(bucket);
     const service = `secrets-${ext}`;
-    const f = startFixture({
+    const f = startTracked({
       fixture: `security/secrets.${ext}`,
       endpoint: rx.url,
       args: [`--api-key=${S.argvSecret}`],

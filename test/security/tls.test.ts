@@ -12,8 +12,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOtlpReceiver, type OtlpReceiver, type OtlpReceiverOptions } from '../harness/otlp-receiver';
-import { startFixture, VARIANTS } from '../harness/fixture';
-import { drive, request, statsBySignal, wrongWorkAnswers } from '../reliability/load';
+import { VARIANTS } from '../harness/fixture';
+import { drive, killLeftovers, request, startTracked, statsBySignal, wrongWorkAnswers } from '../reliability/load';
+
+afterAll(killLeftovers);
 
 let dir = '';
 let openssl = true;
@@ -82,7 +84,7 @@ interface Outcome {
  * delay) and exported only by the exit flush when the app calls process.exit(3).
  */
 async function exportOverTls(rx: OtlpReceiver, ext: string, service: string, env: Record<string, string>): Promise<Outcome> {
-  const f = startFixture({ fixture: `reliability/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, ...env } });
+  const f = startTracked({ fixture: `reliability/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, ...env } });
   const port = Number((await f.ready).split(' ')[1]);
   expect(wrongWorkAnswers(await drive(port, Array.from({ length: 30 }, (_, i) => `/work/${i}`), 6))).toEqual([]);
   const mine = (re: RegExp): number => rx.spans().filter((s) => s.resource['service.name'] === service && re.test(String(s.attributes['url.path']))).length;
