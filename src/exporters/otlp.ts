@@ -1,18 +1,22 @@
 /**
- * OTLP trace export over http/protobuf, http/json and gRPC. Serialization uses
- * the upstream OTLP transformer; transport is ours (see transport.ts) so that
- * failures are counted and reported by the pipeline, never printed per batch.
+ * OTLP trace export over http/protobuf, http/json and gRPC. Protobuf bodies
+ * come from our own encoder (otlp-proto.ts, measured several times cheaper
+ * than the upstream transformer, which matters because encoding runs in the
+ * app's thread); JSON from the upstream transformer. Transport is ours (see
+ * transport.ts) so that failures are counted and reported by the pipeline,
+ * never printed per batch.
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import type { AgentExporter, ExportOutcome } from '../processor';
 import type { OtlpConfig } from '../env';
 import { HttpSender, describeUrl, readTls } from './transport';
 import { sendSync } from './sync-send';
+import { encodeTraceRequest } from './otlp-proto';
 
-type SpanList = Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0];
+type SpanList = Parameters<typeof JsonTraceSerializer.serializeRequest>[0];
 
 export class OtlpHttpExporter implements AgentExporter {
   readonly description: string;
@@ -34,8 +38,8 @@ export class OtlpHttpExporter implements AgentExporter {
   }
 
   private encode(spans: ReadableSpan[]): Uint8Array {
-    const s = this.json ? JsonTraceSerializer : ProtobufTraceSerializer;
-    const body = s.serializeRequest(spans as unknown as SpanList);
+    if (!this.json) return encodeTraceRequest(spans);
+    const body = JsonTraceSerializer.serializeRequest(spans as unknown as SpanList);
     if (!body) throw new Error('could not serialize spans');
     return body;
   }
@@ -113,8 +117,7 @@ export class OtlpGrpcExporter implements AgentExporter {
   export(spans: ReadableSpan[]): Promise<ExportOutcome> {
     return new Promise((resolve) => {
       try {
-        const body = ProtobufTraceSerializer.serializeRequest(spans as unknown as SpanList);
-        if (!body) return resolve({ ok: false, error: 'could not serialize spans' });
+        const body = encodeTraceRequest(spans);
         const { grpc, client } = this.getClient();
         const md = new grpc.Metadata();
         for (const [k, v] of Object.entries(this.cfg.headers)) md.set(k, v);
@@ -123,7 +126,7 @@ export class OtlpGrpcExporter implements AgentExporter {
             GRPC_PATH,
             (b) => b,
             (b) => b,
-            Buffer.from(body),
+            body,
             md,
             { deadline: Date.now() + this.cfg.timeoutMs },
             (err) => resolve(err ? { ok: false, error: err.message } : { ok: true }),
@@ -136,8 +139,7 @@ export class OtlpGrpcExporter implements AgentExporter {
   }
 
   exportSync(spans: ReadableSpan[], timeoutMs: number): ExportOutcome {
-    const body = ProtobufTraceSerializer.serializeRequest(spans as unknown as SpanList);
-    if (!body) return { ok: false, error: 'could not serialize spans' };
+    const body = encodeTraceRequest(spans);
     return sendSync(
       {
         kind: 'grpc',
