@@ -30,6 +30,7 @@ import { Diagnostics, describeExporters, describeHooks, globalOwner, globalTaken
 import { installEsmHooks, installLazyLoader, type LazyLoader } from './instrumentations/loader';
 import { startQueueHooks } from './queue-hooks/activate';
 import { AGENT_VERSION } from './version';
+import { PooledIdGenerator } from './ids';
 import { describeUrl } from './exporters/transport';
 
 export interface AgentHandle {
@@ -128,6 +129,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
     sampler: buildSampler(cfg),
     spanLimits: cfg.spanLimits,
     spanProcessors: processors,
+    idGenerator: new PooledIdGenerator(),
   });
 
   const cm = new AsyncLocalStorageContextManager().enable();

@@ -46,14 +46,24 @@ export interface BatchOptions {
   maxExportBatchSize: number;
 }
 
+/**
+ * Exports in flight at once. Two keep a busy app's spans moving while one
+ * request waits for the collector's answer (the HTTP sender keeps two sockets);
+ * more would only hold more spans in memory when the collector is slow.
+ */
+const MAX_ACTIVE_EXPORTS = 2;
+
 export class BatchProcessor implements SpanProcessor {
   private queue: ReadableSpan[] = [];
   private readonly inFlight = new Set<ReadableSpan[]>();
+  private inFlightSpans = 0;
   private timer: NodeJS.Timeout | undefined;
-  private exporting = false;
+  private active = 0;
   private waiters: (() => void)[] = [];
   private failing = false;
   private closed = false;
+  /** Earliest time the next "queue full" warning may be formatted (the log rate-limits it further). */
+  private dropWarnAt = 0;
 
   constructor(
     private readonly exporter: AgentExporter,
@@ -68,13 +78,21 @@ export class BatchProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (this.closed || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-    if (this.queue.length >= this.opts.maxQueueSize) {
+    // Memory bound: the queue, plus one batch's worth in flight. A second export
+    // in flight takes its room from the queue.
+    if (this.queue.length >= this.opts.maxQueueSize || this.queue.length + this.inFlightSpans >= this.opts.maxQueueSize + this.opts.maxExportBatchSize) {
       this.stats.dropped++;
-      this.log.rateLimited(
-        'dropped:' + this.exporter.description,
-        `span queue full (OTEL_BSP_MAX_QUEUE_SIZE=${this.opts.maxQueueSize}): ${this.stats.dropped} span(s) dropped so far; ` +
-          `the exporter (${this.exporter.description}) is not keeping up`,
-      );
+      // Dropping happens per span while the collector is down or slow: keep it to
+      // a counter increment, and build the warning at most once a second.
+      const now = Date.now();
+      if (now >= this.dropWarnAt) {
+        this.dropWarnAt = now + 1000;
+        this.log.rateLimited(
+          'dropped:' + this.exporter.description,
+          `span queue full (OTEL_BSP_MAX_QUEUE_SIZE=${this.opts.maxQueueSize}): ${this.stats.dropped} span(s) dropped so far; ` +
+            `the exporter (${this.exporter.description}) is not keeping up`,
+        );
+      }
       return;
     }
     this.queue.push(span);
@@ -82,48 +100,63 @@ export class BatchProcessor implements SpanProcessor {
     else if (!this.timer) this.kick(this.opts.scheduleDelayMs);
   }
 
+  /**
+   * Schedules an export. Encoding happens in the timer, never inside the
+   * span.end() of the app's request.
+   */
   private kick(delay: number): void {
-    if (this.exporting) return; // the running export re-checks the queue when it finishes
+    if (this.active >= MAX_ACTIVE_EXPORTS) return; // a finishing export re-checks the queue
     if (this.timer) {
       if (delay > 0) return;
       clearTimeout(this.timer);
     }
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.exportLoop(false);
+      this.launch(true);
     }, delay);
     // Never keep the app alive just to export: exit paths flush explicitly.
     this.timer.unref();
   }
 
-  /** Exports batches until the queue is empty (all=true) or one batch is sent. */
-  private async exportLoop(all: boolean): Promise<void> {
-    if (this.exporting) return;
-    this.exporting = true;
-    try {
-      do {
-        const batch = this.queue.splice(0, this.opts.maxExportBatchSize);
-        if (batch.length === 0) break;
-        await this.exportBatch(batch);
-      } while (all || this.queue.length >= this.opts.maxExportBatchSize);
-    } finally {
-      this.exporting = false;
-      if (this.queue.length > 0 && !this.closed) this.kick(this.queue.length >= this.opts.maxExportBatchSize ? 0 : this.opts.scheduleDelayMs);
-      const w = this.waiters;
+  /**
+   * Starts exports while a slot is free: full batches, or one partial batch
+   * when `partial` (the schedule delay expired, or a flush asked for everything).
+   */
+  private launch(partial: boolean): void {
+    while (this.active < MAX_ACTIVE_EXPORTS && this.queue.length > 0 && (partial || this.queue.length >= this.opts.maxExportBatchSize)) {
+      const batch = this.queue.splice(0, this.opts.maxExportBatchSize);
+      partial = this.waiters.length > 0;
+      this.active++;
+      void this.exportBatch(batch).finally(() => {
+        this.active--;
+        this.afterExport();
+      });
+    }
+  }
+
+  private afterExport(): void {
+    const w = this.waiters;
+    if (w.length) {
+      // A flush is waiting: it re-launches what is left itself.
       this.waiters = [];
       for (const f of w) f();
+      return;
     }
+    if (this.closed) return;
+    this.launch(false);
+    if (this.queue.length > 0 && this.active < MAX_ACTIVE_EXPORTS && !this.timer) this.kick(this.opts.scheduleDelayMs);
   }
 
   private async exportBatch(batch: ReadableSpan[]): Promise<void> {
     this.inFlight.add(batch);
+    this.inFlightSpans += batch.length;
     let outcome: ExportOutcome;
     try {
       outcome = await withTimeout(this.exporter.export(batch), this.opts.exportTimeoutMs);
     } catch (e) {
       outcome = { ok: false, error: e instanceof Error ? e.message : String(e) };
     } finally {
-      this.inFlight.delete(batch);
+      if (this.inFlight.delete(batch)) this.inFlightSpans -= batch.length;
     }
     this.settle(batch.length, outcome);
   }
@@ -147,13 +180,17 @@ export class BatchProcessor implements SpanProcessor {
     );
   }
 
+  /** Exports everything queued, and waits for the exports in flight. */
   async forceFlush(): Promise<void> {
-    if (this.exporting) await new Promise<void>((r) => this.waiters.push(r));
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    await this.exportLoop(true);
+    while (this.queue.length > 0 || this.active > 0) {
+      const done = new Promise<void>((r) => this.waiters.push(r));
+      this.launch(true);
+      await done;
+    }
   }
 
   /**
@@ -165,6 +202,7 @@ export class BatchProcessor implements SpanProcessor {
     const spans: ReadableSpan[] = [];
     for (const b of this.inFlight) spans.push(...b);
     this.inFlight.clear();
+    this.inFlightSpans = 0;
     spans.push(...this.queue);
     this.queue = [];
     if (this.timer) clearTimeout(this.timer);
