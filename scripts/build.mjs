@@ -60,9 +60,19 @@ const common = {
   },
 };
 
+// keepNames makes esbuild rename-proof every function with a runtime __name()
+// call, and closures created per call (context binding, wrapped callbacks) pay a
+// defineProperty each time. The name V8 already inferred is nearly always the
+// same: skip the define then (measured on the bench's hello-world server:
+// 35 -> 31 µs of CPU per traced request).
+const NAME_HELPER = 'var __name = (target, value) => __defProp(target, "name", { value, configurable: true });';
+const NAME_HELPER_FAST = 'var __name = (target, value) => target.name === value ? target : __defProp(target, "name", { value, configurable: true });';
+
 async function one(entry, out) {
   const outfile = join(DIST, out);
   await build({ ...common, entryPoints: [entry], outfile, plugins: [sharedPlugin(outfile)] });
+  const code = readFileSync(outfile, 'utf8');
+  if (code.includes(NAME_HELPER)) writeFileSync(outfile, code.replace(NAME_HELPER, NAME_HELPER_FAST));
 }
 
 // Upstream instrumentations, by the short name the table uses.
