@@ -1,0 +1,140 @@
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+// The configurations the bench compares, each as node flags (for a CommonJS or
+// an ES module entry) plus environment. `sink` is the bench's local collector
+// ({ up, hang, closed } base URLs).
+
+const OTEL_COMMON = { OTEL_SERVICE_NAME: 'bench' };
+
+function agentEnv(endpoint, extra = {}) {
+  return {
+    ...OTEL_COMMON,
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    ...extra,
+  };
+}
+
+// The way users load this agent: the package name, resolved from the bench's
+// working directory (the package itself).
+const agentArgs = (esm) => (esm ? ['--import', '@x/otel-agent'] : ['--require', '@x/otel-agent']);
+
+/**
+ * `alts` ({ name: distDir }) adds one configuration per other build of this
+ * agent (`alt:<name>`), loaded from that dist/ with the same environment as
+ * `agent`: for measuring a change before and after in one interleaved run.
+ */
+export function allConfigs(sink, alts = {}) {
+  const altConfigs = Object.fromEntries(
+    Object.entries(alts).map(([name, dir]) => [
+      `alt:${name}`,
+      {
+        label: `this agent (${name} build), OTLP http/protobuf`,
+        args: (esm) => (esm ? ['--import', pathToFileURL(join(dir, 'register.mjs')).href] : ['--require', join(dir, 'register.cjs')]),
+        env: agentEnv(sink.up),
+      },
+    ]),
+  );
+  return {
+    ...altConfigs,
+    bare: { label: 'bare node', args: () => [], env: {} },
+    agent: {
+      label: 'this agent, OTLP http/protobuf',
+      args: agentArgs,
+      env: agentEnv(sink.up),
+    },
+    agent10: {
+      label: 'this agent, parentbased_traceidratio 0.1',
+      args: agentArgs,
+      env: agentEnv(sink.up, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }),
+    },
+    disabled: {
+      label: 'this agent, OTEL_SDK_DISABLED=true',
+      args: agentArgs,
+      env: agentEnv(sink.up, { OTEL_SDK_DISABLED: 'true' }),
+    },
+    // Diagnostic variants, only run when named with --configs: where the agent's cost goes.
+    agentNoExport: {
+      label: 'this agent, no exporter (OTEL_TRACES_EXPORTER=none)',
+      args: agentArgs,
+      env: agentEnv(sink.up, { OTEL_TRACES_EXPORTER: 'none' }),
+    },
+    agentOff: {
+      label: 'this agent, sampler always_off',
+      args: agentArgs,
+      env: agentEnv(sink.up, { OTEL_TRACES_SAMPLER: 'always_off' }),
+    },
+    agentNoInstr: {
+      label: 'this agent, http/fs/undici instrumentations off',
+      args: agentArgs,
+      env: agentEnv(sink.up, { OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http,fs,undici' }),
+    },
+    // Outage variants (the outage section only).
+    agentClosed: {
+      label: 'this agent, collector port closed',
+      args: agentArgs,
+      env: agentEnv(sink.closed),
+    },
+    agentHang: {
+      label: 'this agent, collector hangs',
+      args: agentArgs,
+      env: agentEnv(sink.hang),
+    },
+    // Upstream as its README says: --require the register for CommonJS; for ES
+    // modules its plain register traces nothing, so also its loader hook.
+    upstream: {
+      label: 'upstream auto-instrumentations-node register',
+      args: (esm) =>
+        esm
+          ? ['--experimental-loader=@opentelemetry/instrumentation/hook.mjs', '--import', '@opentelemetry/auto-instrumentations-node/register']
+          : ['--require', '@opentelemetry/auto-instrumentations-node/register'],
+      env: {
+        ...OTEL_COMMON,
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.up,
+        // Traces only, as for the others; resource detectors stay at their default (all).
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+      },
+    },
+    upstreamClosed: {
+      label: 'upstream register, collector port closed',
+      args: (esm) => (esm ? [] : ['--require', '@opentelemetry/auto-instrumentations-node/register']),
+      env: {
+        ...OTEL_COMMON,
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.closed,
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+      },
+    },
+    ddtrace: {
+      label: 'dd-trace',
+      args: (esm) => (esm ? ['--import', 'dd-trace/initialize.mjs'] : ['--require', 'dd-trace/init']),
+      env: {
+        DD_SERVICE: 'bench',
+        DD_ENV: 'bench',
+        DD_TRACE_AGENT_URL: sink.up,
+        // Tracing only: no telemetry, remote config, profiling, crash tracking or startup log.
+        DD_INSTRUMENTATION_TELEMETRY_ENABLED: 'false',
+        DD_REMOTE_CONFIGURATION_ENABLED: 'false',
+        DD_TRACE_STARTUP_LOGS: 'false',
+        DD_PROFILING_ENABLED: 'false',
+        DD_RUNTIME_METRICS_ENABLED: 'false',
+        DD_CRASHTRACKING_ENABLED: 'false',
+        DD_DATA_STREAMS_ENABLED: 'false',
+      },
+    },
+  };
+}
+
+export const SECTIONS = {
+  startup: ['bare', 'agent', 'agent10', 'disabled', 'upstream', 'ddtrace'],
+  http: ['bare', 'agent', 'agent10', 'disabled', 'upstream', 'ddtrace'],
+  outage: ['bare', 'agent', 'agentClosed', 'agentHang', 'upstreamClosed'],
+  span: ['agent', 'upstream', 'ddtrace'],
+};
