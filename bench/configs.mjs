@@ -134,7 +134,8 @@ export function allConfigs(sink, alts = {}) {
 
 export const SECTIONS = {
   startup: ['bare', 'agent', 'agent10', 'disabled', 'upstream', 'ddtrace'],
-  http: ['bare', 'agent', 'agent10', 'disabled', 'upstream', 'ddtrace'],
+  // agentOff and agentNoExport split this agent's cost: instrumentation alone, recording spans, exporting them.
+  http: ['bare', 'agent', 'agent10', 'disabled', 'agentOff', 'agentNoExport', 'upstream', 'ddtrace'],
   outage: ['bare', 'agent', 'agentClosed', 'agentHang', 'upstreamClosed'],
   span: ['agent', 'upstream', 'ddtrace'],
 };

@@ -7,6 +7,7 @@
 //                      [--configs=bare,agent,...] [--rounds=N] [--duration=S]
 //                      [--outage-seconds=S] [--spans=N] [--connections=N] [--out=FILE]
 //                      [--alt=name:path/to/other/dist,...]   (adds configurations alt:name)
+//                      [--from-json=bench/RESULTS.json]      (re-render a finished run)
 //
 // A full run writes bench/RESULTS.md; --quick (short smoke run) writes to the
 // temp dir unless --out says otherwise. No numbers here are asserted anywhere.
@@ -384,7 +385,7 @@ function httpSection(res, configs) {
     out.push(
       `### HTTP server: ${app === 'hello' ? '"hello world"' : 'one outgoing HTTP call and one fs.readFile per request'}`,
       ``,
-      `autocannon, ${O.connections} connections, ${O.warmup} s warm-up then ${O.duration} s measured, ${O.httpRounds} interleaved round(s). CPU is the server process's user+system time over the measured part divided by the requests it served.`,
+      `autocannon, ${O.connections} connections, ${O.warmup} s warm-up then ${O.duration} s measured, ${O.httpRounds} interleaved round(s). Latency percentiles are computed from every response at 10 µs resolution; CPU is the server process's user+system time over the measured part divided by the requests it served.`,
       ``,
       table(['configuration', 'req/s', 'vs bare', 'p50 ms', 'p99 ms', 'p99 vs bare', 'CPU µs/req', 'vs bare', 'RSS at end MB', 'vs bare', 'notes'], rows),
       ``,
@@ -534,45 +535,24 @@ function targets(R) {
 }
 
 // ---------------------------------------------------------------- main
-async function main() {
-  const loadStart = os.loadavg();
-  const started = new Date();
-  const sink = await startSink();
-  const alts = Object.fromEntries(
-    String(opt('alt', ''))
-      .split(',')
-      .filter(Boolean)
-      .map((a) => [a.slice(0, a.indexOf(':')), resolve(a.slice(a.indexOf(':') + 1))]),
-  );
-  const configs = allConfigs(sink.url, alts);
-  const R = {};
-  try {
-    if (only.includes('startup')) R.startup = await runStartup(configs);
-    if (only.includes('http')) R.http = await runHttp(configs, sink);
-    if (only.includes('outage')) R.outage = await runOutage(configs, sink);
-    if (only.includes('span')) R.span = await runSpans(configs, sink);
-  } finally {
-    await sink.proc.stop();
-  }
-  const loadEnd = os.loadavg();
-  const cpus = os.cpus();
+function render(R, meta, configs) {
   const md = [
     `# Benchmark results`,
     ``,
-    `${quick ? '**Quick smoke run (`--quick`): durations too short for conclusions.**' : 'Full run of `npm run bench`.'}`,
+    `${meta.quick ? '**Quick smoke run (`--quick`): durations too short for conclusions.**' : 'Full run of `npm run bench`.'}`,
     ``,
     table(
       ['', ''],
       [
-        ['date', started.toISOString()],
-        ['node', process.version],
-        ['machine', `${cpus.length} CPU(s), ${cpus[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GB, ${os.platform()} ${os.release()}`],
-        ['load average (1 min) at start / end', `${loadStart[0].toFixed(2)} / ${loadEnd[0].toFixed(2)}`],
-        ['@x/otel-agent', `${version('@x/otel-agent')} (git ${gitRev()}), @opentelemetry/sdk-trace ${version('@opentelemetry/sdk-trace')}`],
-        ['upstream', `@opentelemetry/auto-instrumentations-node ${version('@opentelemetry/auto-instrumentations-node')}, @opentelemetry/sdk-node ${version('@opentelemetry/sdk-node')}`],
-        ['dd-trace', version('dd-trace')],
-        ['load generator', `autocannon ${version('autocannon')} (in the bench process; server, upstream and collector sink each in their own process)`],
-        ['apps', '`bench/apps/` (pg ' + version('pg') + ')'],
+        ['date', meta.date],
+        ['node', meta.node],
+        ['machine', meta.machine],
+        ['load average (1 min) at start / end', meta.load],
+        ['@x/otel-agent', meta.agent],
+        ['upstream', meta.upstream],
+        ['dd-trace', meta.ddtrace],
+        ['load generator', meta.loadgen],
+        ['apps', meta.apps],
       ],
     ),
     ``,
@@ -589,13 +569,63 @@ async function main() {
   if (R.http) md.push(httpSection(R.http, configs), ``);
   if (R.outage) md.push(outageSection(R.outage, configs), ``);
   if (R.span) md.push(spanSection(R.span, configs), ``);
+  // Hand-written analysis (conditions of the run, profiles behind unmet targets).
   const notes = resolve(BENCH, 'NOTES.md');
-  if (!quick && existsSync(notes)) md.push(readFileSync(notes, 'utf8'));
-  const text = md.join('\n') + '\n';
+  if (!meta.quick && existsSync(notes)) md.push(readFileSync(notes, 'utf8'));
+  return md.join('\n') + '\n';
+}
+
+function write(text, json) {
   writeFileSync(O.out, text);
-  writeFileSync(O.out.replace(/\.md$/, '') + '.json', JSON.stringify({ options: O, results: R }, null, 1));
+  writeFileSync(O.out.replace(/\.md$/, '') + '.json', JSON.stringify(json, null, 1));
   process.stdout.write(text);
   log(`wrote ${O.out}`);
+}
+
+async function main() {
+  const alts = Object.fromEntries(
+    String(opt('alt', ''))
+      .split(',')
+      .filter(Boolean)
+      .map((a) => [a.slice(0, a.indexOf(':')), resolve(a.slice(a.indexOf(':') + 1))]),
+  );
+  const from = opt('from-json', '');
+  if (from) {
+    // Re-render a finished run (e.g. after editing bench/NOTES.md) without measuring again.
+    const saved = JSON.parse(readFileSync(String(from), 'utf8'));
+    Object.assign(O, { ...saved.options, out: opt('out', String(from).replace(/\.json$/, '.md')) });
+    const configs = allConfigs({ up: 'http://sink', hang: 'http://sink', closed: 'http://sink' }, alts);
+    return write(render(saved.results, saved.meta, configs), saved);
+  }
+  const loadStart = os.loadavg();
+  const started = new Date();
+  const sink = await startSink();
+  const configs = allConfigs(sink.url, alts);
+  const R = {};
+  try {
+    if (only.includes('startup')) R.startup = await runStartup(configs);
+    if (only.includes('http')) R.http = await runHttp(configs, sink);
+    if (only.includes('outage')) R.outage = await runOutage(configs, sink);
+    if (only.includes('span')) R.span = await runSpans(configs, sink);
+  } finally {
+    await sink.proc.stop();
+  }
+  const loadEnd = os.loadavg();
+  const cpus = os.cpus();
+  const meta = {
+    quick,
+    date: started.toISOString(),
+    minutes: ((Date.now() - started.getTime()) / 60000).toFixed(1),
+    node: process.version,
+    machine: `${cpus.length} CPU(s), ${cpus[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GB, ${os.platform()} ${os.release()}`,
+    load: `${loadStart[0].toFixed(2)} / ${loadEnd[0].toFixed(2)}`,
+    agent: `${version('@x/otel-agent')} (git ${gitRev()}), @opentelemetry/sdk-trace ${version('@opentelemetry/sdk-trace')}`,
+    upstream: `@opentelemetry/auto-instrumentations-node ${version('@opentelemetry/auto-instrumentations-node')}, @opentelemetry/sdk-node ${version('@opentelemetry/sdk-node')}`,
+    ddtrace: version('dd-trace'),
+    loadgen: `autocannon ${version('autocannon')} (in the bench process; server, upstream and collector sink each in their own process)`,
+    apps: '`bench/apps/` (pg ' + version('pg') + ')',
+  };
+  write(render(R, meta, configs), { options: O, meta, results: R });
 }
 
 main().catch((e) => {
