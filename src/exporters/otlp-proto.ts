@@ -26,13 +26,6 @@ interface ScopeLike {
   droppedAttributesCount?: number;
 }
 
-const HEX = new Int8Array(128).fill(-1);
-for (let i = 0; i < 10; i++) HEX[48 + i] = i;
-for (let i = 0; i < 6; i++) {
-  HEX[97 + i] = 10 + i;
-  HEX[65 + i] = 10 + i;
-}
-
 const TWO_32 = 4294967296;
 const MIN_INT64 = -(2 ** 63);
 const MAX_INT64 = 2 ** 63;
@@ -113,19 +106,39 @@ class Writer {
     this.pos += 4;
   }
 
+  // seconds * 1e9 split into 32-bit halves, for the last seconds value seen:
+  // spans in a batch nearly all share a handful of seconds values.
+  private lastS = -1;
+  private lastLo = 0;
+  private lastHi = 0;
+
   /** HrTime [seconds, nanoseconds] as fixed64 nanoseconds, exactly (the total exceeds 2^53). */
   hrtime(t: readonly [number, number] | number[]): void {
     const s = t[0] ?? 0;
     const n = t[1] ?? 0;
-    // s * 1e9 = (sHi * 65536 + sLo) * 1e9; split sHi * 1e9 at 2^16 so that every partial stays exact.
-    const sLo = s % 65536;
-    const sHi = (s - sLo) / 65536;
-    const x = sHi * 1e9; // below 2^46
-    const bLo = x % 65536;
-    const bHi = (x - bLo) / 65536; // contributes bHi * 2^32
-    const y = bLo * 65536 + sLo * 1e9 + n; // below 2^53
-    const lo = y % TWO_32;
-    const hi = bHi + Math.floor(y / TWO_32);
+    if (s !== this.lastS) {
+      // s * 1e9 = (sHi * 65536 + sLo) * 1e9; split sHi * 1e9 at 2^16 so that every partial stays exact.
+      const sLo = s % 65536;
+      const sHi = (s - sLo) / 65536;
+      const x = sHi * 1e9; // below 2^46
+      const xLo = x % 65536;
+      const xHi = (x - xLo) / 65536; // contributes xHi * 2^32
+      const y = xLo * 65536 + sLo * 1e9; // below 2^53
+      this.lastS = s;
+      this.lastLo = y % TWO_32;
+      this.lastHi = xHi + Math.floor(y / TWO_32);
+    }
+    let lo = this.lastLo + n;
+    let hi = this.lastHi;
+    // n is normally in [0, 1e9): at most one carry; the loops only matter for malformed times.
+    while (lo >= TWO_32) {
+      lo -= TWO_32;
+      hi += 1;
+    }
+    while (lo < 0) {
+      lo += TWO_32;
+      hi -= 1;
+    }
     this.ensure(8);
     const b = this.buf;
     let p = this.pos;
@@ -174,17 +187,19 @@ class Writer {
     this.pos += n;
   }
 
-  /** A hex id (trace/span id) as a length-prefixed bytes field; invalid hex becomes zero bytes. */
+  /**
+   * A hex id (trace/span id) as a length-prefixed bytes field; from invalid hex
+   * on, zero bytes. Buffer's own hex decoder: ids are often slices of a larger
+   * string (see ids.ts), which a charCodeAt loop reads slower.
+   */
   hexBytes(h: string): void {
     const n = h.length >> 1;
     this.ensure(n + 1);
     const b = this.buf;
     b[this.pos++] = n;
-    for (let i = 0; i < n; i++) {
-      const hi = HEX[h.charCodeAt(2 * i)] ?? -1;
-      const lo = HEX[h.charCodeAt(2 * i + 1)] ?? -1;
-      b[this.pos++] = hi < 0 || lo < 0 ? 0 : (hi << 4) | lo;
-    }
+    const wrote = b.write(h, this.pos, n, 'hex');
+    if (wrote < n) b.fill(0, this.pos + wrote, this.pos + n);
+    this.pos += n;
   }
 
   raw(bytes: Uint8Array): void {

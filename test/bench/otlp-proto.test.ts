@@ -89,6 +89,19 @@ function makeSpans(): ReadableSpan[] {
   huge.end();
 
   root.end();
+  // Times on both sides of second boundaries, and far out (the nanosecond total needs all 64 bits).
+  const times: [number, number][] = [
+    [1, 999_999_999],
+    [2, 0],
+    [1_763_692_000, 0],
+    [1_763_692_000, 999_999_999],
+    [1_763_692_001, 1],
+    // (1_763_692_006 * 1e9) mod 2^32 = 4_141_054_976: adding these nanoseconds carries into the high word.
+    [1_763_692_006, 999_999_999],
+    [1_763_692_006, 153_912_320],
+    [4_294_967_295, 999_999_999],
+  ];
+  for (const [i, t] of times.entries()) b.startSpan(`timed ${i}`, { startTime: t }).end(times[(i + 1) % times.length]);
   for (let i = 0; i < 300; i++) a.startSpan(`bulk ${i}`, { kind: SpanKind.INTERNAL, attributes: { i } }).end();
   return ended;
 }
