@@ -50,7 +50,13 @@ const common = {
   target: 'node22',
   logLevel: 'warning',
   legalComments: 'none',
-  keepNames: true,
+  // No keepNames: the output is not minified, so functions and classes keep
+  // their names anyway (V8 infers them from the declarations). keepNames wrapped
+  // every function expression in a __name() call that does a defineProperty,
+  // and closures created per request (context binding wraps each listener)
+  // paid it every time: binding an emitter, two listeners and a function to a
+  // span's context measured 2.5 µs instead of 2.9.
+  keepNames: false,
   // import-in-the-middle must stay one module instance shared with the ESM loader it installs;
   // gRPC is loaded only by users who choose it.
   external: ['import-in-the-middle', 'import-in-the-middle/*', '@grpc/grpc-js', './agent.cjs'],
@@ -60,19 +66,9 @@ const common = {
   },
 };
 
-// keepNames makes esbuild rename-proof every function with a runtime __name()
-// call, and closures created per call (context binding, wrapped callbacks) pay a
-// defineProperty each time. The name V8 already inferred is nearly always the
-// same: skip the define then (measured on the bench's hello-world server:
-// 35 -> 31 µs of CPU per traced request).
-const NAME_HELPER = 'var __name = (target, value) => __defProp(target, "name", { value, configurable: true });';
-const NAME_HELPER_FAST = 'var __name = (target, value) => target.name === value ? target : __defProp(target, "name", { value, configurable: true });';
-
 async function one(entry, out) {
   const outfile = join(DIST, out);
   await build({ ...common, entryPoints: [entry], outfile, plugins: [sharedPlugin(outfile)] });
-  const code = readFileSync(outfile, 'utf8');
-  if (code.includes(NAME_HELPER)) writeFileSync(outfile, code.replace(NAME_HELPER, NAME_HELPER_FAST));
 }
 
 // Upstream instrumentations, by the short name the table uses.
