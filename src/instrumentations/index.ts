@@ -122,6 +122,8 @@ export const ENTRIES: readonly Entry[] = [
           // Upstream names every span by its method alone; see http-naming.ts. Only a
           // server's IncomingMessage has httpVersion, a client's ClientRequest does not.
           requestHook: (span, req) => {
+            // Unsampled requests never show their name: skip the templating work.
+            if (!span.isRecording()) return;
             if ('httpVersion' in req) span.updateName(serverSpanName(req.method, req.url));
             else span.updateName(clientSpanName(req.method, `${req.protocol}//${hostOf(req)}`, req.path));
           },
@@ -140,7 +142,9 @@ export const ENTRIES: readonly Entry[] = [
         const list = one<UndiciInstrumentationConfig>('undici', 'UndiciInstrumentation', {
           headersToSpanAttributes: { requestHeaders: [...cfg.http.captureClientRequestHeaders], responseHeaders: [...cfg.http.captureClientResponseHeaders] },
           startSpanHook: (req) => fetchUrlAttributes(req.origin, req.path, req.method),
-          requestHook: (span, req) => span.updateName(clientSpanName(req.method, req.origin, req.path)),
+          requestHook: (span, req) => {
+            if (span.isRecording()) span.updateName(clientSpanName(req.method, req.origin, req.path));
+          },
         });
         preciseFetchErrors(list[0]);
         return list;
