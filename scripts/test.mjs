@@ -3,7 +3,7 @@
 // match it, then runs vitest under it. `--node 22|24` selects the major;
 // OTEL_AGENT_TEST_NODE does the same from the environment.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, ensureNode, ensureNativeAddons } from './node-runtime.mjs';
 
@@ -15,6 +15,7 @@ const mode = args[0] === '--bench' ? 'bench' : args[0] === '--soak' ? 'soak' : '
 if (mode !== 'test') args.shift();
 
 const node = ensureNode(major);
+const RESULT = join(ROOT, '.cache', `vitest-node${node.version.split('.')[0]}.json`);
 console.error(`[test] using node ${node.version} (${node.bin})`);
 if (!existsSync(join(ROOT, 'dist', 'register.cjs'))) {
   const b = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
@@ -26,7 +27,17 @@ if (mode === 'bench') cmd = [join(ROOT, 'bench', 'run.mjs'), ...args];
 else if (mode === 'soak') cmd = [join(ROOT, 'bench', 'soak.mjs'), ...args];
 else {
   ensureNativeAddons(node);
-  cmd = [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args];
+  cmd = [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${RESULT}`, ...args];
 }
+rmSync(RESULT, { force: true });
 const r = spawnSync(node.bin, cmd, { cwd: ROOT, env, stdio: 'inherit' });
+if (mode === 'test') {
+  // One plain closing line with the counts, whatever the runner's own formatting.
+  try {
+    const j = JSON.parse(readFileSync(RESULT, 'utf8'));
+    console.log(`node${node.version.split(".")[0]}: ${j.numPassedTests} passed, ${j.numFailedTests} failed, ${j.numPendingTests + (j.numTodoTests ?? 0)} skipped`);
+  } catch {
+    console.log(`node${node.version.split(".")[0]}: no test results were written`);
+  }
+}
 process.exit(r.status ?? 1);
