@@ -7,7 +7,6 @@
  */
 import { context, propagation, trace, diag } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { suppressTracing } from '@opentelemetry/core';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -27,7 +26,7 @@ import { installExitHandling } from './exit';
 import { containInstrumentations, guardProcessors } from './contain';
 import { ENTRIES, enabledEntries } from './instrumentations/index';
 import { Diagnostics, describeExporters, describeHooks, globalOwner, globalTaken } from './diagnostics';
-import { installEsmHooks, installLazyLoader, type LazyLoader } from './instrumentations/loader';
+import { installEsmHooks, installLazyLoader, quiet, type LazyLoader } from './instrumentations/loader';
 import { startQueueHooks } from './queue-hooks/activate';
 import { AGENT_VERSION } from './version';
 import { PooledIdGenerator } from './ids';
@@ -104,7 +103,8 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   warnCredentialHeaders(cfg, log);
 
   const stats = newStats();
-  const diagnostics = new Diagnostics(cfg, log, ENTRIES, enabledEntries(cfg));
+  const entries = enabledEntries(cfg);
+  const diagnostics = new Diagnostics(cfg, log, ENTRIES, entries);
   const open = cfg.tracesExporters.includes('console') ? new OpenSpans() : undefined;
   const exporters = buildExporters(cfg, log, open).map((e) => diagnostics.wrapExporter(e));
   const batches = exporters.map(
@@ -169,7 +169,6 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
     }
   }
 
-  const entries = enabledEntries(cfg);
   let loader: LazyLoader | undefined;
   let esm: 'sync' | 'async' | 'off' = 'off';
   // Queue hooks name the app's own files, which no package load announces: they start now, not lazily.
@@ -200,7 +199,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
     const onRequire = proto._onRequire;
     if (typeof onRequire === 'function') {
       proto._onRequire = function (this: unknown, ...a: unknown[]) {
-        return context.with(suppressTracing(context.active()), () => onRequire.apply(this, a));
+        return quiet(() => onRequire.apply(this, a));
       };
     }
     // ESM hooks first: their own module loads must not look like the app's.

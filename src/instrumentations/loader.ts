@@ -27,7 +27,7 @@ export interface LazyLoader {
 }
 
 /** Runs fn with tracing suppressed, but only pays for it when a span is active. */
-function quiet<T>(fn: () => T): T {
+export function quiet<T>(fn: () => T): T {
   const ctx = context.active();
   return trace.getSpan(ctx) ? context.with(suppressTracing(ctx), fn) : fn();
 }
