@@ -73,7 +73,6 @@ async function one(entry, out) {
 
 // Upstream instrumentations, by the short name the table uses.
 const UPSTREAM = {
-  http: '@opentelemetry/instrumentation-http',
   undici: '@opentelemetry/instrumentation-undici',
   fs: '@opentelemetry/instrumentation-fs',
   'aws-sdk': '@opentelemetry/instrumentation-aws-sdk',

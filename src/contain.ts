@@ -252,16 +252,9 @@ class InstrumentationGuard {
 }
 
 /** Hooks from the instrumentation's config (requestHook, responseHook, ...): off after their first exception. */
-function guardHooks(name: string, instr: Instrumentation, log: AgentLog, faults: readonly string[]): void {
+function guardHooks(name: string, instr: Instrumentation, log: AgentLog): void {
   const cfg = instr.getConfig() as Record<string, unknown>;
   const next: Record<string, unknown> = { ...cfg };
-  if (name === 'http' && faults.includes('http-request-hook')) {
-    const real = cfg.requestHook as Fn | undefined;
-    next.requestHook = function (this: unknown, ...args: unknown[]): unknown {
-      if ((args[1] as { httpVersion?: unknown } | undefined)?.httpVersion !== undefined) throw new Error('test fault in requestHook');
-      return real?.apply(this, args);
-    };
-  }
   let changed = false;
   for (const [key, hook] of Object.entries(next)) {
     if (typeof hook !== 'function' || !/Hook$/.test(key)) continue;
@@ -295,7 +288,9 @@ export function containInstrumentations(name: string, list: readonly Instrumenta
         for (const file of def.files ?? []) guard.patch(file);
       }
       const wrap = internals._wrap;
-      if (typeof wrap === 'function') {
+      // An instrumentation that guards its own wrappers (own/http.ts) says so: the
+      // per-call frame below would cost more than it does on its hot paths.
+      if (typeof wrap === 'function' && (instr as { selfContained?: unknown }).selfContained !== true) {
         internals._wrap = (exports, fname, factory) => {
           const target = exports as Record<string, unknown> | undefined;
           if (!target || typeof target[fname] !== 'function' || typeof factory !== 'function') {
@@ -307,7 +302,7 @@ export function containInstrumentations(name: string, list: readonly Instrumenta
           return wrap(exports, fname, guard.factory(factory, owner && owner !== 'Object' ? owner : name));
         };
       }
-      guardHooks(name, instr, log, faults);
+      guardHooks(name, instr, log);
     } catch (e) {
       log.debug(`instrumentation "${name}": containment not applied (${why(e)})`);
     }

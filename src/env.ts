@@ -81,7 +81,7 @@ export interface AgentConfig {
 }
 
 /** Parts of the agent that OTEL_AGENT_TEST_FAULTS can make fail on purpose (see src/contain.ts). */
-export const TEST_FAULTS = ['processor-on-start', 'processor-on-ending', 'processor-on-end', 'http-request-hook'] as const;
+export const TEST_FAULTS = ['processor-on-start', 'processor-on-ending', 'processor-on-end', 'http-bookkeeping'] as const;
 
 /** Every instrumentation short name the agent knows; kept here so env validation needs no other module. */
 export const INSTRUMENTATION_NAMES = [

@@ -23,6 +23,7 @@ export function methodForName(method: string | undefined): string {
  */
 const ID =
   /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|[A-Za-z0-9_-]{20,}|[^/]*\d[^/]*\d[^/]*\d[^/]*|[^/]*[@%][^/]*)$/i;
+const SHORT_HAS_DATA = /[\d@%?#]|[a-f]{12}/i;
 /** Longer templates are cut at a segment boundary: deep paths are data too (file trees, nested keys). */
 const MAX_TEMPLATE = 96;
 
@@ -32,6 +33,9 @@ const MAX_TEMPLATE = 96;
  * `/orders/42?x=1` -> `/orders/:id`.
  */
 export function routeTemplate(url: string): string {
+  // Short paths without a digit, `@` or `%` cannot hold an id segment (those need
+  // digits or 20+ characters): nothing to template. This runs for every sampled request.
+  if (url.length < 20 && !SHORT_HAS_DATA.test(url)) return url || '/';
   const q = url.search(/[?#]/);
   const path = q >= 0 ? url.slice(0, q) : url;
   const parts = path.split('/');

@@ -17,10 +17,9 @@ import type { AgentLog } from '../log';
 import type { DbInstrumentationName } from './own/db-shaping';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
-import type { HttpInstrumentationConfig } from '@opentelemetry/instrumentation-http';
+import type { HttpConfig } from './own/http';
 import type { UndiciInstrumentationConfig } from '@opentelemetry/instrumentation-undici';
-import type { ClientRequest, IncomingMessage } from 'node:http';
-import { clientSpanName, errorView, fetchUrlAttributes, serverSpanName } from './http-naming';
+import { clientSpanName, errorView, fetchUrlAttributes } from './http-naming';
 
 export interface InstrContext {
   cfg: AgentConfig;
@@ -59,6 +58,7 @@ function db(file: DbInstrumentationName, exportName: string): Instrumentation[] 
   return load<typeof import('./own/db-shaping')>('db-shaping').shape(file, (config) => one(file, exportName, config));
 }
 
+const lower = (s: string): string => s.toLowerCase();
 const builtin = (...names: string[]): string[] => names.flatMap((n) => [n, `node:${n}`]);
 
 /**
@@ -68,26 +68,6 @@ const builtin = (...names: string[]): string[] => names.flatMap((n) => [n, `node
  */
 function untraced<T>(fn: () => T): T {
   return context.with(suppressTracing(context.active()), fn);
-}
-
-/** The authority the request goes to: its Host header (what Node sends), else the host option. */
-function hostOf(req: ClientRequest): string {
-  const h = req.getHeader('host');
-  return typeof h === 'string' && h ? h : req.host;
-}
-
-/**
- * error.type of a failed http.request: upstream uses error.name ("Error" for a
- * refused connection); hand its error path a view of the error named by
- * errorType() instead. If upstream's internals change, upstream's own value stays.
- */
-function precisePeerErrors(i: Instrumentation | undefined): void {
-  const inst = i as unknown as { _onOutgoingRequestError?: (...a: unknown[]) => unknown } | undefined;
-  const orig = inst?._onOutgoingRequestError;
-  if (!inst || typeof orig !== 'function' || orig.length !== 4) return;
-  inst._onOutgoingRequestError = function (this: unknown, span: unknown, metric: unknown, start: unknown, err: unknown) {
-    return orig.call(this, span, metric, start, errorView(err, 'name'));
-  };
 }
 
 /**
@@ -108,29 +88,24 @@ function preciseFetchErrors(i: Instrumentation | undefined): void {
 
 export const ENTRIES: readonly Entry[] = [
   {
+    // Own instrumentation (own/http.ts), built for per-request cost.
     name: 'http',
     triggers: ['http', 'https'],
     esm: builtin('http', 'https'),
     defaultOn: true,
     create: ({ cfg }) =>
-      untraced(() => {
-        const list = one<HttpInstrumentationConfig>('http', 'HttpInstrumentation', {
-          headersToSpanAttributes: {
-            server: { requestHeaders: [...cfg.http.captureServerRequestHeaders], responseHeaders: [...cfg.http.captureServerResponseHeaders] },
-            client: { requestHeaders: [...cfg.http.captureClientRequestHeaders], responseHeaders: [...cfg.http.captureClientResponseHeaders] },
+      untraced(() =>
+        one<HttpConfig>('http', 'HttpInstrumentation', {
+          captureHeaders: {
+            serverRequest: cfg.http.captureServerRequestHeaders.map(lower),
+            serverResponse: cfg.http.captureServerResponseHeaders.map(lower),
+            clientRequest: cfg.http.captureClientRequestHeaders.map(lower),
+            clientResponse: cfg.http.captureClientResponseHeaders.map(lower),
           },
-          // Upstream names every span by its method alone; see http-naming.ts. Only a
-          // server's IncomingMessage has httpVersion, a client's ClientRequest does not.
-          requestHook: (span, req) => {
-            // Unsampled requests never show their name: skip the templating work.
-            if (!span.isRecording()) return;
-            if ('httpVersion' in req) span.updateName(serverSpanName(req.method, req.url));
-            else span.updateName(clientSpanName(req.method, `${req.protocol}//${hostOf(req)}`, req.path));
-          },
-        });
-        precisePeerErrors(list[0]);
-        return list;
-      }),
+          metrics: cfg.metricsExporters.length > 0,
+          testFault: cfg.agent.testFaults.includes('http-bookkeeping'),
+        }),
+      ),
   },
   {
     name: 'undici',

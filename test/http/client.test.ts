@@ -54,7 +54,7 @@ async function runCalls(ext: string, service: string, calls: Call[], env: Record
   return { results, spans, byCall };
 }
 
-const SCOPES = { http: '@opentelemetry/instrumentation-http', https: '@opentelemetry/instrumentation-http', fetch: '@opentelemetry/instrumentation-undici' };
+const SCOPES = { http: '@x/otel-agent/http', https: '@x/otel-agent/http', fetch: '@opentelemetry/instrumentation-undici' };
 
 describe.each(VARIANTS)('http client and fetch (%s)', (ext) => {
   it('make one CLIENT span per call, named METHOD origin+path template, and inject its context into the request', async () => {

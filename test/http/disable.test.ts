@@ -9,7 +9,7 @@ import { startOtlpReceiver, type OtlpReceiver, type RecvSpan } from '../harness/
 import { send, startDownstream, traceparent, type Downstream } from './helpers';
 import { withServer } from './run-server';
 
-const HTTP = '@opentelemetry/instrumentation-http';
+const HTTP = '@x/otel-agent/http';
 const UNDICI = '@opentelemetry/instrumentation-undici';
 const FS = '@opentelemetry/instrumentation-fs';
 

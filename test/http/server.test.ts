@@ -57,7 +57,7 @@ describe.each(VARIANTS)('http server (%s)', (ext) => {
       'user_agent.original': 'test-agent/1.0',
     });
     for (const s of run.spans) for (const old of OLD_HTTP_ATTRIBUTES) expect(s.attributes, `${s.name} has old attribute ${old}`).not.toHaveProperty(old);
-    expect(order.scope.name).toBe('@opentelemetry/instrumentation-http');
+    expect(order.scope.name).toBe('@x/otel-agent/http');
     // The handler's own work hangs under its request.
     expect(childrenOf(run.spans, order).map((s) => `${s.kind} ${s.name}`).sort()).toEqual([`CLIENT GET ${ds.url}/inventory/:id`, 'INTERNAL fs readFileSync']);
   });

@@ -178,7 +178,7 @@ describe.each(VARIANTS)('S3 client (%s)', (ext) => {
     const received = s3.requests.filter((r) => r.url.startsWith(`/untraced-${ext}`));
     expect(received.map((r) => r.method)).toEqual(http.map((s) => s.attributes['http.request.method']));
     http.forEach((s, i) => {
-      expect(s.scope.name).toBe('@opentelemetry/instrumentation-http');
+      expect(s.scope.name).toBe('@x/otel-agent/http');
       expect(s.parentSpanId).toBe(server.spanId);
       expect(received[i]!.headers.traceparent).toBe(`00-${s.traceId}-${s.spanId}-01`);
     });

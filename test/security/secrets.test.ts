@@ -136,7 +136,7 @@ describe.each(VARIANTS)('no secret leaves the process by default (%s)', (ext) =>
     const spans = rx.spans().filter((s) => s.resource['service.name'] === service);
     const scope = (name: string) => (s: RecvSpan) => s.scope.name.includes(name);
     has(spans, (s) => s.kind === 'SERVER' && s.attributes['url.path'] === '/order', 'the incoming request');
-    has(spans, (s) => scope('instrumentation-http')(s) && s.kind === 'CLIENT' && String(s.attributes['url.full']).includes('/callback'), 'outgoing http');
+    has(spans, (s) => scope('otel-agent/http')(s) && s.kind === 'CLIENT' && String(s.attributes['url.full']).includes('/callback'), 'outgoing http');
     has(spans, (s) => scope('undici')(s) && s.kind === 'CLIENT', 'fetch');
     has(spans, (s) => s.attributes['db.system.name'] === 'postgresql' && s.name !== 'pg.connect', 'PostgreSQL queries');
     has(spans, (s) => scope('mysql2')(s), 'MySQL queries');
