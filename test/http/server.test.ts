@@ -62,6 +62,30 @@ describe.each(VARIANTS)('http server (%s)', (ext) => {
     expect(childrenOf(run.spans, order).map((s) => `${s.kind} ${s.name}`).sort()).toEqual([`CLIENT GET ${ds.url}/inventory/:id`, 'INTERNAL fs readFileSync']);
   });
 
+  it('keeps callback-style work (body events, an outgoing call with Expect: 100-continue, its response events) under the request', async () => {
+    const service = `srv-events-${ext}`;
+    ds.seen.length = 0;
+    let reply: Awaited<ReturnType<typeof send>> | undefined;
+    const run = await withServer(rx, { ext, service, env: { DOWNSTREAM: ds.url } }, async (base) => {
+      reply = await send(`${base}/events`, { method: 'POST', body: 'x'.repeat(5000) });
+    });
+    expect(reply?.status).toBe(200);
+    expect(reply?.body).toBe('5000');
+    const server = one(run.spans, 'POST /events');
+    // Both fs calls ran in event listeners: one of the request body, one of the downstream's response.
+    expect(childrenOf(run.spans, server).map((s) => `${s.kind} ${s.name}`).sort()).toEqual([
+      `CLIENT PUT ${ds.url}/after-body`,
+      'INTERNAL fs statSync',
+      'INTERNAL fs statSync',
+    ]);
+    const client = one(run.spans, `PUT ${ds.url}/after-body`);
+    expect(client.attributes['http.response.status_code']).toBe(200);
+    // Node wrote this request's headers in its constructor (Expect): the context still went out.
+    const seen = ds.to('/after-body')[0]!;
+    expect(String(seen.headers.expect)).toBe('100-continue');
+    expect(traceparent(seen.headers.traceparent)).toEqual({ traceId: server.traceId, parentId: client.spanId, flags: '01' });
+  });
+
   it('marks 5xx SERVER spans ERROR with error.type, and leaves 4xx unset (the client erred, not the server)', async () => {
     const service = `srv-status-${ext}`;
     const run = await withServer(rx, { ext, service }, async (base) => {
