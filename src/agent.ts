@@ -12,10 +12,10 @@ import {
   AlwaysOnSampler,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
-  TracerProvider,
   type Sampler,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
+import { LeanTracerProvider } from './tracer';
 import { loadConfig, type AgentConfig } from './env';
 import { createLog, installDiag, type AgentLog } from './log';
 import { buildPropagator } from './propagators';
@@ -34,7 +34,7 @@ import { describeUrl } from './exporters/transport';
 
 export interface AgentHandle {
   config: AgentConfig;
-  provider: TracerProvider;
+  provider: LeanTracerProvider;
   stats: PipelineStats;
   loader: LazyLoader | undefined;
   esm: 'sync' | 'async' | 'off';
@@ -124,7 +124,8 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   );
 
   const resource = buildResource(cfg);
-  const provider = new TracerProvider({
+  // Our own tracer (src/tracer.ts), not the SDK's: about half the SDK span's cost was its object and the garbage it makes.
+  const provider = new LeanTracerProvider({
     resource,
     sampler: buildSampler(cfg),
     spanLimits: cfg.spanLimits,

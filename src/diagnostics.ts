@@ -16,7 +16,8 @@
  */
 import { context, SpanKind } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
-import { AlwaysOnSampler, TracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { AlwaysOnSampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { LeanTracerProvider } from './tracer';
 import type { Resource } from '@opentelemetry/resources';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type * as fsT from 'node:fs';
@@ -519,7 +520,7 @@ export class Diagnostics {
    */
   emitTestSpan(resource: Resource, processors: SpanProcessor[]): void {
     if (!this.cfg.agent.doctorReport) return;
-    const tp = new TracerProvider({ resource, sampler: new AlwaysOnSampler(), spanProcessors: processors });
+    const tp = new LeanTracerProvider({ resource, sampler: new AlwaysOnSampler(), spanProcessors: processors });
     const span = tp.getTracer('@x/otel-agent', AGENT_VERSION).startSpan('otel-agent doctor', {
       kind: SpanKind.INTERNAL,
       attributes: { 'otel_agent.doctor': true },
