@@ -86,6 +86,17 @@ describe.each(VARIANTS)('http server (%s)', (ext) => {
     expect(traceparent(seen.headers.traceparent)).toEqual({ traceId: server.traceId, parentId: client.spanId, flags: '01' });
   });
 
+  it('behind a proxy, takes server.address/port and client.address from Forwarded or X-Forwarded-*', async () => {
+    const service = `srv-proxy-${ext}`;
+    const run = await withServer(rx, { ext, service }, async (base) => {
+      await send(`${base}/orders/31`, { headers: { 'x-forwarded-for': '203.0.113.7, 10.0.0.1', 'x-forwarded-host': 'shop.example.com', 'x-forwarded-proto': 'https' } });
+      await send(`${base}/orders/32`, { headers: { forwarded: 'for="[2001:db8::1]:4711";host=api.example.com:8443;proto=https, for=10.0.0.2' } });
+    });
+    const byPath = (p: string) => run.spans.find((s) => s.attributes['url.path'] === p)!;
+    expect(byPath('/orders/31').attributes).toMatchObject({ 'server.address': 'shop.example.com', 'server.port': 443, 'client.address': '203.0.113.7', 'network.peer.address': '127.0.0.1' });
+    expect(byPath('/orders/32').attributes).toMatchObject({ 'server.address': 'api.example.com', 'server.port': 8443, 'client.address': '2001:db8::1', 'network.peer.address': '127.0.0.1' });
+  });
+
   it('marks 5xx SERVER spans ERROR with error.type, and leaves 4xx unset (the client erred, not the server)', async () => {
     const service = `srv-status-${ext}`;
     const run = await withServer(rx, { ext, service }, async (base) => {

@@ -135,12 +135,50 @@ const headerSetter: TextMapSetter<httpT.ClientRequest> = {
 };
 
 const normalMethod = (m: string | undefined): string => {
+  if (m !== undefined && KNOWN_METHODS.has(m)) return m;
   const u = (m ?? 'GET').toUpperCase();
   return KNOWN_METHODS.has(u) ? u : '_OTHER';
 };
 
-/** `host:port`, `[v6]:port` or `host` -> parts; the port as a number. */
+/** The request headers describeServer() reads, from `rawHeaders` (first occurrence each). */
+interface ServerHeaders {
+  host?: string;
+  'user-agent'?: string;
+  forwarded?: string;
+  'x-forwarded-host'?: string;
+  'x-forwarded-proto'?: string;
+  'x-forwarded-for'?: string;
+}
+const SERVER_HEADERS = new Set<string>(['host', 'user-agent', 'forwarded', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-for']);
+
+/**
+ * Reading `req.headers` makes Node build an object of every header; the few
+ * read here come straight from `rawHeaders` instead (apps that read headers
+ * themselves pay for the object anyway, apps that do not are spared it).
+ */
+function readHeaders(raw: string[]): ServerHeaders {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    let k = raw[i]!;
+    if (k.length < 4 || k.length > 17) continue;
+    k = k.toLowerCase();
+    if (SERVER_HEADERS.has(k) && out[k] === undefined) out[k] = raw[i + 1]!;
+  }
+  return out;
+}
+
+let lastHost: string | undefined;
+let lastSplit: { address: string; port?: number } = { address: '' };
+
+/** `host:port`, `[v6]:port` or `host` -> parts; the port as a number. A server sees the same Host again and again. */
 function splitHost(host: string): { address: string; port?: number } {
+  if (host === lastHost) return lastSplit;
+  lastSplit = parseHost(host);
+  lastHost = host;
+  return lastSplit;
+}
+
+function parseHost(host: string): { address: string; port?: number } {
   let address = host;
   let port: number | undefined;
   const colon = host.lastIndexOf(':');
@@ -153,10 +191,6 @@ function splitHost(host: string): { address: string; port?: number } {
   }
   if (address.startsWith('[') && address.endsWith(']')) address = address.slice(1, -1);
   return { address, port };
-}
-
-function firstValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }
 
 /** `for=` / `host=` / `proto=` of the first element of a Forwarded header (RFC 7239). */
@@ -431,7 +465,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
   private describeServer(span: Span, req: httpT.IncomingMessage, method: string, scheme: string, ex: Exchange): void {
     const target = req.url ?? '/';
     span.updateName(serverSpanName(req.method, target));
-    const headers = req.headers;
+    const headers = readHeaders(req.rawHeaders);
     const q = target.indexOf('?');
     let path = q >= 0 ? target.slice(0, q) : target;
     if (!path.startsWith('/')) {
@@ -455,17 +489,17 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
       const query = target.slice(q + 1, hash >= 0 ? hash : undefined);
       if (query) a[ATTR_URL_QUERY] = redactQuery(query);
     }
-    const fwd = firstValue(headers.forwarded);
-    const host = (fwd && forwarded(fwd, 'host')) || firstValue(headers['x-forwarded-host']) || headers.host;
+    const fwd = headers.forwarded;
+    const host = (fwd && forwarded(fwd, 'host')) || headers['x-forwarded-host'] || headers.host;
     if (host) {
       const h = splitHost(host);
       a[ATTR_SERVER_ADDRESS] = h.address;
-      const proto = (fwd && forwarded(fwd, 'proto')) || firstValue(headers['x-forwarded-proto']) || scheme;
+      const proto = (fwd && forwarded(fwd, 'proto')) || headers['x-forwarded-proto'] || scheme;
       const port = h.port ?? (proto === 'https' ? 443 : proto === 'http' ? 80 : undefined);
       if (port !== undefined) a[ATTR_SERVER_PORT] = port;
       ex.server = { address: h.address, port };
     }
-    const client = (fwd && forwarded(fwd, 'for')) || firstValue(headers['x-forwarded-for'])?.split(',')[0];
+    const client = (fwd && forwarded(fwd, 'for')) || headers['x-forwarded-for']?.split(',')[0];
     if (client) a[ATTR_CLIENT_ADDRESS] = bareAddress(client);
     else if (socket?.remoteAddress) a[ATTR_CLIENT_ADDRESS] = socket.remoteAddress;
     if (socket?.remoteAddress) {
@@ -476,7 +510,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     if (ua) a[ATTR_USER_AGENT_ORIGINAL] = ua;
     span.setAttributes(a);
     const names = this.getConfig().captureHeaders?.serverRequest;
-    if (names?.length) captureHeaders(span, 'request', names, (n) => headers[n]);
+    if (names?.length) captureHeaders(span, 'request', names, (n) => req.headers[n]);
   }
 
   private endServer(ex: Exchange, res: httpT.ServerResponse, err: unknown): void {
