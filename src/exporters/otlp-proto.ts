@@ -202,6 +202,16 @@ class Writer {
     this.pos += n;
   }
 
+  /** `n` bytes of `src` from `off` as a length-prefixed bytes field (n < 128). */
+  bytesAt(src: Uint8Array, off: number, n: number): void {
+    this.ensure(n + 1);
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = n;
+    for (let i = 0; i < n; i++) b[p++] = src[off + i]!;
+    this.pos = p;
+  }
+
   raw(bytes: Uint8Array): void {
     this.ensure(bytes.length);
     this.buf.set(bytes, this.pos);
@@ -428,23 +438,72 @@ function link(w: Writer, l: Link & { droppedAttributesCount?: number }): void {
   w.end(m);
 }
 
-function span(w: Writer, s: ReadableSpan): void {
+/**
+ * The trace, span and parent span ids of a whole request, hex-decoded in one
+ * call. Each id through Buffer's hex decoder was one native call of about
+ * 100 ns (a third of a small span's encoding); here all of them are joined and
+ * decoded at once, and each span copies its bytes from the result, in the
+ * order span() is called. Undefined when an id is not a well-formed hex id of
+ * the usual length: every id then goes through hexBytes() one by one.
+ */
+function decodeIds(groups: Iterable<Map<object, ReadableSpan[]>>): Buffer | undefined {
+  const parts: string[] = [];
+  let chars = 0;
+  for (const scopes of groups) {
+    for (const list of scopes.values()) {
+      for (const s of list) {
+        const ctx = s.spanContext();
+        const t = ctx.traceId;
+        const id = ctx.spanId;
+        if (t.length !== 32 || id.length !== 16) return undefined;
+        parts.push(t, id);
+        chars += 48;
+        const p = s.parentSpanContext?.spanId;
+        if (p) {
+          if (p.length !== 16) return undefined;
+          parts.push(p);
+          chars += 16;
+        }
+      }
+    }
+  }
+  const bytes = Buffer.from(parts.join(''), 'hex');
+  // The decoder stops at the first character that is not hex.
+  return bytes.length * 2 === chars ? bytes : undefined;
+}
+
+/** Where the next span's ids are in the decodeIds() result. */
+let idCursor = 0;
+
+function span(w: Writer, s: ReadableSpan, ids: Buffer | undefined): void {
   w.byte(tag(2, LEN)); // ScopeSpans.spans
   const m = w.begin(2);
   const ctx: SpanContext = s.spanContext();
-  w.byte(tag(1, LEN));
-  w.hexBytes(ctx.traceId);
-  w.byte(tag(2, LEN));
-  w.hexBytes(ctx.spanId);
+  const parent = s.parentSpanContext;
+  const parentId = parent?.spanId;
+  if (ids) {
+    w.byte(tag(1, LEN));
+    w.bytesAt(ids, idCursor, 16);
+    w.byte(tag(2, LEN));
+    w.bytesAt(ids, idCursor + 16, 8);
+    idCursor += 24;
+  } else {
+    w.byte(tag(1, LEN));
+    w.hexBytes(ctx.traceId);
+    w.byte(tag(2, LEN));
+    w.hexBytes(ctx.spanId);
+  }
   const ts = ctx.traceState?.serialize();
   if (ts) {
     w.byte(tag(3, LEN));
     w.string(ts);
   }
-  const parent = s.parentSpanContext;
-  if (parent?.spanId) {
+  if (parentId) {
     w.byte(tag(4, LEN));
-    w.hexBytes(parent.spanId);
+    if (ids) {
+      w.bytesAt(ids, idCursor, 8);
+      idCursor += 8;
+    } else w.hexBytes(parentId);
   }
   w.byte(tag(5, LEN));
   w.string(s.name);
@@ -557,6 +616,8 @@ export function encodeTraceRequest(spans: readonly ReadableSpan[]): Buffer {
     if (list) list.push(s);
     else scopes.set(sc, [s]);
   }
+  const ids = decodeIds(byResource.values());
+  idCursor = 0;
   for (const [resource, scopes] of byResource) {
     const r = resource as ResourceLike;
     w.byte(tag(1, LEN)); // ExportTraceServiceRequest.resource_spans
@@ -567,7 +628,7 @@ export function encodeTraceRequest(spans: readonly ReadableSpan[]): Buffer {
       w.byte(tag(2, LEN)); // ResourceSpans.scope_spans
       const ss = w.begin(3);
       w.raw(scopeField(sc));
-      for (const s of list) span(w, s);
+      for (const s of list) span(w, s, ids);
       if (sc.schemaUrl) {
         w.byte(tag(3, LEN));
         w.string(sc.schemaUrl);

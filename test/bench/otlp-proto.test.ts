@@ -124,6 +124,32 @@ describe('OTLP protobuf encoder', () => {
     expect(server.status).toEqual({ code: 2, message: 'boom ✗' });
   });
 
+  it('a malformed id in a batch (all ids are decoded in one go) costs neither that span nor the others', () => {
+    const spans = makeSpans().slice(0, 40);
+    const bad = (s: ReadableSpan, name: string, patch: Partial<ReturnType<ReadableSpan['spanContext']>>): ReadableSpan => {
+      const sc = { ...s.spanContext(), ...patch };
+      return Object.create(s, { spanContext: { value: () => sc }, name: { value: name } }) as ReadableSpan;
+    };
+    spans[3] = bad(spans[3]!, 'bad char', { spanId: '00f067aa0ba9zz07' });
+    spans[7] = bad(spans[7]!, 'upper case', { traceId: '4BF92F3577B34DA6A3CE929D0E0E4736' }); // valid hex
+    spans[9] = bad(spans[9]!, 'odd length', { spanId: 'abc' });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const all = (o: any): any[] => o.resourceSpans.flatMap((r: any) => r.scopeSpans.flatMap((ss: any) => ss.spans));
+    const ours = decode(encodeTraceRequest(spans));
+    const theirs = decode(ProtobufTraceSerializer.serializeRequest(spans as never)!);
+    const byName = (o: unknown, n: string) => all(o).find((x) => x.name === n);
+    // Malformed ids keep what this encoder always wrote for them: the bytes up to the first non-hex character, then zeros.
+    expect(byName(ours, 'bad char').spanId).toBe(Buffer.from('00f067aa0ba90000', 'hex').toString('base64'));
+    expect(byName(ours, 'odd length').spanId).toBe(Buffer.from('ab', 'hex').toString('base64'));
+    expect(byName(ours, 'upper case').traceId).toBe(Buffer.from('4bf92f3577b34da6a3ce929d0e0e4736', 'hex').toString('base64'));
+    // Everything else is what the upstream transformer writes.
+    for (const n of ['bad char', 'odd length']) {
+      delete byName(ours, n).spanId;
+      delete byName(theirs, n).spanId;
+    }
+    expect(ours).toEqual(theirs);
+  });
+
   it('encodes a batch whose groups reorder between calls (one scratch buffer, no leftovers)', () => {
     const spans = makeSpans();
     const first = Buffer.from(encodeTraceRequest(spans.slice(0, 5)));
