@@ -48,8 +48,11 @@ describe('soak, short (bench/soak.mjs --seconds 10)', () => {
     });
     expect(s.handles.maxAfterWarm).toBeLessThanOrEqual(s.handles.ceiling);
     expect(s.appExit).toEqual({ code: 0, signal: null });
-    // Every span is accounted for: exported, or dropped/failed and counted.
-    expect(s.spans.exported + s.spans.dropped + s.spans.failed).toBeGreaterThanOrEqual(s.spans.ended - 1);
+    // Every span is accounted for: exported, or dropped/failed and counted. The counters are
+    // read through /stats requests, which are traced themselves: the SERVER spans of the last
+    // two (the drain loop's final one and the sample before it) can have ended and still sit
+    // in the queue when the final sample is taken.
+    expect(s.spans.exported + s.spans.dropped + s.spans.failed).toBeGreaterThanOrEqual(s.spans.ended - 2);
     expect(s.problems).toEqual([]);
     expect(code).toBe(0);
   }, 60_000);
