@@ -21,7 +21,7 @@ interface Soak {
   timeouts: number;
   mismatches: number;
   handles: { maxAfterWarm: number; ceiling: number };
-  spans: { ended: number; exported: number; dropped: number; failed: number };
+  spans: { ended: number; exported: number; dropped: number; failed: number; sinkReceived: number };
   appExit: { code: number | null; signal: string | null };
 }
 
@@ -53,6 +53,8 @@ describe('soak, short (bench/soak.mjs --seconds 10)', () => {
     // two (the drain loop's final one and the sample before it) can have ended and still sit
     // in the queue when the final sample is taken.
     expect(s.spans.exported + s.spans.dropped + s.spans.failed).toBeGreaterThanOrEqual(s.spans.ended - 2);
+    // And once the app has exited (its exit flush included), those arrived at the collector too.
+    expect(s.spans.sinkReceived + s.spans.dropped + s.spans.failed).toBeGreaterThanOrEqual(s.spans.ended);
     expect(s.problems).toEqual([]);
     expect(code).toBe(0);
   }, 60_000);
