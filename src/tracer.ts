@@ -651,6 +651,17 @@ export class LeanSpan implements SdkSpan {
   }
 
   setAttributes(attributes: Attributes): this {
+    if (this.nAttributes === 0 && !this.ended) {
+      // The first attributes of a span started without any (what the HTTP
+      // instrumentation does): one copy, as for start attributes.
+      const l = this.sh.limits;
+      const copy = cloneValid(attributes, l.attributeCountLimit, l.attributeValueLengthLimit);
+      if (copy) {
+        this.attributes = copy;
+        this.nAttributes = cleanedCount;
+        return this;
+      }
+    }
     for (const k in attributes) if (Object.hasOwn(attributes, k)) this.setAttribute(k, attributes[k]);
     return this;
   }

@@ -628,6 +628,19 @@ function script(tracer: Tracer): void {
   atLimit.setAttribute('f0', 'overwrite');
   atLimit.setAttribute('f10', 10);
   atLimit.end();
+  // setAttributes as the first attributes of a span (copied in one step when clean), then again.
+  const later = tracer.startSpan('set later', { kind: SpanKind.SERVER });
+  const arr = ['x'];
+  later.setAttributes({ 'http.request.method': 'GET', 'server.port': 8080, ok: true, arr, nil: null as never });
+  arr.push('y');
+  later.setAttributes({ 'http.request.method': 'POST', extra: 1 });
+  later.end();
+  const messy = tracer.startSpan('set later, messy');
+  messy.setAttributes({ a: 1, u: undefined, fn: (() => 1) as never, long: 'q'.repeat(30), '': 2 });
+  messy.end();
+  const tooMany = tracer.startSpan('set later, too many');
+  tooMany.setAttributes(Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`t${i}`, i])));
+  tooMany.end();
 }
 
 describe('same as the SDK', () => {
@@ -651,7 +664,7 @@ describe('same as the SDK', () => {
   it('spans carry the same fields and values as the SDK’s for the same calls', () => {
     const { ours, sdk } = both();
     expect(ours.map(view)).toEqual(sdk.map(view));
-    expect(ours).toHaveLength(4);
+    expect(ours).toHaveLength(7);
   });
 
   it('the upstream OTLP transformer and our encoder read our spans identically', () => {
