@@ -541,7 +541,8 @@ export class LeanSpan implements SdkSpan {
 
   private readonly sc: SpanContext;
   private readonly sh: Shared;
-  private readonly clock: Clock;
+  /** The wall-clock offset when the span started (set with the start time, after now() may have corrected it). */
+  private clock!: Clock;
   /** performance.now() at start and end; NaN when that time was given as an HrTime or a date. */
   private t0 = 0;
   private t1 = 0;
@@ -577,7 +578,6 @@ export class LeanSpan implements SdkSpan {
     this.parentSpanContext = parent;
     this.resource = sh.resource;
     this.instrumentationScope = scope;
-    this.clock = clock;
     this.attributes = attributes;
     this.nAttributes = count;
     this.droppedAttributesCount = dropped;
@@ -589,8 +589,9 @@ export class LeanSpan implements SdkSpan {
     else if (typeof t === 'number' && t <= performance.now()) this.t0 = t; // a performance.now() reading, as in the SDK
     else {
       this.t0 = NaN;
-      this.start = toHr(t) ?? this.clock.hr(now());
+      this.start = toHr(t) ?? clock.hr(now());
     }
+    this.clock = clock;
   }
 
   spanContext(): SpanContext {

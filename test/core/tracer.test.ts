@@ -4,7 +4,7 @@
  * behaviour is the reference, the same script runs against the SDK's
  * TracerProvider and the results are compared field by field.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRequire } from 'node:module';
 import {
   context,
@@ -684,3 +684,31 @@ describe('same as the SDK', () => {
   });
 });
 
+
+describe('wall clock', () => {
+  it('follows a step of the wall clock (an NTP correction) within a second, without changing durations', () => {
+    const { tracer } = setup();
+    const realPerf = performance.now.bind(performance);
+    const realDate = Date.now.bind(Date);
+    const step = 60_000;
+    try {
+      // More than a second of monotonic time later (the offset is re-checked at most once a second), the wall clock is a minute ahead.
+      let perfAhead = 1_500;
+      vi.spyOn(performance, 'now').mockImplementation(() => realPerf() + perfAhead);
+      vi.spyOn(Date, 'now').mockImplementation(() => realDate() + perfAhead + step);
+      const before = Date.now();
+      const s = asReadable(tracer.startSpan('after the step'));
+      (s as unknown as Span).end();
+      expect(hrMs(s.startTime)).toBeGreaterThanOrEqual(before - 2);
+      expect(hrMs(s.startTime)).toBeLessThanOrEqual(Date.now() + 2);
+      expect(hrDiffMs(s.startTime, s.endTime)).toBeLessThan(1_000);
+      // And back: the next check, a second later, follows the real clock again.
+      perfAhead = 3_000;
+      vi.mocked(Date.now).mockImplementation(() => realDate() + perfAhead);
+      const t = asReadable(tracer.startSpan('after stepping back'));
+      expect(Math.abs(hrMs(t.startTime) - Date.now())).toBeLessThan(3);
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+});
