@@ -229,8 +229,8 @@ class Writer {
     return mark * 8 + guess;
   }
 
-  /** Writes the length at the mark, moving the body when the guess was wrong. */
-  end(m: number): void {
+  /** Writes the length at the mark, moving the body when the guess was wrong; returns the bytes the length took. */
+  end(m: number): number {
     const guess = m & 7;
     const mark = (m - guess) / 8;
     const bodyStart = mark + guess;
@@ -249,7 +249,16 @@ class Writer {
       v >>>= 7;
     }
     b[p] = v;
+    return need;
   }
+
+  /**
+   * Bytes to keep for the next span's length: what the previous span needed.
+   * Spans of a batch tend to be alike, and a wrong guess moves the span's
+   * body (a copyWithin of ~40 ns for a small span, the usual guess of 2 being
+   * wrong for every span under 128 bytes).
+   */
+  spanGuess = 2;
 }
 
 // Tags: (field << 3) | wire type; one byte each up to field 15 (Span.flags, field 16, takes two).
@@ -477,7 +486,7 @@ let idCursor = 0;
 
 function span(w: Writer, s: ReadableSpan, ids: Buffer | undefined): void {
   w.byte(tag(2, LEN)); // ScopeSpans.spans
-  const m = w.begin(2);
+  const m = w.begin(w.spanGuess);
   const ctx: SpanContext = s.spanContext();
   const parent = s.parentSpanContext;
   const parentId = parent?.spanId;
@@ -544,7 +553,7 @@ function span(w: Writer, s: ReadableSpan, ids: Buffer | undefined): void {
   w.end(st);
   w.uvarint(tag(16, 5));
   w.fixed32(spanFlags(ctx.traceFlags, parent?.isRemote));
-  w.end(m);
+  w.spanGuess = w.end(m);
 }
 
 /** Encodes a message part once and returns a copy of its bytes. */
