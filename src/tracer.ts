@@ -22,6 +22,9 @@
  *   the span gets its own.
  * - the sampler decides before any attribute is copied: an unsampled span
  *   costs its ids and a non-recording wrapper, nothing more.
+ * - attributes given all at once (at start, or the first setAttributes()) are
+ *   copied with one object spread and then checked, instead of key by key;
+ *   setAttribute() looks up whether a key is new only near the count limit.
  * - the processors (already guarded by contain.ts) are called directly, not
  *   through a MultiSpanProcessor.
  *
