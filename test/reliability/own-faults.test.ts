@@ -105,6 +105,26 @@ describe.each(VARIANTS)('an instrumentation failing on a module shape it does no
   });
 });
 
+const n = 150;
+
+/**
+ * Drives n /work requests (each with an outgoing hop) with OTEL_AGENT_TEST_FAULTS=fault: every
+ * answer must be the app's own, the exit code the app's, and the agent's stderr one warning.
+ */
+async function loadUnderFault(ext: string, service: string, fault: string, warning: RegExp): Promise<void> {
+  const f = startTracked({ fixture: `reliability/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_AGENT_TEST_FAULTS: fault } });
+  const port = Number((await f.ready).split(' ')[1]);
+  const answers = await drive(port, Array.from({ length: n }, (_, i) => `/work/${i}?hop=1`), 16);
+  expect(wrongWorkAnswers(answers)).toEqual([]);
+  const bye = await request(port, '/shutdown?code=42', { method: 'POST' });
+  expect(bye.status).toBe(200);
+  const r = await f.result;
+  expect(r.code, r.stderr).toBe(42);
+  const lines = agentLines(r.stderr);
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(warning);
+}
+
 describe.each(VARIANTS)("the agent's own pieces throwing while requests are in flight (%s)", (ext) => {
   it.each([
     ['processor-on-start', /span processor FaultProcessor threw in onStart \(Error: test fault in onStart\); it is switched off/],
@@ -112,18 +132,7 @@ describe.each(VARIANTS)("the agent's own pieces throwing while requests are in f
     ['processor-on-end', /span processor FaultProcessor threw in onEnd \(Error: test fault in onEnd\); it is switched off/],
   ] as const)('%s: every answer is right, every request still traced, one warning', async (fault, warning) => {
     const service = `own-${fault}-${ext}`;
-    const f = startTracked({ fixture: `reliability/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_AGENT_TEST_FAULTS: fault } });
-    const port = Number((await f.ready).split(' ')[1]);
-    const n = 150;
-    const answers = await drive(port, Array.from({ length: n }, (_, i) => `/work/${i}?hop=1`), 16);
-    expect(wrongWorkAnswers(answers)).toEqual([]);
-    const bye = await request(port, '/shutdown?code=42', { method: 'POST' });
-    expect(bye.status).toBe(200);
-    const r = await f.result;
-    expect(r.code, r.stderr).toBe(42);
-    const lines = agentLines(r.stderr);
-    expect(lines, r.stderr).toHaveLength(1);
-    expect(lines[0]).toMatch(warning);
+    await loadUnderFault(ext, service, fault, warning);
     // The failing piece was one of several: the export pipeline carried on.
     const spans = await rx.waitForSpans(
       () => of(service).filter((s) => s.kind === 'SERVER' && String(s.attributes['url.path']).startsWith('/work/')).length === n,
@@ -135,18 +144,12 @@ describe.each(VARIANTS)("the agent's own pieces throwing while requests are in f
 
   it('http-bookkeeping: the HTTP instrumentation throwing inside a request leaves every answer right, one warning, and steps aside', async () => {
     const service = `own-http-bookkeeping-${ext}`;
-    const f = startTracked({ fixture: `reliability/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_AGENT_TEST_FAULTS: 'http-bookkeeping' } });
-    const port = Number((await f.ready).split(' ')[1]);
-    const n = 150;
-    const answers = await drive(port, Array.from({ length: n }, (_, i) => `/work/${i}?hop=1`), 16);
-    expect(wrongWorkAnswers(answers)).toEqual([]);
-    const bye = await request(port, '/shutdown?code=42', { method: 'POST' });
-    expect(bye.status).toBe(200);
-    const r = await f.result;
-    expect(r.code, r.stderr).toBe(42);
-    const lines = agentLines(r.stderr);
-    expect(lines, r.stderr).toHaveLength(1);
-    expect(lines[0]).toMatch(/instrumentation "http" threw inside ServerResponse\.emit\('finish'\) \(Error: test fault in http bookkeeping\); the call went on without it, and "http" is switched off/);
+    await loadUnderFault(
+      ext,
+      service,
+      'http-bookkeeping',
+      /instrumentation "http" threw inside ServerResponse\.emit\('finish'\) \(Error: test fault in http bookkeeping\); the call went on without it, and "http" is switched off/,
+    );
     // The first request's outgoing call ended (and was exported) before its response failed
     // the bookkeeping; after that the instrumentation is off: no request that started later
     // has a span (at most the 16 in flight at the time could).
