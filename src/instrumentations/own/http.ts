@@ -383,7 +383,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
         // Most events of a request have no listener, or only Node's own (which read no
         // context: whatever they emit in turn comes back through here); switching
         // contexts costs more than the rest of this function.
-        if (ctx === undefined || !hasAppListener(this as unknown as EventEmitter, event) || context.active() === ctx) {
+        if (ctx === undefined || context.active() === ctx || !hasAppListener(this as unknown as EventEmitter, event)) {
           return original.apply(this, arguments as unknown as Parameters<Emit>);
         }
         return context.with(ctx, callEmit, undefined, original, this, arguments);
@@ -704,20 +704,20 @@ function withEarlyHeaders(args: ArrayLike<unknown>, ctx: Context): ArrayLike<unk
 }
 
 /**
- * Listeners Node's http module adds itself, which run no app code: 'finish' of
+ * Whether an event has a listener that may be the app's. The three names are
+ * listeners Node's http module adds itself, which run no app code: 'finish' of
  * a server response, 'end' of a server request, 'end' of a client response.
  * (If a Node version renames them, they are simply treated as the app's.)
  */
-const NODE_LISTENERS = new Set(['bound resOnFinish', 'clearIncoming', 'responseOnEnd']);
-
-/** Whether an event has a listener that may be the app's. */
 function hasAppListener(emitter: EventEmitter, event: string | symbol): boolean {
   // EventEmitter keeps one listener as the function itself; reading it avoids the array listeners() makes.
   const events = (emitter as unknown as { _events?: Record<string | symbol, unknown> })._events;
   if (events === undefined || events === null) return emitter.listenerCount(event) > 0;
   const l = events[event];
   if (l === undefined) return false;
-  return typeof l !== 'function' || !NODE_LISTENERS.has(l.name);
+  if (typeof l !== 'function') return true;
+  const n = l.name;
+  return n !== 'bound resOnFinish' && n !== 'clearIncoming' && n !== 'responseOnEnd';
 }
 
 /** Runs an emitter's original emit with its own `this` inside context.with (no bind per call). */
