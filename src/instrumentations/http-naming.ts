@@ -8,7 +8,7 @@
  */
 import { redactUrlLike } from '../redact';
 
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
+export const KNOWN_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
 
 /** Semconv: a method outside the known set is named "HTTP", so a client sending `FOO123` cannot mint span names. */
 export function methodForName(method: string | undefined): string {

@@ -71,7 +71,7 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import { clientSpanName, errorType, serverSpanName } from '../http-naming';
+import { clientSpanName, errorType, KNOWN_METHODS, serverSpanName } from '../http-naming';
 import { redactQuery, redactUrlLike } from '../../redact';
 import { AGENT_VERSION } from '../../version';
 
@@ -100,8 +100,6 @@ const STATE = Symbol('@x/otel-agent/http exchange');
 
 /** Same key as @opentelemetry/core's suppressTracing() (createContextKey is Symbol.for). */
 const SUPPRESS = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
-
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
 
 interface Carrier {
   [CTX]?: Context;
@@ -170,7 +168,7 @@ function readHeaders(raw: string[]): ServerHeaders {
 let lastHost: string | undefined;
 let lastSplit: { address: string; port?: number } = { address: '' };
 
-/** `host:port`, `[v6]:port` or `host` -> parts; the port as a number. A server sees the same Host again and again. */
+/** A server's Host header, parsed; a server sees the same Host again and again (clients call parseHost). */
 function splitHost(host: string): { address: string; port?: number } {
   if (host === lastHost) return lastSplit;
   lastSplit = parseHost(host);
@@ -178,6 +176,7 @@ function splitHost(host: string): { address: string; port?: number } {
   return lastSplit;
 }
 
+/** `host:port`, `[v6]:port` or `host` -> parts; the port as a number. */
 function parseHost(host: string): { address: string; port?: number } {
   let address = host;
   let port: number | undefined;
@@ -229,7 +228,7 @@ function callTarget(a: unknown, b: unknown): { auth: boolean; port?: number } {
       const authority = m[1]!;
       const at = authority.lastIndexOf('@');
       auth = at >= 0;
-      port = splitHost(authority.slice(at + 1)).port;
+      port = parseHost(authority.slice(at + 1)).port;
     }
   } else if (a instanceof URL) {
     auth = a.username !== '' || a.password !== '';
@@ -570,10 +569,12 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
       const parent = context.active();
       if (!inst.isEnabled() || parent.getValue(SUPPRESS) === true) return original.apply(this, arguments as unknown as unknown[]);
       let span: Span | undefined;
+      let spanCtx: Context | undefined;
       let args: ArrayLike<unknown> = arguments;
       try {
         span = inst.tracer.startSpan('HTTP', { kind: SpanKind.CLIENT }, parent);
-        args = withEarlyHeaders(args, trace.setSpan(parent, span));
+        spanCtx = trace.setSpan(parent, span);
+        args = withEarlyHeaders(args, spanCtx);
       } catch (e) {
         inst.fail(`${scheme}.request`, e);
       }
@@ -589,9 +590,9 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
         }
         throw e;
       }
-      if (span) {
+      if (span && spanCtx) {
         try {
-          inst.startClient(req, span, parent, scheme, arguments[0], arguments[1]);
+          inst.startClient(req, span, spanCtx, parent, scheme, arguments[0], arguments[1]);
         } catch (e) {
           inst.fail(`${scheme}.request`, e);
         }
@@ -600,10 +601,11 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     };
   }
 
-  private startClient(req: httpT.ClientRequest & Carrier, span: Span, parent: Context, scheme: string, a: unknown, b: unknown): void {
+  private startClient(req: httpT.ClientRequest & Carrier, span: Span, spanCtx: Context, parent: Context, scheme: string, a: unknown, b: unknown): void {
     // The caller's listeners (its response callback among them) run in the caller's context.
     req[CTX] = parent;
-    if (!req.headersSent) propagation.inject(trace.setSpan(parent, span), req, headerSetter);
+    // Already in the headers when withEarlyHeaders() put them into the options.
+    if (!req.headersSent) propagation.inject(spanCtx, req, headerSetter);
     const recording = span.isRecording();
     if (!recording && !this.hist.client) return;
     const method = normalMethod(req.method);
@@ -613,7 +615,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     const hostHeader = req.getHeader('host');
     const authority = typeof hostHeader === 'string' && hostHeader ? hostHeader : req.host;
     const target = callTarget(a, b);
-    const port = target.port ?? splitHost(authority).port ?? (protocol === 'https:' ? 443 : 80);
+    const port = target.port ?? parseHost(authority).port ?? (protocol === 'https:' ? 443 : 80);
     ex.server = { address: req.host, port };
     if (!recording) return;
     span.updateName(clientSpanName(req.method, `${protocol}//${authority}`, req.path));
