@@ -24,7 +24,9 @@ describe.each(VARIANTS)('metrics and logs pipelines (%s)', (ext) => {
 
   it('OTEL_METRICS_EXPORTER=otlp exports the instrumentations\' metrics to /v1/metrics', async () => {
     const before = rx.requests().length;
-    const r = await runFixture({ fixture: `core/logging.${ext}`, endpoint: rx.url, env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_METRIC_EXPORT_INTERVAL: '50' } });
+    // The export timeout is capped at the interval (the SDK requires it): 50 ms made the first
+    // export (module load, first connection) time out on a loaded machine. The app's exit flush sends them anyway.
+    const r = await runFixture({ fixture: `core/logging.${ext}`, endpoint: rx.url, env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_METRIC_EXPORT_INTERVAL: '1000' } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
     await rx.waitForSpans(() => rx.requests().slice(before).some((q) => q.path === '/v1/metrics'), 5000);
