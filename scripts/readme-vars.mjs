@@ -1,7 +1,7 @@
 // The README's variable table is generated from the one table in src/env.ts
 // (through the built dist/env-table.cjs), so the docs cannot drift from what the
 // code reads. `--write` updates README.md between the VARS markers; without it,
-// the table is printed. test/core/readme.test.ts checks they agree.
+// the table is printed. test/core/readme.unit.test.ts checks they agree.
 import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -32,7 +32,7 @@ describe.skipIf(!available).each(VARIANTS)('mysql2 and mysql2/promise (%s)', (ex
     expect(server.name).toBe('GET /mysql');
     const base = { 'db.system.name': system, 'db.namespace': 'test', 'server.address': '127.0.0.1', 'server.port': 3306 };
 
-    // Span start times have millisecond resolution, so spans are found by content, not order.
+    // Spans are found by content, not order: the export order is not the start order.
     expect(db.map((s) => s.name).sort()).toEqual(
       [`INSERT ${table}`, `INSERT ${table}`, `SELECT ${table}`, `SELECT ${table}`, `UPDATE ${table}`, `SELECT missing_${table.slice('orders_'.length)}`].sort(),
     );

@@ -45,7 +45,7 @@ describe.skipIf(!available).each(VARIANTS)('pg and pg-pool (%s)', (ext) => {
 
     // Literals in the text are masked; the pool query and the callback query on a checked-out client look alike.
     const selects = db.filter((s) => s.name === `SELECT ${table}`);
-    // (Span start times have millisecond resolution: compared as a set, not in order.)
+    // (Compared as a set: the export order is not the start order.)
     expect(selects.map((s) => s.attributes['db.query.text']).sort()).toEqual([
       `SELECT id FROM ${table} WHERE note = ? AND id > ?`,
       `SELECT note FROM ${table} WHERE id = $1`,

@@ -1,11 +1,11 @@
 /**
- * The headline: an oq-like task queue over S3 (test/fixtures/oq, no tracing
+ * The headline: an oq-like task queue over S3 (test/fixtures/s3-task-queue, no tracing
  * code) traced end to end with nothing but OTEL_AGENT_QUEUE_HOOKS.
  *
  * Process A serves POST /orders and submits a task (two S3 writes). Process B,
  * started afterwards, polls, then executes the task: claim (three S3 calls),
  * the handler (PostgreSQL and an HTTP call), complete (two S3 calls). The
- * receiver must get ONE trace: the seed's two diagrams joined under the request.
+ * receiver must get ONE trace: the queue's submit and execute diagrams joined under the request.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -93,10 +93,10 @@ describe.skipIf(!HAVE_PG).each(VARIANTS)('oq over S3, traced by OTEL_AGENT_QUEUE
       PAYMENT_URL: paymentUrl,
       PGPORT: String(SERVERS.postgres.port),
     };
-    const cwd = join(FIXTURES, 'oq');
+    const cwd = join(FIXTURES, 's3-task-queue');
 
     // Process A: the web app.
-    const web = startFixture({ fixture: `oq/web.${ext}`, cwd, endpoint: rx.url, env: { ...env, OTEL_SERVICE_NAME: `${service}-web` } });
+    const web = startFixture({ fixture: `s3-task-queue/web.${ext}`, cwd, endpoint: rx.url, env: { ...env, OTEL_SERVICE_NAME: `${service}-web` } });
     const port = Number((await web.ready).split(' ')[1]);
     const res = await fetch(`http://127.0.0.1:${port}/orders`, { method: 'POST', body: JSON.stringify({ orderId }) });
     expect(res.status).toBe(202);
@@ -105,7 +105,7 @@ describe.skipIf(!HAVE_PG).each(VARIANTS)('oq over S3, traced by OTEL_AGENT_QUEUE
     expect(a.code, a.stderr).toBe(0);
 
     // Process B: the worker, a separate process started afterwards.
-    const b = await runFixture({ fixture: `oq/worker.${ext}`, cwd, endpoint: rx.url, env: { ...env, OTEL_SERVICE_NAME: `${service}-worker` } });
+    const b = await runFixture({ fixture: `s3-task-queue/worker.${ext}`, cwd, endpoint: rx.url, env: { ...env, OTEL_SERVICE_NAME: `${service}-worker` } });
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout).toContain(`DONE {"orderId":${orderId},"receipt":"ch_`);
     expect(`${a.stderr}${b.stderr}`).not.toContain('warning');

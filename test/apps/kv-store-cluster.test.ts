@@ -1,5 +1,5 @@
 /**
- * The cross-process proof, modelled on NanoKV: four processes (a coordinator
+ * The cross-process proof, modelled on a distributed KV store: four processes (a coordinator
  * and three volumes), each started with the agent and its own service name,
  * none with tracing code. One PUT makes one trace: the coordinator's SERVER
  * span parents three concurrent CLIENT calls, each parents its volume's SERVER
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixture, VARIANTS, type RunningFixture } from '../harness/fixture';
 import { childrenOf, startOtlpReceiver, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
-import { send } from './helpers';
+import { send } from '../http/helpers';
 
 let rx: OtlpReceiver;
 beforeAll(async () => {
@@ -38,14 +38,14 @@ async function startCluster(ext: string, client: string, dir: string): Promise<C
   const vols = [1, 2, 3].map((i) => {
     const service = `volume-${i}`;
     const vdir = join(dir, service);
-    const f = startFixture({ fixture: `nanokv/volume.${ext}`, mode: mode(ext), endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, VOLUME_DIR: vdir } });
+    const f = startFixture({ fixture: `apps/kv-store/volume.${ext}`, mode: mode(ext), endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, VOLUME_DIR: vdir } });
     procs.push({ f });
     return { service, dir: vdir, f };
   });
   const volumes = await Promise.all(vols.map(async (v) => ({ service: v.service, dir: v.dir, port: Number((await v.f.ready).split(' ')[1]) })));
   volumes.forEach((v, i) => (procs[i]!.base = `http://127.0.0.1:${v.port}`));
   const cf = startFixture({
-    fixture: `nanokv/coord.${ext}`,
+    fixture: `apps/kv-store/coord.${ext}`,
     mode: mode(ext),
     endpoint: rx.url,
     env: { OTEL_SERVICE_NAME: 'coord', VOLUMES: volumes.map((v) => `http://127.0.0.1:${v.port}`).join(','), META_DIR: dir, NANOKV_CLIENT: client },
@@ -82,9 +82,9 @@ function shape(spans: RecvSpan[], root: RecvSpan, depth = 0): string[] {
   return [`${'  '.repeat(depth)}${svc(root)} ${root.kind} ${root.name}`, ...kids.flat()];
 }
 
-describe.each(VARIANTS)('NanoKV across four processes (%s)', (ext) => {
+describe.each(VARIANTS)('a KV store across four processes (%s)', (ext) => {
   it.each(['http', 'fetch'])('one PUT is one trace: coord SERVER -> 3 parallel CLIENT (%s) -> volume SERVER -> fs', async (client) => {
-    const dir = mkdtempSync(join(tmpdir(), 'nanokv-'));
+    const dir = mkdtempSync(join(tmpdir(), 'kv-store-'));
     rx.clear();
     let putTrace = '';
     let getTrace = '';

@@ -1,5 +1,5 @@
 /**
- * The Tachikoma-style API server (shared/seeds/003: "request tracing with spans,
+ * An API server ("request tracing with spans,
  * correlation with logs"): one request reads SQLite, queries PostgreSQL and logs
  * with pino. With no code change that must be one trace, the two queries nested
  * under the server span, and the log records carrying that span's ids.
@@ -20,11 +20,11 @@ afterAll(async () => {
   await rx.close();
 });
 
-describe.skipIf(!HAVE_PG).each(VARIANTS)('Tachikoma API server (%s)', (ext) => {
+describe.skipIf(!HAVE_PG).each(VARIANTS)('API server (%s)', (ext) => {
   it('GET /api/specs/:id is one trace: SERVER -> SQLite query, PostgreSQL query; pino records carry its ids', async () => {
-    const service = `tachikoma-${ext}`;
+    const service = `api-server-${ext}`;
     // One export at exit: what arrives does not depend on how exports and the exit interleave.
-    const r = await runFixture({ fixture: `tachikoma/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '60000' } });
+    const r = await runFixture({ fixture: `apps/api-server/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '60000' } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('RESPONSE {"id":334,"title":"Distributed Tracing","status":"planned","runs":0}');
     const dbFile = /^DB (.+)$/m.exec(r.stdout)?.[1];
@@ -43,7 +43,7 @@ describe.skipIf(!HAVE_PG).each(VARIANTS)('Tachikoma API server (%s)', (ext) => {
     expect(sqlite, `a SQLite span under the server span (src/instrumentations/own/sqlite.ts); children: ${children.map((s) => s.name).join(', ')}`).toBeDefined();
     expect(pg, `a PostgreSQL span under the server span; children: ${children.map((s) => s.name).join(', ')}`).toBeDefined();
     expect(children, 'nothing else under the server span').toHaveLength(2);
-    // Span start times have millisecond resolution: two queries in the same millisecond tie.
+    // Sequential queries: the first one's start is never after the second's (equal only on a coarse clock).
     expect(sqlite!.startNs <= pg!.startNs, 'the SQLite query, which the handler runs first, starts first').toBe(true);
 
     expect(sqlite!.name).toBe('SELECT specs');
@@ -87,6 +87,6 @@ describe.skipIf(!HAVE_PG).each(VARIANTS)('Tachikoma API server (%s)', (ext) => {
     for (const msg of ['loading spec', 'spec loaded']) {
       expect(byMsg(msg)).toMatchObject({ trace_id: server.traceId, span_id: server.spanId, trace_flags: '01' });
     }
-    expect(byMsg('tachikoma listening')).not.toHaveProperty('trace_id');
+    expect(byMsg('api-server listening')).not.toHaveProperty('trace_id');
   });
 });
