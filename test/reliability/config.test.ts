@@ -1,5 +1,5 @@
 /**
- * Bad configuration: every variable of the README table (src/env.ts VARS,
+ * Bad configuration: every variable of the docs/configuration.md table (src/env.ts VARS,
  * so a new variable is covered the day it is added) given an invalid, an
  * empty and an absurd value. An invalid or absurd value gets one warning
  * naming the variable and the default is used; an empty value means unset
@@ -83,7 +83,7 @@ describe('every configuration variable, in process (table-driven over src/env.ts
     expect(c.warnings.join('\n')).not.toContain('secret-123');
   });
 
-  it('absurd values of the queue (the example of the issue) keep the default queue and batch sizes', () => {
+  it('absurd values of the queue size (-1, 1e12, 0, 1.5, 0x10) keep the default queue and batch sizes', () => {
     for (const v of ['-1', '1e12', '0', '1.5', '0x10']) {
       const c = loadConfig({ OTEL_BSP_MAX_QUEUE_SIZE: v });
       expect(c.bsp.maxQueueSize, v).toBe(2048);
