@@ -1,5 +1,5 @@
 /**
- * The cross-process proof, modelled on NanoKV: four processes (a coordinator
+ * The cross-process proof, on a small key-value store: four processes (a coordinator
  * and three volumes), each started with the agent and its own service name,
  * none with tracing code. One PUT makes one trace: the coordinator's SERVER
  * span parents three concurrent CLIENT calls, each parents its volume's SERVER

@@ -5,7 +5,8 @@
  * Process A serves POST /orders and submits a task (two S3 writes). Process B,
  * started afterwards, polls, then executes the task: claim (three S3 calls),
  * the handler (PostgreSQL and an HTTP call), complete (two S3 calls). The
- * receiver must get ONE trace: the seed's two diagrams joined under the request.
+ * receiver must get ONE trace: the web process's submit and the worker's
+ * execution joined under the request (docs/queue-tracing.md, Example 1).
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';

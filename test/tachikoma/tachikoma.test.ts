@@ -1,6 +1,6 @@
 /**
- * The Tachikoma-style API server (shared/seeds/003: "request tracing with spans,
- * correlation with logs"): one request reads SQLite, queries PostgreSQL and logs
+ * An API server that wants request tracing with spans and correlation with
+ * logs (test/fixtures/tachikoma): one request reads SQLite, queries PostgreSQL and logs
  * with pino. With no code change that must be one trace, the two queries nested
  * under the server span, and the log records carrying that span's ids.
  */
