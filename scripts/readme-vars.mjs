@@ -1,7 +1,8 @@
-// The README's variable table is generated from the one table in src/env.ts
-// (through the built dist/env-table.cjs), so the docs cannot drift from what the
-// code reads. `--write` updates README.md between the VARS markers; without it,
-// the table is printed. test/core/readme.unit.test.ts checks they agree.
+// The variable table of docs/configuration.md is generated from the one table in
+// src/env.ts (through the built dist/env-table.cjs: run `npm run build` first), so
+// the docs cannot drift from what the code reads. `--write` updates
+// docs/configuration.md between the VARS markers; without it, the table is
+// printed. test/core/readme.unit.test.ts checks they agree.
 import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,8 +18,9 @@ export function table() {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--write')) {
-    const p = new URL('../README.md', import.meta.url);
+    const p = new URL('../docs/configuration.md', import.meta.url);
     const md = readFileSync(p, 'utf8');
+    if (!md.includes('<!-- VARS:START -->') || !md.includes('<!-- VARS:END -->')) throw new Error(`no VARS markers in ${fileURLToPath(p)}`);
     const out = md.replace(/(<!-- VARS:START -->)[\s\S]*?(<!-- VARS:END -->)/, `$1\n${table()}\n$2`);
     writeFileSync(p, out);
   } else {

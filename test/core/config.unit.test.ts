@@ -97,7 +97,7 @@ describe('env.ts: the OTEL_* configuration', () => {
     expect(c.spanLimits).toMatchObject({ attributeCountLimit: 5, attributeValueLengthLimit: 20, eventCountLimit: 3, linkCountLimit: 4 });
   });
 
-  it('documents every variable it reads (the README table is this list)', () => {
+  it('documents every variable it reads (the docs/configuration.md table is this list)', () => {
     const names = new Set(VARS.map((v) => v.name));
     // Every name that produces a source entry must be documented.
     const c = loadConfig({});

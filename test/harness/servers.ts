@@ -29,7 +29,7 @@ export const SERVERS = {
 export async function requireServer(which: keyof typeof SERVERS): Promise<boolean> {
   const s = SERVERS[which];
   if (await reachable(s.host, s.port)) return true;
-  const msg = `${s.name} is not reachable at ${s.host}:${s.port}; the tests that need it are SKIPPED (start it: see README "Running the tests")`;
+  const msg = `${s.name} is not reachable at ${s.host}:${s.port}; the tests that need it are SKIPPED (start it: see docs/testing.md)`;
   if (process.env.CI === 'true') throw new Error(`CI=true and ${msg.replace('are SKIPPED', 'cannot run')}`);
   console.warn(`\n!!! ${msg}\n`);
   return false;

@@ -4,7 +4,7 @@
  * must be answered correctly, the active handles must stay within what the
  * connections explain, and the app must exit cleanly. No timing assertion,
  * and no memory verdict: ten seconds has no "after warm-up"; the five-minute
- * run's numbers are in the README ("Soak: five minutes at full concurrency").
+ * run's numbers are in docs/guarantees.md ("Soak: five minutes at full concurrency").
  */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
