@@ -64,6 +64,8 @@ export interface AgentConfig {
     enableInWorkers: boolean;
     flushTimeoutMs: number;
     esmHooks: 'auto' | 'sync' | 'async' | 'off';
+    /** Query parameter names redacted in URLs on top of the defaults (src/redact.ts), as written. */
+    redactQueryParams: readonly string[];
     /** Internal: set by `otel-agent doctor` for the app it runs; '' when unset. */
     doctorReport: string;
     /** Internal, for the agent's own reliability tests only (OTEL_AGENT_TEST_FAULTS); empty otherwise. */
@@ -192,6 +194,12 @@ export const VARS: readonly VarDoc[] = [
   { name: 'OTEL_AGENT_ENABLE_IN_WORKERS', default: 'false', effect: '`true` also starts the agent inside worker threads.' },
   { name: 'OTEL_AGENT_FLUSH_TIMEOUT', default: '2000', effect: 'Milliseconds the agent may spend delivering spans when the process exits.' },
   { name: 'OTEL_AGENT_ESM_HOOKS', default: 'auto', effect: '`auto` (in-thread sync hooks where Node supports them, else the loader thread), `sync`, `async`, `off`.' },
+  {
+    name: 'OTEL_AGENT_REDACT_QUERY_PARAMS',
+    default: '(none)',
+    effect:
+      'Comma list of URL query parameter names whose values are replaced by `REDACTED`, on top of the built-in list (tokens, keys, secrets, passwords, signatures, sessions, one-time codes). Case and `_`/`-`/`.` are ignored (`order_ref` also matches `orderRef`); `*` matches any run of characters.',
+  },
   {
     name: 'OTEL_AGENT_DOCTOR_REPORT',
     default: '(none)',
@@ -528,6 +536,7 @@ export function loadConfig(env: Env = process.env): AgentConfig {
       enableInWorkers: r.bool('OTEL_AGENT_ENABLE_IN_WORKERS', false),
       flushTimeoutMs: r.int('OTEL_AGENT_FLUSH_TIMEOUT', 2000, 0, 600_000),
       esmHooks: r.oneOf<'auto' | 'sync' | 'async' | 'off'>('OTEL_AGENT_ESM_HOOKS', ['auto', 'sync', 'async', 'off'], 'auto'),
+      redactQueryParams: Object.freeze(r.list('OTEL_AGENT_REDACT_QUERY_PARAMS', null, [])),
       doctorReport: r.str('OTEL_AGENT_DOCTOR_REPORT', ''),
       testFaults: Object.freeze(r.list('OTEL_AGENT_TEST_FAULTS', TEST_FAULTS, [])),
     }),
