@@ -123,6 +123,7 @@ const LOG_LEVELS: readonly LogLevel[] = ['none', 'error', 'warn', 'info', 'debug
 
 type Env = Record<string, string | undefined>;
 
+const QUERY_NAME = /^[a-z_$*][a-z0-9_.$*[\]-]*$/;
 const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 /** Documentation table: the README's variable table is generated from/checked against this. */
@@ -512,6 +513,15 @@ export function loadConfig(env: Env = process.env): AgentConfig {
     return [...new Set(items.filter((h) => HEADER_TOKEN.test(h)))];
   };
 
+  // Query parameter names, `*` as a wildcard: a name starts with a letter, `_`, `$` or `*` (`-1` or `1e12` is a typo, not a name).
+  const queryNames = (n: string): string[] => {
+    const items = r.list(n, null, []);
+    const ok = (q: string): boolean => QUERY_NAME.test(q) && /[a-z]/.test(q);
+    const bad = items.filter((q) => !ok(q));
+    if (bad.length) r.warn(n, r.raw(n) ?? '', `names invalid query parameter name(s) ${bad.map((b) => JSON.stringify(b)).join(', ')}`, bad.length === items.length ? 'the default (none)' : 'the rest of the list');
+    return [...new Set(items.filter(ok))];
+  };
+
   const cfg: AgentConfig = {
     disabled,
     serviceName,
@@ -536,7 +546,7 @@ export function loadConfig(env: Env = process.env): AgentConfig {
       enableInWorkers: r.bool('OTEL_AGENT_ENABLE_IN_WORKERS', false),
       flushTimeoutMs: r.int('OTEL_AGENT_FLUSH_TIMEOUT', 2000, 0, 600_000),
       esmHooks: r.oneOf<'auto' | 'sync' | 'async' | 'off'>('OTEL_AGENT_ESM_HOOKS', ['auto', 'sync', 'async', 'off'], 'auto'),
-      redactQueryParams: Object.freeze(r.list('OTEL_AGENT_REDACT_QUERY_PARAMS', null, [])),
+      redactQueryParams: Object.freeze(queryNames('OTEL_AGENT_REDACT_QUERY_PARAMS')),
       doctorReport: r.str('OTEL_AGENT_DOCTOR_REPORT', ''),
       testFaults: Object.freeze(r.list('OTEL_AGENT_TEST_FAULTS', TEST_FAULTS, [])),
     }),
