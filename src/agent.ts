@@ -21,7 +21,7 @@ import { createLog, installDiag, type AgentLog } from './log';
 import { buildPropagator } from './propagators';
 import { buildResource } from './resource';
 import { BatchProcessor, CountingProcessor, OpenSpans, newStats, type AgentExporter, type PipelineStats } from './processor';
-import { RedactingProcessor } from './redact';
+import { configureQueryRedaction, RedactingProcessor } from './redact';
 import { installExitHandling } from './exit';
 import { containInstrumentations, guardProcessors } from './contain';
 import { ENTRIES, enabledEntries } from './instrumentations/index';
@@ -117,6 +117,8 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
         log,
       ),
   );
+  // Before any instrumentation loads: every copy of src/redact.ts reads the names from one global.
+  configureQueryRedaction(cfg.agent.redactQueryParams);
   const processors: SpanProcessor[] = guardProcessors(
     [new CountingProcessor(stats), new RedactingProcessor(), ...(open ? [open] : []), ...batches],
     log,

@@ -13,6 +13,13 @@
  *
  * A patch that throws is recorded as failed and the error passed on to the
  * containment wrapper (contain.ts), which warns and keeps the app running.
+ *
+ * One entry can patch a module with several instrumentations (upstream's and
+ * the agent's own layers, some nested inside a wrapper such as upstream
+ * redis'): the record names each one that patched it, with its version, and
+ * each one that skipped it because of the version. A module none of them
+ * patches while the same entry patches the package it is built on (`redis`
+ * 4+ over `@redis/client`) is `covered`, not skipped.
  */
 import { context, SpanKind } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
@@ -47,8 +54,14 @@ export interface ModuleRecord {
   /** Milliseconds since the process started. */
   atMs: number;
   instrumentation: string;
-  status: 'patched' | 'skipped' | 'disabled' | 'failed' | 'pending';
+  status: 'patched' | 'skipped' | 'covered' | 'disabled' | 'failed' | 'pending';
   reason?: string;
+  /** The instrumentations (package name and version) whose patches ran on this module. */
+  patchedBy?: string[];
+  /** Patched, but one of the entry's instrumentations skipped this version: which, and its range. */
+  partial?: string;
+  /** `covered`: the module of the same entry that is patched instead (`@redis/client 6.3.1`). */
+  coveredBy?: string;
   ranges?: string[];
   /** A function another instrumentation had wrapped before ours ran (e.g. `Client.prototype.query`). */
   foreignWrapper?: string;
@@ -98,6 +111,9 @@ interface Slot {
   instrumentation: string;
   module: string;
   defs: ModuleDef[];
+  /** `<instrumentation package> <version>` -> its definitions for this module. */
+  owners: Map<string, ModuleDef[]>;
+  patchedBy: Set<string>;
   seen: boolean;
   atMs: number;
   version?: string;
@@ -210,6 +226,21 @@ function disabledReason(entry: Entry, cfg: AgentConfig): string {
 
 const LOG_CORRELATION = new Set(['pino', 'winston', 'bunyan']);
 
+const rangesOf = (defs: ModuleDef[]): string[] => [...new Set(defs.flatMap((d) => d.supportedVersions))];
+
+/**
+ * The instrumentation and those it wraps: upstream redis is a shell around one
+ * instrumentation per client generation, each with its own live definitions.
+ */
+function withNested(inst: Instrumentation): Instrumentation[] {
+  const out = [inst];
+  for (const v of Object.values(inst as unknown as Record<string, unknown>)) {
+    const n = v as { _modules?: unknown; instrumentationName?: unknown } | null;
+    if (n && n !== (inst as unknown) && typeof n === 'object' && Array.isArray(n._modules) && typeof n.instrumentationName === 'string') out.push(n as unknown as Instrumentation);
+  }
+  return out;
+}
+
 export class Diagnostics {
   private readonly slots = new Map<string, Slot>();
   private readonly howBy = new Map<string, How>();
@@ -318,7 +349,7 @@ export class Diagnostics {
       return;
     }
     let defs = 0;
-    for (const inst of rec.instrumentations) defs += this.watch(rec.name, inst);
+    for (const inst of rec.instrumentations) for (const i of withNested(inst)) defs += this.watch(rec.name, i);
     if (defs === 0) {
       // undici and similar subscribe to diagnostics_channel: there is nothing to patch.
       this.addRecord({ ...base, atMs: now(), status: 'patched', reason: 'traced through diagnostics channels (nothing to patch)' });
@@ -330,14 +361,16 @@ export class Diagnostics {
     // getModuleDefinitions() would build fresh copies via init(); the hooks use the live `_modules`.
     const defs = (inst as unknown as { _modules?: ModuleDef[] })._modules;
     if (!Array.isArray(defs)) return 0;
+    const owner = `${inst.instrumentationName} ${inst.instrumentationVersion}`;
     for (const def of defs) {
       const key = `${instrumentation}\0${def.name}`;
       let slot = this.slots.get(key);
       if (!slot) {
-        slot = { instrumentation, module: def.name, defs: [], seen: false, atMs: 0, patched: [] };
+        slot = { instrumentation, module: def.name, defs: [], owners: new Map(), patchedBy: new Set(), seen: false, atMs: 0, patched: [] };
         this.slots.set(key, slot);
       }
       slot.defs.push(def);
+      slot.owners.set(owner, [...(slot.owners.get(owner) ?? []), def]);
       const s = slot;
       try {
         let version: string | undefined = def.moduleVersion;
@@ -354,13 +387,13 @@ export class Diagnostics {
       } catch {
         /* a frozen definition: we still see its patches */
       }
-      this.wrapPatch(s, def, def.name);
-      for (const f of def.files ?? []) this.wrapPatch(s, f, f.name);
+      this.wrapPatch(s, def, def.name, owner);
+      for (const f of def.files ?? []) this.wrapPatch(s, f, f.name, owner);
     }
     return defs.length;
   }
 
-  private wrapPatch(slot: Slot, holder: FileDef, label: string): void {
+  private wrapPatch(slot: Slot, holder: FileDef, label: string, owner: string): void {
     const orig = holder.patch;
     if (typeof orig !== 'function') return;
     const self = this;
@@ -383,6 +416,7 @@ export class Diagnostics {
         throw e;
       }
       slot.patched.push(label);
+      slot.patchedBy.add(owner);
       self.seen(slot);
       return out;
     };
@@ -401,8 +435,8 @@ export class Diagnostics {
     if (slot.record && slot.record.status === 'pending' && (slot.patched.length || slot.failed)) this.decide(slot);
   }
 
-  private decide(slot: Slot): void {
-    if (slot.record && slot.record.status !== 'pending') return;
+  private decide(slot: Slot, again = false): void {
+    if (slot.record && slot.record.status !== 'pending' && !again) return;
     const ranges = [...new Set(slot.defs.flatMap((d) => d.supportedVersions))];
     const builtin = nodeModule.isBuiltin(slot.module);
     const rec: ModuleRecord = {
@@ -420,13 +454,25 @@ export class Diagnostics {
       rec.reason = `the patch threw: ${slot.failed}`;
     } else if (slot.patched.length) {
       rec.status = 'patched';
+      rec.patchedBy = [...slot.patchedBy];
+      const skippers = [...slot.owners].filter(([o, ds]) => !slot.patchedBy.has(o) && !ds.some((d) => supported(d.supportedVersions, slot.version, d.includePrerelease)));
+      if (skippers.length) {
+        rec.partial = skippers.map(([o, ds]) => `not by ${o}: version ${slot.version ?? '(unknown)'} is outside its range ${rangesOf(ds).join(' || ')}`).join('; ');
+      }
       if (slot.foreign) {
         rec.foreignWrapper = slot.foreign;
         rec.reason = `${slot.foreign} was already wrapped by another instrumentation (a second OpenTelemetry SDK or agent?); this agent's wrapper replaced it`;
       }
     } else if (!slot.defs.some((d) => supported(d.supportedVersions, slot.version, d.includePrerelease))) {
-      rec.status = 'skipped';
-      rec.reason = `version ${slot.version ?? '(unknown)'} is outside the supported range ${ranges.join(' || ')}`;
+      const via = [...this.slots.values()].find((o) => o !== slot && o.instrumentation === slot.instrumentation && o.patched.length > 0 && !o.failed);
+      if (via) {
+        rec.status = 'covered';
+        rec.coveredBy = `${via.module}${via.version ? ` ${via.version}` : ''}`;
+        rec.reason = `${slot.module} ${slot.version ?? '(unknown)'} itself is not patched: ${[...slot.owners].map(([o, ds]) => `${o} patches it at ${rangesOf(ds).join(' || ')}`).join(', ')}`;
+      } else {
+        rec.status = 'skipped';
+        rec.reason = `version ${slot.version ?? '(unknown)'} is outside the supported range ${ranges.join(' || ')}`;
+      }
     } else {
       rec.reason = 'in the supported range, but the files this instrumentation patches have not been loaded yet';
     }
@@ -437,6 +483,10 @@ export class Diagnostics {
     }
     this.logRecord(rec);
     this.changed();
+    // A module of this entry decided as skipped before the package it is built on was patched.
+    if (rec.status === 'patched') {
+      for (const o of this.slots.values()) if (o !== slot && o.instrumentation === slot.instrumentation && o.record?.status === 'skipped') this.decide(o, true);
+    }
   }
 
   private addRecord(rec: ModuleRecord): void {
@@ -453,7 +503,10 @@ export class Diagnostics {
     const by = `instrumentation "${r.instrumentation}"`;
     switch (r.status) {
       case 'patched':
-        this.log.debug(`${head}patched by ${by}${r.reason ? `; ${r.reason}` : ''}`);
+        this.log.debug(`${head}patched by ${by}${r.patchedBy?.length ? ` (${r.patchedBy.join(', ')})` : ''}${r.reason ? `; ${r.reason}` : ''}${r.partial ? `; ${r.partial}` : ''}`);
+        break;
+      case 'covered':
+        this.log.debug(`${head}traced by ${by} through ${r.coveredBy} (patched); ${r.reason}`);
         break;
       case 'skipped':
         this.log.debug(`${head}skipped by ${by}: ${r.reason}`);

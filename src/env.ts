@@ -64,6 +64,8 @@ export interface AgentConfig {
     enableInWorkers: boolean;
     flushTimeoutMs: number;
     esmHooks: 'auto' | 'sync' | 'async' | 'off';
+    /** Query parameter names redacted in URLs on top of the defaults (src/redact.ts), as written. */
+    redactQueryParams: readonly string[];
     /** Internal: set by `otel-agent doctor` for the app it runs; '' when unset. */
     doctorReport: string;
     /** Internal, for the agent's own reliability tests only (OTEL_AGENT_TEST_FAULTS); empty otherwise. */
@@ -121,6 +123,7 @@ const LOG_LEVELS: readonly LogLevel[] = ['none', 'error', 'warn', 'info', 'debug
 
 type Env = Record<string, string | undefined>;
 
+const QUERY_NAME = /^[a-z_$*][a-z0-9_.$*[\]-]*$/;
 const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 /** Documentation table: the README's variable table is generated from/checked against this. */
@@ -192,6 +195,12 @@ export const VARS: readonly VarDoc[] = [
   { name: 'OTEL_AGENT_ENABLE_IN_WORKERS', default: 'false', effect: '`true` also starts the agent inside worker threads.' },
   { name: 'OTEL_AGENT_FLUSH_TIMEOUT', default: '2000', effect: 'Milliseconds the agent may spend delivering spans when the process exits.' },
   { name: 'OTEL_AGENT_ESM_HOOKS', default: 'auto', effect: '`auto` (in-thread sync hooks where Node supports them, else the loader thread), `sync`, `async`, `off`.' },
+  {
+    name: 'OTEL_AGENT_REDACT_QUERY_PARAMS',
+    default: '(none)',
+    effect:
+      'Comma list of URL query parameter names whose values are replaced by `REDACTED`, on top of the built-in list (tokens, keys, secrets, passwords, signatures, sessions, one-time codes). Case and `_`/`-`/`.` are ignored (`order_ref` also matches `orderRef`); `*` matches any run of characters.',
+  },
   {
     name: 'OTEL_AGENT_DOCTOR_REPORT',
     default: '(none)',
@@ -504,6 +513,15 @@ export function loadConfig(env: Env = process.env): AgentConfig {
     return [...new Set(items.filter((h) => HEADER_TOKEN.test(h)))];
   };
 
+  // Query parameter names, `*` as a wildcard: a name starts with a letter, `_`, `$` or `*` (`-1` or `1e12` is a typo, not a name).
+  const queryNames = (n: string): string[] => {
+    const items = r.list(n, null, []);
+    const ok = (q: string): boolean => QUERY_NAME.test(q) && /[a-z]/.test(q);
+    const bad = items.filter((q) => !ok(q));
+    if (bad.length) r.warn(n, r.raw(n) ?? '', `names invalid query parameter name(s) ${bad.map((b) => JSON.stringify(b)).join(', ')}`, bad.length === items.length ? 'the default (none)' : 'the rest of the list');
+    return [...new Set(items.filter(ok))];
+  };
+
   const cfg: AgentConfig = {
     disabled,
     serviceName,
@@ -528,6 +546,7 @@ export function loadConfig(env: Env = process.env): AgentConfig {
       enableInWorkers: r.bool('OTEL_AGENT_ENABLE_IN_WORKERS', false),
       flushTimeoutMs: r.int('OTEL_AGENT_FLUSH_TIMEOUT', 2000, 0, 600_000),
       esmHooks: r.oneOf<'auto' | 'sync' | 'async' | 'off'>('OTEL_AGENT_ESM_HOOKS', ['auto', 'sync', 'async', 'off'], 'auto'),
+      redactQueryParams: Object.freeze(queryNames('OTEL_AGENT_REDACT_QUERY_PARAMS')),
       doctorReport: r.str('OTEL_AGENT_DOCTOR_REPORT', ''),
       testFaults: Object.freeze(r.list('OTEL_AGENT_TEST_FAULTS', TEST_FAULTS, [])),
     }),

@@ -9,27 +9,72 @@ import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 
 const URL_KEYS = ['url.full', 'http.url', 'url.query', 'http.target', 'url.original', 'db.connection_string', 'server.address'];
-/** Query parameters whose values are secrets: signed-URL signatures and credentials, and any *token/*secret/*password/*api_key. */
-const SENSITIVE_QUERY =
-  /^(?:sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|awsaccesskeyid|key|secret|password|passwd|pwd|auth|code|jwt|credential|.*(?:token|secret|password|api[_-]?key|signature))$/i;
+/**
+ * Query parameter names whose values are replaced by REDACTED. Names are
+ * compared after percent-decoding, lower-casing and dropping everything but
+ * letters and digits, so `api_key`, `api-key`, `apiKey`, `API.KEY` and
+ * `user[api_key]` are one name (`apikey`). The list joins the semantic
+ * conventions' url.query defaults (AWSAccessKeyId, Signature, sig,
+ * X-Goog-Signature), dd-trace's default query obfuscation (passwords, pass
+ * phrases, secrets, keys, tokens, signatures, auth) and the Elastic Java
+ * agent's sanitize_field_names (*key, *token*, *session*, *auth*), plus the
+ * one-time codes OWASP lists as credentials. docs-notes/privacy-redis.md has
+ * the list for users.
+ */
+const SENSITIVE_EXACT =
+  /^(?:sig|pin|otp|totp|hotp|mfa|code|sid|jwt|pass|cookie|ticket|assertion|samlresponse|samlrequest|cvv|cvc|ssn)$/;
+const SENSITIVE_SUFFIX =
+  /(?:token|secret|password|passwd|pwd|passphrase|passcode|key|keyid|signature|credential|credentials|session|sessionid|sessid|auth|authorization|authentication|(?:auth|otp|mfa|verification|verify|confirmation|security|reset|recovery|activation|access)code)$/;
+const SENSITIVE_PREFIX = /^(?:secret|password|passwd|token|session|auth(?!or))/;
 
-/** `a=1&sig=abc` -> `a=1&sig=REDACTED`; the query alone, without `?`. */
+/** Shared by every bundled copy of this module (the http instrumentation has its own): set once at startup. */
+const EXTRA = Symbol.for('@x/otel-agent/redact-query-names');
+type Extra = { exact: Set<string>; patterns: RegExp[] };
+
+export function normalizeQueryName(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9*]/g, '');
+}
+
+/**
+ * Adds names to the default list (OTEL_AGENT_REDACT_QUERY_PARAMS). Each is
+ * normalized like the names it is compared with; `*` matches any run of
+ * characters (`*_ref` -> every name ending in `ref`).
+ */
+export function configureQueryRedaction(names: readonly string[]): void {
+  const extra: Extra = { exact: new Set(), patterns: [] };
+  for (const n of names) {
+    const norm = normalizeQueryName(n);
+    if (!norm || norm === '*') continue;
+    if (norm.includes('*')) extra.patterns.push(new RegExp(`^${norm.split('*').join('.*')}$`));
+    else extra.exact.add(norm);
+  }
+  (globalThis as Record<symbol, unknown>)[EXTRA] = extra.exact.size || extra.patterns.length ? extra : undefined;
+}
+
+export function isSensitiveQueryName(rawName: string): boolean {
+  let name = rawName;
+  try {
+    name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+  } catch {
+    /* keep raw */
+  }
+  const n = name.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (!n) return false;
+  if (SENSITIVE_EXACT.test(n) || SENSITIVE_SUFFIX.test(n) || SENSITIVE_PREFIX.test(n)) return true;
+  const extra = (globalThis as Record<symbol, Extra | undefined>)[EXTRA];
+  return !!extra && (extra.exact.has(n) || extra.patterns.some((p) => p.test(n)));
+}
+
+/** `a=1&sig=abc;pin=1` -> `a=1&sig=REDACTED;pin=REDACTED`; the query alone, without `?`. Both `&` and `;` separate parameters. */
 export function redactQuery(query: string): string {
   if (!query.includes('=')) return query;
-  return query
-    .split('&')
-    .map((kv) => {
-      const eq = kv.indexOf('=');
-      if (eq < 0) return kv;
-      let k = kv.slice(0, eq);
-      try {
-        k = decodeURIComponent(k.replace(/\+/g, ' '));
-      } catch {
-        /* keep raw */
-      }
-      return SENSITIVE_QUERY.test(k) ? `${kv.slice(0, eq)}=REDACTED` : kv;
-    })
-    .join('&');
+  const parts = query.split(/([&;])/);
+  for (let i = 0; i < parts.length; i += 2) {
+    const kv = parts[i]!;
+    const eq = kv.indexOf('=');
+    if (eq > 0 && isSensitiveQueryName(kv.slice(0, eq))) parts[i] = `${kv.slice(0, eq)}=REDACTED`;
+  }
+  return parts.join('');
 }
 
 export function redactUrlLike(v: string): string {

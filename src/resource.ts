@@ -6,34 +6,45 @@
  */
 import { hostname, arch, type as osType, release } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve, basename } from 'node:path';
+import { dirname, join, resolve, basename, sep } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import type { AgentConfig } from './env';
 import { AGENT_VERSION } from './version';
 
-/** Nearest package.json above the app's entry file: gives a better default service name than unknown_service. */
-function appPackage(entry: string | undefined): { name?: string; version?: string } {
+function readPackage(p: string): { name?: string; version?: string } {
+  try {
+    const j = JSON.parse(readFileSync(p, 'utf8')) as { name?: unknown; version?: unknown };
+    return {
+      name: typeof j.name === 'string' && j.name ? j.name : undefined,
+      version: typeof j.version === 'string' ? j.version : undefined,
+    };
+  } catch {
+    return {};
+  }
+}
+
+const inNodeModules = (dir: string): boolean => dir.split(sep).includes('node_modules');
+
+/**
+ * The app's own package.json, for a better default service name than
+ * unknown_service: the nearest one going up from the entry file that is not
+ * inside node_modules, else the working directory's. An entry under
+ * node_modules is a dependency's bin (`node node_modules/next/dist/bin/next`,
+ * `node_modules/.bin/*`): its package.json names the tool, not the app.
+ */
+export function appPackage(entry: string | undefined, cwd = process.cwd()): { name?: string; version?: string } {
   if (!entry) return {};
   let dir = dirname(resolve(entry));
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < 64; i++) {
     const p = join(dir, 'package.json');
-    if (existsSync(p)) {
-      try {
-        const j = JSON.parse(readFileSync(p, 'utf8')) as { name?: unknown; version?: unknown };
-        return {
-          name: typeof j.name === 'string' && j.name ? j.name : undefined,
-          version: typeof j.version === 'string' ? j.version : undefined,
-        };
-      } catch {
-        return {};
-      }
-    }
+    if (!inNodeModules(dir) && existsSync(p)) return readPackage(p);
     const up = dirname(dir);
     if (up === dir) break;
     dir = up;
   }
-  return {};
+  const own = join(cwd, 'package.json');
+  return !inNodeModules(cwd) && existsSync(own) ? readPackage(own) : {};
 }
 
 export function buildResource(cfg: AgentConfig, entry = process.argv[1]): Resource {

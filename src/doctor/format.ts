@@ -13,11 +13,13 @@ function pad(s: string, n: number): string {
 function moduleLine(m: ModuleRecord): string {
   const what = `${m.module}${m.builtin ? ' (Node builtin)' : m.version ? ' ' + m.version : ''}`;
   const how = m.how === 'fetch' ? 'first use' : m.how ?? 'require/import';
-  const mark = m.status === 'patched' ? OK : m.status === 'skipped' || m.status === 'failed' ? BAD : NOTE;
+  const mark = m.status === 'patched' ? OK : m.status === 'covered' ? '·' : m.status === 'skipped' || m.status === 'failed' ? BAD : NOTE;
   const verdict =
     m.status === 'patched'
-      ? `patched by "${m.instrumentation}"`
-      : m.status === 'skipped'
+      ? `patched by "${m.instrumentation}"${m.patchedBy?.length ? ` (${m.patchedBy.join(', ')})` : ''}${m.partial ? `; ${m.partial}` : ''}`
+      : m.status === 'covered'
+        ? `traced by "${m.instrumentation}" through ${m.coveredBy}; ${m.reason}`
+        : m.status === 'skipped'
         ? `NOT patched: ${m.reason}`
         : m.status === 'failed'
           ? `patch FAILED: ${m.reason}`

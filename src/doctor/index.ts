@@ -145,6 +145,7 @@ function runFindings(r: RunResult, cfg: AgentConfig): Finding[] {
       else if (m.status === 'pending') note(`${what}: ${m.reason}`);
       else if (m.status === 'disabled') note(`the app loaded ${what}, not traced: ${m.reason}`);
       else if (m.foreignWrapper) note(`${what}: ${m.reason}`);
+      if (m.status === 'patched' && m.partial) note(`${what} is patched, but ${m.partial}`);
     }
     if (rep.exporters.length && rep.testSpan) {
       if (!rep.testSpan.exported) {

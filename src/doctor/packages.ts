@@ -6,7 +6,7 @@
  * read through getModuleDefinitions()), so this list cannot drift from what
  * the agent really patches.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isBuiltin } from 'node:module';
 import type { AgentConfig } from '../env';
@@ -93,6 +93,14 @@ function findPackage(name: string, fromDir: string): { dir: string; version?: st
   }
 }
 
+function realDir(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
+}
+
 function nearestPackageJson(fromDir: string): string | undefined {
   let dir = fromDir;
   for (;;) {
@@ -142,11 +150,13 @@ export function inspectPackages(appDir: string, cfg: AgentConfig, distDir: strin
     }
     // Look where the app resolves each module, and inside the packages that
     // trigger the entry (redis@4+ keeps @redis/client in its own node_modules).
+    // From their real path, as Node resolves: with pnpm or a linked package,
+    // @redis/client sits next to the real redis folder, not the link.
     const roots = [appDir];
     for (const t of entry.triggers) {
       if (t.endsWith('/')) continue;
       const found = findPackage(t, appDir);
-      if (found) roots.push(found.dir);
+      if (found) roots.push(realDir(found.dir));
     }
     const byName = new Map<string, ModuleDefinitionInfo[]>();
     for (const d of packaged) byName.set(d.name, [...(byName.get(d.name) ?? []), d]);

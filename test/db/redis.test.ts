@@ -16,7 +16,7 @@ afterAll(async () => {
 
 const REDIS = { 'db.system.name': 'redis', 'server.address': '127.0.0.1', 'server.port': 6379 };
 
-// `redis` is node-redis v5, `redis4` the same package at v4 (@redis/client 1.x).
+// `redis` is node-redis v6 (@redis/client 6.x), `redis4` the same package at v4 (@redis/client 1.x).
 describe.skipIf(!available).each(['redis', 'redis4'].flatMap((pkg) => VARIANTS.map((ext) => [pkg, ext] as const)))('node-redis: %s (%s)', (pkg, ext) => {
   const fixture = `db/redis.${ext}`;
   const env = { DB_SECRET: secret('redis') };

@@ -12,6 +12,9 @@ const AGENT = version('package.json');
 const PINO = version('node_modules/pino/package.json');
 const PG = version('node_modules/pg/package.json');
 const API = version('node_modules/@opentelemetry/api/package.json');
+const PINO_INSTR = version('node_modules/@opentelemetry/instrumentation-pino/package.json');
+const PG_INSTR = version('node_modules/@opentelemetry/instrumentation-pg/package.json');
+const dots = (v: string): string => v.replace(/\./g, '\\.');
 
 // Which ESM hook flavour this Node gets (in-thread sync hooks need 22.22.3+ / 24.11.1+), decided the way the agent decides.
 const SYNC_HOOKS = supportsSyncHooks();
@@ -74,11 +77,17 @@ describe.each(VARIANTS)('OTEL_LOG_LEVEL=info (%s)', (ext) => {
 describe.each(VARIANTS)('OTEL_LOG_LEVEL=debug: one line per instrumented module (%s)', (ext) => {
   const how = ext === 'mjs' ? 'import' : 'require';
 
-  it('patched: the module, its version, how it was loaded, by which instrumentation', async () => {
+  it('patched: the module, its version, how it was loaded, by which instrumentation (package and version)', async () => {
     const r = await runFixture({ fixture: `doctor/app.${ext}`, env: { OTEL_LOG_LEVEL: 'debug', OTEL_TRACES_EXPORTER: 'none' } });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(new RegExp(`\\[otel-agent\\] debug: module "http" \\(Node builtin\\) loaded by ${how} at \\+\\d+ ms: patched by instrumentation "http"\\n`));
-    expect(r.stderr).toMatch(new RegExp(`\\[otel-agent\\] debug: module "pino" ${PINO.replace(/\./g, '\\.')} loaded by ${how} at \\+\\d+ ms: patched by instrumentation "pino"\\n`));
+    expect(r.stderr).toMatch(
+      new RegExp(`\\[otel-agent\\] debug: module "http" \\(Node builtin\\) loaded by ${how} at \\+\\d+ ms: patched by instrumentation "http" \\(@x/otel-agent/http ${dots(AGENT)}\\)\\n`),
+    );
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `\\[otel-agent\\] debug: module "pino" ${dots(PINO)} loaded by ${how} at \\+\\d+ ms: patched by instrumentation "pino" \\(@opentelemetry/instrumentation-pino ${dots(PINO_INSTR)}\\)\\n`,
+      ),
+    );
   });
 
   it('disabled: says which variable turned it off', async () => {
@@ -154,7 +163,7 @@ describe.each(VARIANTS)('OTEL_LOG_LEVEL=debug: one line per instrumented module 
     ]);
     expect(r.stderr).toMatch(
       new RegExp(
-        `debug: module "pg" ${PG.replace(/\./g, '\\.')} loaded by ${how} at \\+\\d+ ms: patched by instrumentation "pg"; ` +
+        `debug: module "pg" ${PG.replace(/\./g, '\\.')} loaded by ${how} at \\+\\d+ ms: patched by instrumentation "pg" \\(@opentelemetry/instrumentation-pg ${dots(PG_INSTR)}\\); ` +
           `pg/lib/client\\.js: prototype\\.\\w+ was already wrapped by another instrumentation`,
       ),
     );

@@ -60,6 +60,57 @@ describe.each(VARIANTS)('secrets in URLs and headers (%s)', (ext) => {
     expect(servers.map((s) => s.attributes['url.path'])).toContain('/orders/9');
   });
 
+  // Names the first list missed: keys, sessions, one-time codes, `;`-separated parameters, and
+  // the spellings one name takes (snake, kebab, camel, upper case, percent-encoded).
+  const MORE = [
+    'secret_key=SEKRET-sk', 'private_key=SEKRET-pk', 'access_key=SEKRET-ak', 'session=SEKRET-sess', 'sid=SEKRET-sid',
+    'pin=SEKRET-pin', 'otp=SEKRET-otp', 'code=SEKRET-code', 'apiKey=SEKRET-camel', 'API-KEY=SEKRET-kebab',
+    'AWSAccessKeyId=SEKRET-awsid', 'X-Goog-Signature=SEKRET-goog', 'refreshToken=SEKRET-rt', 'JSESSIONID=SEKRET-js',
+    'user%5Bpassword%5D=SEKRET-nested', 'verification_code=SEKRET-vc', 'order_ref=SEKRET-extra', 'promoTicketNo=SEKRET-glob',
+  ];
+  const MORE_REDACTED = MORE.map((kv) => kv.replace(/=.*/, '=REDACTED'));
+  // order_ref and *ticketno come from OTEL_AGENT_REDACT_QUERY_PARAMS; the rest are defaults.
+  const extraNames = { OTEL_AGENT_REDACT_QUERY_PARAMS: 'Order-Ref, *ticket_no' };
+
+  it('SERVER spans: the default names, `;` separators and user-added names are redacted, other parameters kept', async () => {
+    const service = `red-srv-more-${ext}`;
+    const run = await withServer(rx, { ext, service, env: extraNames }, async (base) => {
+      await send(`${base}/orders/10?${MORE.join('&')}&page=5&author=ann&sort_by=date`);
+      await send(`${base}/orders/11?page=6;token=SEKRET-semi;pin=SEKRET-semipin;lang=en`);
+    });
+    expect(leaks(run.spans, 'SEKRET')).toEqual([]);
+    const servers = run.spans.filter((s) => s.kind === 'SERVER' && s.name === 'GET /orders/:id');
+    expect(servers.map((s) => s.attributes['url.query'])).toEqual([
+      `${MORE_REDACTED.join('&')}&page=5&author=ann&sort_by=date`,
+      'page=6;token=REDACTED;pin=REDACTED;lang=en',
+    ]);
+  });
+
+  it('CLIENT spans of http.request and fetch: the same names in url.full and url.query', async () => {
+    const service = `red-cli-more-${ext}`;
+    ds.seen.length = 0;
+    const q = `${MORE.join('&')}&keep=visible`;
+    const calls = [
+      { via: 'http', url: `${ds.url}/files/e?${q}` },
+      { via: 'fetch', url: `${ds.url}/files/f?${q}` },
+      { via: 'fetch', url: `${ds.url}/files/g?keep=1;session=SEKRET-fsemi;otp=SEKRET-fotp` },
+    ];
+    const r = await runFixture({ fixture: `http/client.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, CALLS: JSON.stringify(calls), ...extraNames } });
+    expect(r.code, r.stderr).toBe(0);
+    const spans = spansOf(rx, service);
+    expect(leaks(spans, 'SEKRET')).toEqual([]);
+    const expected = `${MORE_REDACTED.join('&')}&keep=visible`;
+    expect(String(one(spans, `GET ${ds.url}/files/e`).attributes['url.full'])).toBe(`${ds.url}/files/e?${expected}`);
+    const fetched = one(spans, `GET ${ds.url}/files/f`);
+    expect(fetched.attributes['url.full']).toBe(`${ds.url}/files/f?${expected}`);
+    expect(fetched.attributes['url.query']).toBe(expected);
+    const semi = one(spans, `GET ${ds.url}/files/g`);
+    expect(semi.attributes['url.full']).toBe(`${ds.url}/files/g?keep=1;session=REDACTED;otp=REDACTED`);
+    expect(semi.attributes['url.query']).toBe('keep=1;session=REDACTED;otp=REDACTED');
+    // The requests themselves went out unchanged.
+    expect(ds.to('/files/f')[0]!.url).toContain('secret_key=SEKRET-sk');
+  });
+
   it('never reach CLIENT spans of http.request or fetch, whether the call succeeds or fails', async () => {
     const service = `red-cli-${ext}`;
     ds.seen.length = 0;

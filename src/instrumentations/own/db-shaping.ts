@@ -655,13 +655,13 @@ const CLIENT_OPTIONS = Symbol('@x/otel-agent/redis-client-options');
 const IN_EXEC = Symbol('@x/otel-agent/redis-in-exec');
 
 /**
- * node-redis (v4 `@redis/client` 1.x, v5 `@redis/client` 5.x), outside the
+ * node-redis (v4 `@redis/client` 1.x, v5 and v6 `@redis/client` 5.x / 6.x), outside the
  * upstream wrapper: commands queued on a MULTI make no span of their own; the
  * exec (or execAsPipeline) call makes one.
  */
 class RedisBatch extends Layer {
   protected init() {
-    const versions = ['>=1.0.0 <2', '>=5.0.0 <6'];
+    const versions = ['>=1.0.0 <2', '>=5.0.0 <7'];
     const layer = this;
     const patchMulti = (m: unknown): unknown => {
       const proto = (m as { default?: { prototype?: object } }).default?.prototype;
@@ -751,14 +751,16 @@ interface IORedisCommand {
 }
 
 /**
- * ioredis, outside the upstream wrapper: no spans for the connection
- * handshake (AUTH, SELECT, CLIENT SETINFO, the INFO ready check), none for a
- * command ioredis re-sends from its offline queue (its span started when the
- * app issued it), and one span per MULTI / pipeline.
+ * ioredis (5 and 6), outside the upstream wrapper: no spans for the
+ * connection handshake (HELLO, AUTH, SELECT, CLIENT SETNAME / SETINFO, the
+ * INFO ready check), none for what ioredis sends by itself once ready (the
+ * offline-queue and reconnect replays, whose spans started when the app issued
+ * them, and the SELECT that restores the app's database after a reconnect),
+ * and one span per MULTI / pipeline.
  */
 class IORedisBatch extends Layer {
   protected init() {
-    const versions = ['>=5.0.0 <6'];
+    const versions = ['>=5.0.0 <7'];
     const layer = this;
     const patchMain = (m: unknown): unknown => {
       const proto = exportsOf<{ prototype?: object }>(m).prototype;
@@ -823,9 +825,25 @@ class IORedisBatch extends Layer {
       return m;
     };
     const unpatchPipeline = (m: unknown): void => this.unwrapMethod((m as { default?: { prototype?: object } } | undefined)?.default?.prototype, 'exec');
+    // readyHandler(self) returns the function ioredis runs when a connection becomes ready; everything it sends
+    // synchronously (replays, the re-SELECT, MONITOR) is ioredis' own. ioredis calls it through the exports object.
+    const patchEvents = (m: unknown): unknown => {
+      this.wrapMethod(m as object, 'readyHandler', (original) =>
+        function readyHandler(this: unknown, ...args: unknown[]) {
+          const handler = original.apply(this, args);
+          if (typeof handler !== 'function') return handler;
+          return function ready(this: unknown, ...a: unknown[]) {
+            return layer.shaper.withoutSpans(() => (handler as AnyFn).apply(this, a));
+          };
+        },
+      );
+      return m;
+    };
+    const unpatchEvents = (m: unknown): void => this.unwrapMethod(m as object | undefined, 'readyHandler');
     return [
       new InstrumentationNodeModuleDefinition('ioredis', versions, patchMain, unpatchMain, [
         new InstrumentationNodeModuleFile('ioredis/built/Pipeline.js', versions, patchPipeline, unpatchPipeline),
+        new InstrumentationNodeModuleFile('ioredis/built/redis/event_handler.js', versions, patchEvents, unpatchEvents),
       ]),
     ];
   }
