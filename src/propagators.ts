@@ -11,7 +11,7 @@ import type { PropagatorName } from './env';
 import { B3 } from './propagation/b3';
 import { GuardedPropagator } from './propagation/guard';
 import { JaegerPropagator } from './propagation/jaeger';
-import { W3CBaggage } from './propagation/w3c-baggage';
+import { W3CBaggagePropagator } from './propagation/w3c-baggage';
 
 export { JaegerPropagator };
 
@@ -19,7 +19,7 @@ export function buildPropagator(names: readonly PropagatorName[]): TextMapPropag
   const list: TextMapPropagator[] = [];
   for (const n of names) {
     if (n === 'tracecontext') list.push(new W3CTraceContextPropagator());
-    else if (n === 'baggage') list.push(new W3CBaggage());
+    else if (n === 'baggage') list.push(new W3CBaggagePropagator());
     else if (n === 'b3') list.push(new B3('single'));
     else if (n === 'b3multi') list.push(new B3('multi'));
     else if (n === 'jaeger') list.push(new JaegerPropagator());

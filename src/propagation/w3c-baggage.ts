@@ -60,7 +60,7 @@ function memberText(name: string, entry: BaggageEntry, wire: WireEntry | undefin
   return `${encodeW3cKey(name)}=${encodeW3cValue(entry.value)}${p}`;
 }
 
-export class W3CBaggage implements TextMapPropagator {
+export class W3CBaggagePropagator implements TextMapPropagator {
   inject(ctx: Context, carrier: unknown, setter: TextMapSetter): void {
     const bag = propagation.getBaggage(ctx);
     if (!bag || isTracingSuppressed(ctx)) return;
