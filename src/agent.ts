@@ -19,6 +19,7 @@ import { LeanTracerProvider } from './tracer';
 import { loadConfig, type AgentConfig } from './env';
 import { createLog, installDiag, type AgentLog } from './log';
 import { buildPropagator } from './propagators';
+import { dropCounts } from './propagation/guard';
 import { buildResource } from './resource';
 import { BatchProcessor, CountingProcessor, OpenSpans, newStats, type AgentExporter, type PipelineStats } from './processor';
 import { configureQueryRedaction, RedactingProcessor } from './redact';
@@ -38,6 +39,8 @@ export interface AgentHandle {
   stats: PipelineStats;
   loader: LazyLoader | undefined;
   esm: 'sync' | 'async' | 'off';
+  /** Propagation fields that could not be carried (invalid in a header, over the limits), since start. */
+  propagation: { readonly dropped: number };
   flush(): Promise<void>;
 }
 
@@ -267,5 +270,5 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   }
   diag.debug(`otlp endpoint ${describeUrl(cfg.otlp.endpoint)}`);
 
-  return { config: cfg, provider, stats, loader, esm, flush };
+  return { config: cfg, provider, stats, loader, esm, propagation: dropCounts, flush };
 }

@@ -103,6 +103,7 @@ export const ENTRIES: readonly Entry[] = [
             clientResponse: cfg.http.captureClientResponseHeaders.map(lower),
           },
           metrics: cfg.metricsExporters.length > 0,
+          propagators: cfg.propagators,
           testFault: cfg.agent.testFaults.includes('http-bookkeeping'),
         }),
       ),

@@ -74,6 +74,8 @@ import {
 import { clientSpanName, errorType, KNOWN_METHODS, serverSpanName } from '../http-naming';
 import { redactQuery, redactUrlLike } from '../../redact';
 import { AGENT_VERSION } from '../../version';
+import type { PropagatorName } from '../../env';
+import { readableHeaders } from '../../propagation/readable-headers';
 
 export interface HttpConfig extends InstrumentationConfig {
   /** Lower-case header names recorded as `http.request.header.<name>` / `http.response.header.<name>`. */
@@ -85,6 +87,8 @@ export interface HttpConfig extends InstrumentationConfig {
   };
   /** Record the duration histograms (only worth their cost when a metrics exporter is set). */
   metrics?: boolean;
+  /** OTEL_PROPAGATORS: a request carrying any header these can read is extracted. */
+  propagators?: readonly PropagatorName[];
   /** OTEL_AGENT_TEST_FAULTS=http-bookkeeping (internal): ending a SERVER span throws, to test fail(). */
   testFault?: boolean;
 }
@@ -258,7 +262,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
   readonly selfContained = true;
   private failed = false;
   private hist: Hist = {};
-  private fields: { names: Set<string>; lengths: Set<number> } | undefined;
+  private fields: { names: Set<string>; lengths: Set<number>; prefixes: string[]; minPrefix: number } | undefined;
   private protoPatched = false;
 
   private readonly testFault: boolean;
@@ -545,16 +549,26 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     }
   }
 
-  /** Whether any header the configured propagators read is present, without building `req.headers`. */
+  /**
+   * Whether any header the configured propagators can read is present, without building `req.headers`.
+   * What they read (readable-headers.ts), not only what they write (`fields()`): B3 callers send either
+   * encoding, Jaeger baggage comes alone under `uberctx-*`. The global propagator's fields are added in
+   * case another setup registered its own.
+   */
   private hasPropagationHeaders(raw: string[]): boolean {
     let f = this.fields;
     if (!f) {
-      const names = new Set(propagation.fields().map((n) => n.toLowerCase()));
-      f = this.fields = { names, lengths: new Set([...names].map((n) => n.length)) };
+      const readable = readableHeaders(this.getConfig().propagators ?? []);
+      const names = new Set([...readable.names, ...propagation.fields().map((n) => n.toLowerCase())]);
+      const minPrefix = Math.min(...readable.prefixes.map((p) => p.length));
+      f = this.fields = { names, lengths: new Set([...names].map((n) => n.length)), prefixes: readable.prefixes, minPrefix };
     }
     for (let i = 0; i < raw.length; i += 2) {
       const k = raw[i]!;
       if (f.lengths.has(k.length) && f.names.has(k.toLowerCase())) return true;
+      if (k.length > f.minPrefix) {
+        for (const p of f.prefixes) if (k.length > p.length && k.slice(0, p.length).toLowerCase() === p) return true;
+      }
     }
     return false;
   }
