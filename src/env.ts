@@ -66,6 +66,8 @@ export interface AgentConfig {
     esmHooks: 'auto' | 'sync' | 'async' | 'off';
     /** Query parameter names redacted in URLs on top of the defaults (src/redact.ts), as written. */
     redactQueryParams: readonly string[];
+    /** `io`: no fs spans for existence/metadata checks; `all`: every fs call (see own/fs-shaping.ts). */
+    fsSpans: 'io' | 'all';
     /** Internal: set by `otel-agent doctor` for the app it runs; '' when unset. */
     doctorReport: string;
     /** Internal, for the agent's own reliability tests only (OTEL_AGENT_TEST_FAULTS); empty otherwise. */
@@ -194,6 +196,12 @@ export const VARS: readonly VarDoc[] = [
   },
   { name: 'OTEL_AGENT_ENABLE_IN_WORKERS', default: 'false', effect: '`true` also starts the agent inside worker threads.' },
   { name: 'OTEL_AGENT_FLUSH_TIMEOUT', default: '2000', effect: 'Milliseconds the agent may spend delivering spans when the process exits.' },
+  {
+    name: 'OTEL_AGENT_FS_SPANS',
+    default: 'io',
+    effect:
+      '`io`: fs spans for reads, writes, opens, listings and changes, none for existence and metadata checks (`exists`, `access`, `stat`, `lstat`, `realpath`, `readlink`, sync and promise forms too); `all`: every fs call. A check that finds no file is never an error.',
+  },
   { name: 'OTEL_AGENT_ESM_HOOKS', default: 'auto', effect: '`auto` (in-thread sync hooks where Node supports them, else the loader thread), `sync`, `async`, `off`.' },
   {
     name: 'OTEL_AGENT_REDACT_QUERY_PARAMS',
@@ -547,6 +555,7 @@ export function loadConfig(env: Env = process.env): AgentConfig {
       flushTimeoutMs: r.int('OTEL_AGENT_FLUSH_TIMEOUT', 2000, 0, 600_000),
       esmHooks: r.oneOf<'auto' | 'sync' | 'async' | 'off'>('OTEL_AGENT_ESM_HOOKS', ['auto', 'sync', 'async', 'off'], 'auto'),
       redactQueryParams: Object.freeze(queryNames('OTEL_AGENT_REDACT_QUERY_PARAMS')),
+      fsSpans: r.oneOf<'io' | 'all'>('OTEL_AGENT_FS_SPANS', ['io', 'all'], 'io'),
       doctorReport: r.str('OTEL_AGENT_DOCTOR_REPORT', ''),
       testFaults: Object.freeze(r.list('OTEL_AGENT_TEST_FAULTS', TEST_FAULTS, [])),
     }),
