@@ -243,8 +243,9 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
       summary: () => {
         // Runs once, after the final flush: the doctor's report gets its final numbers here too.
         diagnostics.final(stats);
-        return stats.dropped || stats.failed
-          ? `spans: ${stats.started} started, ${stats.exported} exported, ${stats.dropped} dropped (queue full), ${stats.failed} lost in ${stats.exportFailures} failed export(s)`
+        return stats.dropped || stats.failed || stats.rejected
+          ? `spans: ${stats.started} started, ${stats.exported} exported, ${stats.dropped} dropped (queue full), ${stats.failed} lost in ${stats.exportFailures} failed export(s)` +
+              (stats.rejected ? `, ${stats.rejected} rejected by the collector (partial success)` : '')
           : undefined;
       },
     },

@@ -76,6 +76,8 @@ import { redactQuery, redactUrlLike } from '../../redact';
 import { AGENT_VERSION } from '../../version';
 import type { PropagatorName } from '../../env';
 import { readableHeaders } from '../../propagation/readable-headers';
+import { contextStore } from './context-store';
+import { noteThrow } from './sync-throw';
 
 export interface HttpConfig extends InstrumentationConfig {
   /** Lower-case header names recorded as `http.request.header.<name>` / `http.response.header.<name>`. */
@@ -389,7 +391,16 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
         if (ctx === undefined || context.active() === ctx || !hasAppListener(this as unknown as EventEmitter, event)) {
           return original.apply(this, arguments as unknown as Parameters<Emit>);
         }
-        return context.with(ctx, callEmit, undefined, original, this, arguments);
+        // The app's listeners run here: one frame of ours, no catch (see incoming()).
+        const store = contextStore();
+        if (store === undefined) return context.with(ctx, callEmit, undefined, original, this, arguments);
+        const prior = store.getStore();
+        store.enterWith(ctx);
+        try {
+          return original.apply(this, arguments as unknown as Parameters<Emit>);
+        } finally {
+          store.enterWith(prior);
+        }
       };
       this._wrap(proto, 'emit', () => emit as Emit);
     };
@@ -430,14 +441,36 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
         inst.fail("Server.emit('request')", e);
         return original.apply(this, arguments as unknown as Parameters<Emit>);
       }
+      // The app's handlers run here: no catch-and-rethrow (that would make this file the
+      // reported source of the app's crash) and no context.with (four frames more in
+      // every stack the app captures). See context-store.ts and sync-throw.ts.
+      const store = contextStore();
+      if (store === undefined) return context.with(ctx, callEmit, undefined, original, this, arguments);
+      const prior = store.getStore();
+      store.enterWith(ctx);
+      let threw = true;
       try {
-        return context.with(ctx, callEmit, undefined, original, this, arguments);
-      } catch (e) {
-        // A handler that throws synchronously: the request failed, whatever becomes of the process.
-        if (ex && !ex.done) inst.endServer(ex, res, e);
-        throw e;
+        const r = original.apply(this, arguments as unknown as Parameters<Emit>);
+        threw = false;
+        return r;
+      } finally {
+        store.enterWith(prior);
+        if (threw && ex !== undefined) inst.noteServerThrow(ex, res);
       }
     };
+  }
+
+  /** A handler threw synchronously: the exchange is ended with the exception once it is known (sync-throw.ts). */
+  private noteServerThrow(ex: Exchange, res: httpT.ServerResponse): void {
+    try {
+      noteThrow({
+        open: () => !ex.done,
+        span: () => ex.span,
+        end: (err) => this.endServer(ex, res, err),
+      });
+    } catch {
+      /* the app's exception is on its way; ours must not replace it */
+    }
   }
 
   private startServer(req: httpT.IncomingMessage & Carrier, res: httpT.ServerResponse & Carrier, scheme: string): { ctx: Context; ex?: Exchange } {
