@@ -23,7 +23,11 @@ afterAll(async () => {
 
 const DIST = join(ROOT, 'dist');
 /** Node's crash banner: `file:line`, the source line, the caret, a blank line, `Error: message`. */
-const banner = (stderr: string): string[] => stderr.split('\n').filter((l) => !l.startsWith('[otel-agent]')).slice(0, 5);
+const banner = (stderr: string): string[] =>
+  stderr
+    .split('\n')
+    .filter((l) => !l.startsWith('[otel-agent]'))
+    .slice(0, 5);
 const stackOf = (stdout: string): string[] => {
   const line = stdout.split('\n').find((l) => l.startsWith('STACK '));
   expect(line, stdout).toBeDefined();
@@ -49,7 +53,10 @@ describe.each(VARIANTS)('the app keeps its crashes and stack traces (%s)', (ext)
     expect(frames(traced.stderr).filter((l) => !l.includes(DIST))).toEqual(frames(bare.stderr));
 
     // Only the exit flush can have sent it (the batch delay is a minute).
-    const server = one(rx.spans().filter((s) => s.resource['service.name'] === service && s.kind === 'SERVER'), 'GET /orders/:id');
+    const server = one(
+      rx.spans().filter((s) => s.resource['service.name'] === service && s.kind === 'SERVER'),
+      'GET /orders/:id',
+    );
     expect(server.status.code).toBe('ERROR');
     const ev = server.events.find((e) => e.name === 'exception');
     expect(ev?.attributes['exception.message']).toBe('boom in the handler');
