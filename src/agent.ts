@@ -19,6 +19,7 @@ import { LeanTracerProvider } from './tracer';
 import { loadConfig, type AgentConfig } from './env';
 import { createLog, installDiag, type AgentLog } from './log';
 import { buildPropagator } from './propagators';
+import { dropCounts } from './propagation/guard';
 import { buildResource } from './resource';
 import { BatchProcessor, CountingProcessor, OpenSpans, newStats, type AgentExporter, type PipelineStats } from './processor';
 import { configureQueryRedaction, RedactingProcessor } from './redact';
@@ -38,6 +39,8 @@ export interface AgentHandle {
   stats: PipelineStats;
   loader: LazyLoader | undefined;
   esm: 'sync' | 'async' | 'off';
+  /** Propagation fields that could not be carried (invalid in a header, over the limits), since start. */
+  propagation: { readonly dropped: number };
   flush(): Promise<void>;
 }
 
@@ -240,8 +243,9 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
       summary: () => {
         // Runs once, after the final flush: the doctor's report gets its final numbers here too.
         diagnostics.final(stats);
-        return stats.dropped || stats.failed
-          ? `spans: ${stats.started} started, ${stats.exported} exported, ${stats.dropped} dropped (queue full), ${stats.failed} lost in ${stats.exportFailures} failed export(s)`
+        return stats.dropped || stats.failed || stats.rejected
+          ? `spans: ${stats.started} started, ${stats.exported} exported, ${stats.dropped} dropped (queue full), ${stats.failed} lost in ${stats.exportFailures} failed export(s)` +
+              (stats.rejected ? `, ${stats.rejected} rejected by the collector (partial success)` : '')
           : undefined;
       },
     },
@@ -267,5 +271,5 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   }
   diag.debug(`otlp endpoint ${describeUrl(cfg.otlp.endpoint)}`);
 
-  return { config: cfg, provider, stats, loader, esm, flush };
+  return { config: cfg, provider, stats, loader, esm, propagation: dropCounts, flush };
 }

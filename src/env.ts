@@ -63,6 +63,8 @@ export interface AgentConfig {
     esmHooks: 'auto' | 'sync' | 'async' | 'off';
     /** Query parameter names redacted in URLs on top of the defaults (src/redact.ts), as written. */
     redactQueryParams: readonly string[];
+    /** `io`: no fs spans for existence/metadata checks; `all`: every fs call (see own/fs-shaping.ts). */
+    fsSpans: 'io' | 'all';
     /** Internal: set by `otel-agent doctor` for the app it runs; '' when unset. */
     doctorReport: string;
     /** Internal, for the agent's own reliability tests only (OTEL_AGENT_TEST_FAULTS); empty otherwise. */

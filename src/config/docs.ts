@@ -34,4 +34,6 @@ export function defaultText(s: VarSpec): string {
   }
 }
 
-export const VARS: readonly VarDoc[] = Object.freeze(SPEC.map((s: VarSpec) => Object.freeze({ name: s.name, default: defaultText(s), effect: s.doc, kind: s.kind })));
+export const VARS: readonly VarDoc[] = Object.freeze(
+  SPEC.map((s: VarSpec) => Object.freeze({ name: s.name, default: defaultText(s), effect: s.doc, kind: s.kind })),
+);

@@ -7,6 +7,7 @@
  * options from that object and never look at the environment themselves.
  */
 import type { AgentConfig, OtlpConfig, PropagatorName, TracesExporterName } from '../env';
+import { headerProblem } from './export-headers';
 import { Reader, type Env } from './read';
 
 export function loadConfig(env: Env = process.env): AgentConfig {
@@ -22,10 +23,26 @@ export function loadConfig(env: Env = process.env): AgentConfig {
     return (base ?? 'http://localhost:4318').replace(/\/+$/, '') + path;
   };
 
+  // An entry Node (or grpc-js) refuses to send would make every export throw for the life of the
+  // process: it is dropped here with one warning naming it (never its value, often a secret).
+  const exportHeaders = (name: 'OTEL_EXPORTER_OTLP_HEADERS' | 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'): Record<string, string> => {
+    const all = { ...v[name] };
+    const bad: string[] = [];
+    for (const [k, value] of Object.entries(all)) {
+      const why = headerProblem(k, value, protocol === 'grpc');
+      if (!why) continue;
+      bad.push(`${JSON.stringify(k)} ${why}`);
+      delete all[k];
+    }
+    if (bad.length)
+      r.warn(name, '', `has ${bad.length > 1 ? 'entries' : 'an entry'} that cannot be sent as a header (${bad.join('; ')})`, 'the other entries', true);
+    return all;
+  };
+
   const otlp: OtlpConfig = Object.freeze({
     endpoint: signalUrl(v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, '/v1/traces'),
     protocol,
-    headers: Object.freeze(v.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
+    headers: Object.freeze({ ...exportHeaders('OTEL_EXPORTER_OTLP_HEADERS'), ...exportHeaders('OTEL_EXPORTER_OTLP_TRACES_HEADERS') }),
     timeoutMs: v.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
     compression: v.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
     certificate: v.OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
@@ -85,6 +102,7 @@ export function loadConfig(env: Env = process.env): AgentConfig {
       flushTimeoutMs: v.OTEL_AGENT_FLUSH_TIMEOUT,
       esmHooks: v.OTEL_AGENT_ESM_HOOKS,
       redactQueryParams: Object.freeze(v.OTEL_AGENT_REDACT_QUERY_PARAMS),
+      fsSpans: v.OTEL_AGENT_FS_SPANS,
       doctorReport: v.OTEL_AGENT_DOCTOR_REPORT,
       testFaults: Object.freeze(v.OTEL_AGENT_TEST_FAULTS),
     }),

@@ -107,13 +107,7 @@ export class Reader {
 
   private read(s: VarSpec): unknown {
     const v = this.raw(s.name);
-    if (s.kind === 'pairs') {
-      const parent = s.inherits ? (this.get(s.inherits) as Record<string, string>) : {};
-      if (v === undefined) return { ...parent };
-      const own = this.pairs(s, v);
-      if (Object.keys(own).length) this.fromEnv.add(s.name);
-      return { ...parent, ...own };
-    }
+    if (s.kind === 'pairs') return v === undefined ? {} : this.pairs(s, v);
     if (v === undefined) return this.fallback(s).value;
     this.note(s.name, s.kind === 'url' ? withoutCredentials(v) : v);
     const own = this.parse(s, v);
@@ -162,7 +156,8 @@ export class Reader {
         const items = splitList(v);
         const good = items.filter((i) => s.pattern.test(i));
         const bad = items.filter((i) => !s.pattern.test(i));
-        if (bad.length) this.warn(s.name, v, `names invalid ${s.what}(s) ${bad.map((b) => JSON.stringify(b)).join(', ')}`, good.length ? 'the rest of the list' : dflt());
+        if (bad.length)
+          this.warn(s.name, v, `names invalid ${s.what}(s) ${bad.map((b) => JSON.stringify(b)).join(', ')}`, good.length ? 'the rest of the list' : dflt());
         return [...new Set(good)];
       }
       case 'url':
@@ -186,7 +181,13 @@ export class Reader {
     const good = items.filter((i) => s.allowed.includes(i));
     const bad = items.filter((i) => !s.allowed.includes(i));
     // Nothing usable left: the default, not an empty list (an empty propagator or detector list would silently turn a feature off).
-    if (bad.length) this.warn(s.name, v, `names unknown ${bad.length > 1 ? 'entries' : 'entry'} ${bad.join(', ')} (known: ${s.allowed.join(', ')})`, good.length ? 'the rest of the list' : dflt());
+    if (bad.length)
+      this.warn(
+        s.name,
+        v,
+        `names unknown ${bad.length > 1 ? 'entries' : 'entry'} ${bad.join(', ')} (known: ${s.allowed.join(', ')})`,
+        good.length ? 'the rest of the list' : dflt(),
+      );
     if (!good.length) return undefined;
     if (good.includes('none')) return [];
     if (s.all && good.includes('all')) return [...s.all];
@@ -228,7 +229,14 @@ export class Reader {
       }
       out[key] = val;
     }
-    this.note(s.name, secret ? Object.keys(out).map((k) => `${k}=<redacted>`).join(',') : v);
+    this.note(
+      s.name,
+      secret
+        ? Object.keys(out)
+            .map((k) => `${k}=<redacted>`)
+            .join(',')
+        : v,
+    );
     if (bad.length) this.warn(s.name, v, `has malformed entries (${bad.join(', ')}), expected key=value`, 'the well-formed entries', secret);
     return out;
   }

@@ -15,7 +15,7 @@ interface Common {
   docDefault?: string;
   /** Values never shown: not in warnings, not in the doctor's report. */
   secret?: boolean;
-  /** Unset or invalid: the value of this (more general) variable is used; `pairs` are merged over it. */
+  /** Unset or invalid: the value of this (more general) variable is used. */
   inherits?: string;
 }
 
@@ -54,7 +54,7 @@ const SIGNAL_EXPORTERS = ['otlp', 'console', 'none'] as const;
 const MS_HOUR = 3_600_000;
 const COUNT_MAX = 1_000_000;
 /** RFC 9110 token: anything else can never match a header and is a typo worth a warning. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 /** A query parameter name, `*` as a wildcard: starts with a letter, `_`, `$` or `*` and has a letter (`-1` or `1e12` is a typo, not a name). */
 const QUERY_NAME = /^(?=.*[a-z])[a-z_$*][a-z0-9_.$*[\]-]*$/;
 
@@ -108,8 +108,7 @@ export const SPEC = [
     name: 'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
     kind: 'pairs',
     secret: true,
-    inherits: 'OTEL_EXPORTER_OTLP_HEADERS',
-    docDefault: '(none)',
+    // Not `inherits`: merged over the general ones in src/config/index.ts, after each is checked on its own.
     doc: 'Headers for traces only, merged over the general ones.',
   },
   { name: 'OTEL_EXPORTER_OTLP_TIMEOUT', kind: 'int', default: 10000, min: 1, max: 600_000, doc: 'Milliseconds one export may take.' },
@@ -274,6 +273,13 @@ export const SPEC = [
     min: 0,
     max: 600_000,
     doc: 'Milliseconds the agent may spend delivering spans when the process exits.',
+  },
+  {
+    name: 'OTEL_AGENT_FS_SPANS',
+    kind: 'enum',
+    allowed: ['io', 'all'],
+    default: 'io',
+    doc: '`io`: fs spans for reads, writes, opens, listings and changes, none for existence and metadata checks (`exists`, `access`, `stat`, `lstat`, `realpath`, `readlink`, sync and promise forms too); `all`: every fs call. A check that finds no file is never an error.',
   },
   {
     name: 'OTEL_AGENT_ESM_HOOKS',
