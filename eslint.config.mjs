@@ -1,6 +1,6 @@
 // Lint for the agent's TypeScript (run by `npm run lint` and .ci/run).
 // Type-aware where it matters for an agent: a floating promise in the agent is
-// an unhandled rejection in the host app. Only src/env.ts may read process.env,
+// an unhandled rejection in the host app. Only src/config/index.ts may read process.env,
 // so every setting goes through the one typed, validated config.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -41,9 +41,9 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/env.ts'],
+    ignores: ['src/config/index.ts'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Only src/env.ts reads process.env: add the variable to its spec.' }],
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Only src/config/index.ts reads process.env: add the variable to src/config/spec.ts.' }],
     },
   },
 );

@@ -1,6 +1,7 @@
-// The variable table of docs/configuration.md is generated from the one table in
-// src/env.ts (through the built dist/env-table.cjs: run `npm run build` first), so
-// the docs cannot drift from what the code reads. `--write` updates
+// The variable table of docs/configuration.md is generated from the one spec of
+// variables, src/config/spec.ts (as VARS, re-exported by src/env.ts and built into
+// dist/env-table.cjs: run `npm run build` first), so the docs cannot drift from
+// what the code reads. `--write` updates
 // docs/configuration.md between the VARS markers; without it, the table is
 // printed. test/core/readme.unit.test.ts checks they agree.
 import { createRequire } from 'node:module';

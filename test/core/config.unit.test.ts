@@ -97,15 +97,40 @@ describe('env.ts: the OTEL_* configuration', () => {
     expect(c.spanLimits).toMatchObject({ attributeCountLimit: 5, attributeValueLengthLimit: 20, eventCountLimit: 3, linkCountLimit: 4 });
   });
 
-  it('documents every variable it reads (the docs/configuration.md table is this list)', () => {
-    const names = new Set(VARS.map((v) => v.name));
-    // Every name that produces a source entry must be documented.
-    const c = loadConfig({});
-    for (const k of Object.keys(c.sources)) expect(names.has(k), k).toBe(true);
+  it('reads every variable of the docs/configuration.md table, and no other', () => {
+    const documented = VARS.map((v) => v.name);
+    // An environment that records each name asked for: unset everywhere, then set everywhere (to a value
+    // no variable accepts, so that fallbacks and inherited values are read too).
+    for (const value of [undefined, 'n0t v@lid']) {
+      const asked = new Set<string>();
+      const env = new Proxy({} as Record<string, string | undefined>, {
+        get: (_t, k) => {
+          if (typeof k === 'string') asked.add(k);
+          return value;
+        },
+        has: (_t, k) => {
+          if (typeof k === 'string') asked.add(k);
+          return value !== undefined;
+        },
+      });
+      loadConfig(env);
+      expect([...asked].filter((n) => !documented.includes(n)), `read but not in src/config/spec.ts (value ${value})`).toEqual([]);
+      expect(documented.filter((n) => !asked.has(n)), `in src/config/spec.ts but never read (value ${value})`).toEqual([]);
+    }
     for (const v of VARS) {
       expect(v.effect.length, v.name).toBeGreaterThan(10);
       expect(v.name.startsWith('OTEL_'), v.name).toBe(true);
     }
+    expect(new Set(documented).size).toBe(documented.length);
+  });
+
+  it('an unset variable is listed with the default the docs give, and a set one with its value', () => {
+    const c = loadConfig({ OTEL_BSP_SCHEDULE_DELAY: '250' });
+    for (const v of VARS) {
+      if (v.name === 'OTEL_BSP_SCHEDULE_DELAY') expect(c.sources[v.name]).toEqual({ value: '250', source: 'env' });
+      else expect(c.sources[v.name], v.name).toEqual({ value: v.default, source: 'default' });
+    }
+    expect(Object.keys(c.sources).sort()).toEqual(VARS.map((v) => v.name).sort());
   });
 
   it('does not write to the environment it reads', () => {

@@ -29,12 +29,18 @@ describe('README and docs/', () => {
     const md = read(join(DOCS, 'configuration.md'));
     const start = md.indexOf('<!-- VARS:START -->');
     expect(start, 'VARS markers missing from docs/configuration.md').toBeGreaterThanOrEqual(0);
-    const block = md.slice(start, md.indexOf('<!-- VARS:END -->'));
+    const rows = md
+      .slice(start, md.indexOf('<!-- VARS:END -->'))
+      .split('\n')
+      .filter((l) => l.startsWith('| `'));
+    const esc = (t: string): string => t.replace(/\|/g, '\\|');
+    const hint = '(run npm run build && node scripts/readme-vars.mjs --write)';
     for (const v of VARS) {
-      const row = block.split('\n').find((l) => l.startsWith(`| \`${v.name}\` |`));
-      expect(row, `${v.name} missing from the docs/configuration.md table (run node scripts/readme-vars.mjs --write)`).toBeDefined();
-      expect(row).toContain(v.default.replace(/\|/g, '\\|'));
+      const row = rows.find((l) => l.startsWith(`| \`${v.name}\` |`));
+      expect(row, `${v.name} missing from the docs/configuration.md table ${hint}`).toBeDefined();
+      expect(row, `${v.name}: default or effect differs from src/config/spec.ts ${hint}`).toBe(`| \`${v.name}\` | ${esc(v.default)} | ${esc(v.effect)} |`);
     }
+    expect(rows.length, `the table has rows for variables the agent does not read ${hint}`).toBe(VARS.length);
   });
 
   it("the README's short variable table names real variables with the code's defaults", () => {

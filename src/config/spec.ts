@@ -1,0 +1,313 @@
+/**
+ * Every variable the agent reads, once: its kind, default, allowed values or
+ * range, whether its value is a secret, the variable it falls back to, and its
+ * docs text. Data only: src/config/read.ts reads and validates by it, the docs
+ * table (scripts/readme-vars.mjs) and the doctor's listing are made from it, so
+ * the three cannot disagree. Order here is the order of the docs table.
+ */
+import { INSTRUMENTATION_NAMES } from './instrumentation-names';
+
+interface Common {
+  name: string;
+  /** The docs table's "Effect" column. */
+  doc: string;
+  /** The docs table's "Default" column when the default value alone does not say it (see src/config/docs.ts). */
+  docDefault?: string;
+  /** Values never shown: not in warnings, not in the doctor's report. */
+  secret?: boolean;
+  /** Unset or invalid: the value of this (more general) variable is used. */
+  inherits?: string;
+}
+
+export type VarSpec = Common &
+  (
+    | { kind: 'bool'; default: boolean }
+    /** Whole number in [min, max]. */
+    | { kind: 'int'; default: number; min: number; max: number }
+    /** Any number in [min, max]. */
+    | { kind: 'number'; default: number; min: number; max: number }
+    /** One of `allowed`, case-insensitive. */
+    | { kind: 'enum'; allowed: readonly string[]; default: string }
+    /**
+     * Comma list of `allowed` entries; unknown ones dropped with a warning. `none`
+     * (when allowed) means the empty list; `all` (when given) stands for those entries.
+     */
+    | { kind: 'list'; allowed: readonly string[]; default: readonly string[]; all?: readonly string[] }
+    /** Comma list of free names, each matching `pattern` (lower-cased first); `what` names one in warnings. */
+    | { kind: 'names'; pattern: RegExp; what: string }
+    /** `key=value,...` with percent-encoded values. */
+    | { kind: 'pairs' }
+    /** An http(s) URL. */
+    | { kind: 'url'; default?: string }
+    /** A path to a readable file. */
+    | { kind: 'file' }
+    /** Free text. */
+    | { kind: 'string'; default: string }
+  );
+
+/** Parts of the agent that OTEL_AGENT_TEST_FAULTS can make fail on purpose (see src/contain.ts). */
+export const TEST_FAULTS = ['processor-on-start', 'processor-on-ending', 'processor-on-end', 'http-bookkeeping'] as const;
+
+const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
+const COMPRESSIONS = ['gzip', 'none'] as const;
+const SIGNAL_EXPORTERS = ['otlp', 'console', 'none'] as const;
+const MS_HOUR = 3_600_000;
+const COUNT_MAX = 1_000_000;
+/** RFC 9110 token: anything else can never match a header and is a typo worth a warning. */
+export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+/** A query parameter name, `*` as a wildcard: starts with a letter, `_`, `$` or `*` and has a letter (`-1` or `1e12` is a typo, not a name). */
+const QUERY_NAME = /^(?=.*[a-z])[a-z_$*][a-z0-9_.$*[\]-]*$/;
+
+// Generic over the name so that each entry keeps its literal name (src/config/read.ts types values by it).
+const limit = <N extends string>(name: N, doc: string, inherits?: string) =>
+  ({ name, kind: 'int', default: 128, min: 0, max: COUNT_MAX, doc, ...(inherits ? { inherits } : {}) }) as const;
+const captureHeaders = <N extends string>(name: N, doc: string) => ({ name, kind: 'names', pattern: HEADER_NAME, what: 'header name', doc }) as const;
+
+export const SPEC = [
+  { name: 'OTEL_SDK_DISABLED', kind: 'bool', default: false, doc: '`true` loads nothing but the entry file: no SDK, no hooks, no spans.' },
+  {
+    name: 'OTEL_SERVICE_NAME',
+    kind: 'string',
+    default: '',
+    docDefault: 'package.json name of the app, else `unknown_service:node`',
+    doc: 'Sets `service.name` (wins over `OTEL_RESOURCE_ATTRIBUTES`).',
+  },
+  { name: 'OTEL_RESOURCE_ATTRIBUTES', kind: 'pairs', doc: '`key=value,key2=value2` (values percent-decoded) added to the resource.' },
+  {
+    name: 'OTEL_LOG_LEVEL',
+    kind: 'enum',
+    allowed: ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'],
+    default: 'warn',
+    doc: 'Agent diagnostics on stderr: `none`, `error`, `warn`, `info`, `debug`, `verbose`, `all`.',
+  },
+  {
+    name: 'OTEL_TRACES_EXPORTER',
+    kind: 'list',
+    allowed: ['otlp', 'console', 'zipkin', 'none'],
+    default: ['otlp'],
+    doc: 'Comma list of `otlp`, `console` (indented trace trees on stdout), `zipkin`, `none`.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    kind: 'url',
+    docDefault: 'http://localhost:4318 (grpc: http://localhost:4317)',
+    doc: 'Base URL; `/v1/traces` is appended for the HTTP protocols.',
+  },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', kind: 'url', docDefault: '(from OTEL_EXPORTER_OTLP_ENDPOINT)', doc: 'Full traces URL, used as is.' },
+  { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', kind: 'enum', allowed: OTLP_PROTOCOLS, default: 'http/protobuf', doc: '`http/protobuf`, `http/json` or `grpc`.' },
+  {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+    kind: 'enum',
+    allowed: OTLP_PROTOCOLS,
+    default: 'http/protobuf',
+    inherits: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+    doc: 'Protocol for traces only.',
+  },
+  { name: 'OTEL_EXPORTER_OTLP_HEADERS', kind: 'pairs', secret: true, doc: '`key=value,...` sent with every export (values never printed).' },
+  {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+    kind: 'pairs',
+    secret: true,
+    // Not `inherits`: merged over the general ones in src/config/index.ts, after each is checked on its own.
+    doc: 'Headers for traces only, merged over the general ones.',
+  },
+  { name: 'OTEL_EXPORTER_OTLP_TIMEOUT', kind: 'int', default: 10000, min: 1, max: 600_000, doc: 'Milliseconds one export may take.' },
+  {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT',
+    kind: 'int',
+    default: 10000,
+    min: 1,
+    max: 600_000,
+    inherits: 'OTEL_EXPORTER_OTLP_TIMEOUT',
+    doc: 'Timeout for traces only.',
+  },
+  { name: 'OTEL_EXPORTER_OTLP_COMPRESSION', kind: 'enum', allowed: COMPRESSIONS, default: 'none', doc: '`gzip` or `none`.' },
+  {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
+    kind: 'enum',
+    allowed: COMPRESSIONS,
+    default: 'none',
+    inherits: 'OTEL_EXPORTER_OTLP_COMPRESSION',
+    doc: 'Compression for traces only.',
+  },
+  { name: 'OTEL_EXPORTER_OTLP_CERTIFICATE', kind: 'file', docDefault: '(system CAs)', doc: 'PEM file of the CA(s) that sign the collector certificate.' },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE', kind: 'file', inherits: 'OTEL_EXPORTER_OTLP_CERTIFICATE', doc: 'CA file for traces only.' },
+  { name: 'OTEL_EXPORTER_OTLP_CLIENT_KEY', kind: 'file', doc: 'PEM private key for mutual TLS.' },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY', kind: 'file', inherits: 'OTEL_EXPORTER_OTLP_CLIENT_KEY', doc: 'Client key for traces only.' },
+  { name: 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE', kind: 'file', doc: 'PEM client certificate for mutual TLS.' },
+  {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE',
+    kind: 'file',
+    inherits: 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE',
+    doc: 'Client certificate for traces only.',
+  },
+  { name: 'OTEL_EXPORTER_ZIPKIN_ENDPOINT', kind: 'url', default: 'http://localhost:9411/api/v2/spans', doc: 'Where the `zipkin` exporter posts.' },
+  {
+    name: 'OTEL_TRACES_SAMPLER',
+    kind: 'enum',
+    allowed: ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'],
+    default: 'parentbased_always_on',
+    doc: '`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`.',
+  },
+  { name: 'OTEL_TRACES_SAMPLER_ARG', kind: 'number', default: 1, min: 0, max: 1, docDefault: '1.0', doc: 'Ratio in [0, 1] for the `*traceidratio` samplers.' },
+  {
+    name: 'OTEL_PROPAGATORS',
+    kind: 'list',
+    allowed: ['tracecontext', 'baggage', 'b3', 'b3multi', 'jaeger', 'none'],
+    default: ['tracecontext', 'baggage'],
+    doc: 'Comma list of `tracecontext`, `baggage`, `b3` (single header), `b3multi`, `jaeger`, `none`.',
+  },
+  { name: 'OTEL_BSP_SCHEDULE_DELAY', kind: 'int', default: 5000, min: 0, max: MS_HOUR, doc: 'Milliseconds between batch exports.' },
+  { name: 'OTEL_BSP_EXPORT_TIMEOUT', kind: 'int', default: 30000, min: 1, max: MS_HOUR, doc: 'Milliseconds one batch export may take.' },
+  {
+    name: 'OTEL_BSP_MAX_QUEUE_SIZE',
+    kind: 'int',
+    default: 2048,
+    min: 1,
+    max: COUNT_MAX,
+    doc: 'Spans held while waiting for export; beyond it spans are dropped and counted.',
+  },
+  { name: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', kind: 'int', default: 512, min: 1, max: COUNT_MAX, doc: 'Spans per export request (at most the queue size).' },
+  {
+    name: 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+    kind: 'int',
+    default: Number.POSITIVE_INFINITY,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    docDefault: 'unlimited',
+    doc: 'Longest string attribute value kept (longer ones are truncated).',
+  },
+  limit('OTEL_ATTRIBUTE_COUNT_LIMIT', 'Most attributes per span/event/link.'),
+  {
+    name: 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+    kind: 'int',
+    default: Number.POSITIVE_INFINITY,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    inherits: 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+    doc: 'Same, for span attributes.',
+  },
+  limit('OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'Same, for span attributes.', 'OTEL_ATTRIBUTE_COUNT_LIMIT'),
+  limit('OTEL_SPAN_EVENT_COUNT_LIMIT', 'Most events per span.'),
+  limit('OTEL_SPAN_LINK_COUNT_LIMIT', 'Most links per span.'),
+  limit('OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 'Most attributes per event.'),
+  limit('OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', 'Most attributes per link.'),
+  {
+    name: 'OTEL_NODE_ENABLED_INSTRUMENTATIONS',
+    kind: 'list',
+    allowed: INSTRUMENTATION_NAMES,
+    default: [],
+    docDefault: '(all)',
+    doc: `Comma list: only these instrumentations. Names: ${INSTRUMENTATION_NAMES.join(', ')}.`,
+  },
+  {
+    name: 'OTEL_NODE_DISABLED_INSTRUMENTATIONS',
+    kind: 'list',
+    allowed: INSTRUMENTATION_NAMES,
+    default: [],
+    doc: 'Comma list of instrumentations to turn off (wins over the enabled list).',
+  },
+  {
+    name: 'OTEL_NODE_RESOURCE_DETECTORS',
+    kind: 'list',
+    allowed: ['env', 'host', 'os', 'process', 'serviceinstance', 'all', 'none'],
+    default: ['env', 'host', 'os', 'process'],
+    all: ['env', 'host', 'os', 'process', 'serviceinstance'],
+    doc: '`env`, `host`, `os`, `process`, `serviceinstance`, `all`, `none`. No network (cloud) detector runs.',
+  },
+  {
+    name: 'OTEL_METRICS_EXPORTER',
+    kind: 'list',
+    allowed: SIGNAL_EXPORTERS,
+    default: [],
+    doc: 'This agent is about traces: metrics are set up only when this names `otlp` or `console`.',
+  },
+  {
+    name: 'OTEL_LOGS_EXPORTER',
+    kind: 'list',
+    allowed: SIGNAL_EXPORTERS,
+    default: [],
+    doc: 'Logs pipeline only when this names `otlp` or `console`: pino/winston/bunyan records are then also sent as OTLP logs.',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+    kind: 'url',
+    docDefault: '(OTEL_EXPORTER_OTLP_ENDPOINT + /v1/metrics)',
+    doc: 'Full metrics URL, used as is (only with OTEL_METRICS_EXPORTER=otlp).',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT',
+    kind: 'url',
+    docDefault: '(OTEL_EXPORTER_OTLP_ENDPOINT + /v1/logs)',
+    doc: 'Full logs URL, used as is (only with OTEL_LOGS_EXPORTER=otlp).',
+  },
+  { name: 'OTEL_METRIC_EXPORT_INTERVAL', kind: 'int', default: 60000, min: 1, max: MS_HOUR, doc: 'Milliseconds between metric exports.' },
+  captureHeaders(
+    'OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST',
+    'Comma list of request header names recorded on SERVER spans as `http.request.header.<name>`.',
+  ),
+  captureHeaders('OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE', 'Same for response headers on SERVER spans.'),
+  captureHeaders('OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST', 'Same for request headers on CLIENT spans.'),
+  captureHeaders('OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE', 'Same for response headers on CLIENT spans.'),
+  {
+    name: 'OTEL_AGENT_LOG_CORRELATION',
+    kind: 'list',
+    allowed: ['pino', 'winston', 'bunyan', 'console', 'none'],
+    default: ['pino', 'winston', 'bunyan'],
+    doc: 'Which loggers get `trace_id`/`span_id`/`trace_flags`; add `console` for console.log/error lines, `none` for none.',
+  },
+  {
+    name: 'OTEL_AGENT_QUEUE_HOOKS',
+    kind: 'string',
+    default: '',
+    doc:
+      'Traces your own task queue: `<module>#<export>=<role>(<where the context travels>, <options>)`, several separated by `;`. ' +
+      'Roles: `submit` (PRODUCER span; the trace context is written into that argument under `_otel`), `execute` (CONSUMER span continuing it; add `link` for a new linked trace), `span` (INTERNAL span). ' +
+      'Example: `./lib/queue.js#TaskQueue.prototype.submit=submit(arg1, queue=orders); ./lib/worker.js#execute=execute(arg0.input, queue=orders)`. Grammar and options in "Queue tracing".',
+  },
+  { name: 'OTEL_AGENT_ENABLE_IN_WORKERS', kind: 'bool', default: false, doc: '`true` also starts the agent inside worker threads.' },
+  {
+    name: 'OTEL_AGENT_FLUSH_TIMEOUT',
+    kind: 'int',
+    default: 2000,
+    min: 0,
+    max: 600_000,
+    doc: 'Milliseconds the agent may spend delivering spans when the process exits.',
+  },
+  {
+    name: 'OTEL_AGENT_FS_SPANS',
+    kind: 'enum',
+    allowed: ['io', 'all'],
+    default: 'io',
+    doc: '`io`: fs spans for reads, writes, opens, listings and changes, none for existence and metadata checks (`exists`, `access`, `stat`, `lstat`, `realpath`, `readlink`, sync and promise forms too); `all`: every fs call. A check that finds no file is never an error.',
+  },
+  {
+    name: 'OTEL_AGENT_ESM_HOOKS',
+    kind: 'enum',
+    allowed: ['auto', 'sync', 'async', 'off'],
+    default: 'auto',
+    doc: '`auto` (in-thread sync hooks where Node supports them, else the loader thread), `sync`, `async`, `off`.',
+  },
+  {
+    name: 'OTEL_AGENT_REDACT_QUERY_PARAMS',
+    kind: 'names',
+    pattern: QUERY_NAME,
+    what: 'query parameter name',
+    doc: 'Comma list of URL query parameter names whose values are replaced by `REDACTED`, on top of the built-in list (tokens, keys, secrets, passwords, signatures, sessions, one-time codes). Case and `_`/`-`/`.` are ignored (`order_ref` also matches `orderRef`); `*` matches any run of characters.',
+  },
+  {
+    name: 'OTEL_AGENT_DOCTOR_REPORT',
+    kind: 'string',
+    default: '',
+    doc: 'Internal, set by `otel-agent doctor` for the app it runs: a file the agent keeps updated with what it patched and what reached the exporter; it also makes the agent send one span named `otel-agent doctor`. Not for normal use.',
+  },
+  {
+    name: 'OTEL_AGENT_TEST_FAULTS',
+    kind: 'list',
+    allowed: TEST_FAULTS,
+    default: [],
+    doc: `Internal, for the agent's own reliability tests: makes named parts of the agent fail on purpose (${TEST_FAULTS.join(', ')}) to prove the app is unaffected. Not for normal use.`,
+  },
+] as const satisfies readonly VarSpec[];
+
+export type VarName = (typeof SPEC)[number]['name'];
