@@ -7,6 +7,7 @@
  *
  * It never writes to process.env.
  */
+import { INSTRUMENTATION_NAMES } from './instrumentations/registry';
 
 export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
@@ -87,27 +88,8 @@ export interface AgentConfig {
 /** Parts of the agent that OTEL_AGENT_TEST_FAULTS can make fail on purpose (see src/contain.ts). */
 export const TEST_FAULTS = ['processor-on-start', 'processor-on-ending', 'processor-on-end', 'http-bookkeeping'] as const;
 
-/** Every instrumentation short name the agent knows; kept here so env validation needs no other module. */
-export const INSTRUMENTATION_NAMES = [
-  'http',
-  'undici',
-  'fs',
-  'aws-sdk',
-  'kafkajs',
-  'pg',
-  'mysql2',
-  'redis',
-  'ioredis',
-  'mongodb',
-  'amqplib',
-  'sqlite',
-  'better-sqlite3',
-  'bullmq',
-  'pino',
-  'winston',
-  'bunyan',
-  'queue-hooks',
-] as const;
+/** Every instrumentation short name the agent knows, from the one registry (src/instrumentations/registry.ts). */
+export { INSTRUMENTATION_NAMES };
 
 const SAMPLERS: readonly SamplerName[] = [
   'always_on',

@@ -19,7 +19,7 @@
  * prototype is patched when the first statement is prepared.
  */
 import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped, type InstrumentationConfig } from '@opentelemetry/instrumentation';
-import { describeSqliteCall, sqliteErrorType, sqliteNamespace, traceFailure, traceIterator, traceSync, type SqlCall } from '../sql';
+import { describeSqliteCall, sqliteErrorType, sqliteNamespace, traceFailure, traceIterator, traceSync, type SqlCall } from '../db/sql';
 import { AGENT_VERSION } from '../../version';
 
 // The package ships no type declarations; these are the parts used here.

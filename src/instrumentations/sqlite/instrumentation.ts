@@ -22,7 +22,7 @@
  */
 import type * as sqlite from 'node:sqlite';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped, type InstrumentationConfig } from '@opentelemetry/instrumentation';
-import { describeSqliteCall, sqliteErrorType, sqliteNamespace, traceFailure, traceIterator, traceSync, type SqlCall } from '../sql';
+import { describeSqliteCall, sqliteErrorType, sqliteNamespace, traceFailure, traceIterator, traceSync, type SqlCall } from '../db/sql';
 import { AGENT_VERSION } from '../../version';
 
 type SqliteModule = typeof sqlite;
