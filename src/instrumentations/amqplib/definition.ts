@@ -9,7 +9,7 @@ export const amqplib: Definition = {
   create: (_ctx, kit) => kit.one('amqplib', 'AmqplibInstrumentation', (require('./hooks') as typeof import('./hooks')).amqplibConfig),
   docs: {
     module: '`amqplib`',
-    versions: 'upstream `@opentelemetry/instrumentation-amqplib`',
+    versions: 'the upstream package (`otel-agent doctor` shows them)',
     spans: 'PRODUCER `publish <exchange>`, CONSUMER `process <queue>`',
     page: 'rabbitmq.md',
   },

@@ -24,7 +24,7 @@ export const awsSdk: Definition = {
     }),
   docs: {
     module: '`@aws-sdk/client-*`',
-    versions: 'upstream `@opentelemetry/instrumentation-aws-sdk`',
+    versions: 'the upstream package (`otel-agent doctor` shows them)',
     spans: 'CLIENT `S3.PutObject`',
     page: 'aws-sdk.md',
   },

@@ -9,7 +9,7 @@ export const betterSqlite3: Definition = {
   create: (_ctx, kit) => kit.one('better-sqlite3', 'BetterSqlite3Instrumentation', {}),
   docs: {
     module: '`better-sqlite3`',
-    versions: 'this agent: 9 to 12 (instrumentation.ts)',
+    versions: 'this agent: 9 to 12',
     spans: 'CLIENT `SELECT orders`',
     page: 'databases.md',
   },

@@ -9,7 +9,7 @@ export const bullmq: Definition = {
   create: (_ctx, kit) => kit.one('bullmq', 'BullMQInstrumentation', {}),
   docs: {
     module: '`bullmq`',
-    versions: 'this agent (instrumentation.ts)',
+    versions: 'this agent: 5.x',
     spans: 'PRODUCER `publish <queue>`, CONSUMER `process <queue>`',
     page: 'queue-tracing.md',
   },

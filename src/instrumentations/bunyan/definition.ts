@@ -10,7 +10,7 @@ export const bunyan: Definition = {
     cfg.agent.logCorrelation.includes('bunyan') ? kit.one('bunyan', 'BunyanInstrumentation', { disableLogSending: cfg.logsExporters.length === 0 }) : [],
   docs: {
     module: '`bunyan`',
-    versions: 'upstream `@opentelemetry/instrumentation-bunyan`',
+    versions: 'the upstream package (`otel-agent doctor` shows them)',
     spans: 'no spans: trace and span ids in log records',
     page: 'logs.md',
   },

@@ -11,7 +11,7 @@ export const ioredis: Definition = {
   create: (_ctx, kit) => kit.load<typeof import('./shaping')>('ioredis-shaping').shape((config) => kit.one('ioredis', 'IORedisInstrumentation', config)),
   docs: {
     module: '`ioredis`',
-    versions: 'upstream `@opentelemetry/instrumentation-ioredis`',
+    versions: 'the upstream package (`otel-agent doctor` shows them)',
     spans: 'CLIENT `SET`, only inside a traced operation',
     page: 'databases.md',
   },

@@ -9,7 +9,7 @@ export const kafkajs: Definition = {
   create: (_ctx, kit) => kit.one('kafkajs', 'KafkaJsInstrumentation', (require('./hooks') as typeof import('./hooks')).kafkaConfig),
   docs: {
     module: '`kafkajs`',
-    versions: 'upstream `@opentelemetry/instrumentation-kafkajs`',
+    versions: 'the upstream package (`otel-agent doctor` shows them)',
     spans: 'PRODUCER `send <topic>`, CONSUMER `process <topic>` / `poll <topic>`',
     page: 'kafkajs.md',
   },

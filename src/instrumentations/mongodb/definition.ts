@@ -11,7 +11,7 @@ export const mongodb: Definition = {
   create: (_ctx, kit) => kit.load<typeof import('./shaping')>('mongodb-shaping').shape((config) => kit.one('mongodb', 'MongoDBInstrumentation', config)),
   docs: {
     module: '`mongodb`',
-    versions: 'upstream `@opentelemetry/instrumentation-mongodb`',
+    versions: 'the upstream package (`otel-agent doctor` shows them)',
     spans: 'CLIENT `find orders`',
     page: 'databases.md',
   },

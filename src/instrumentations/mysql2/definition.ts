@@ -11,7 +11,7 @@ export const mysql2: Definition = {
   create: (_ctx, kit) => kit.load<typeof import('./shaping')>('mysql2-shaping').shape((config) => kit.one('mysql2', 'MySQL2Instrumentation', config)),
   docs: {
     module: '`mysql2`',
-    versions: 'upstream `@opentelemetry/instrumentation-mysql2`',
+    versions: 'the upstream package (`otel-agent doctor` shows them)',
     spans: 'CLIENT `SELECT orders`',
     page: 'databases.md',
   },

@@ -11,7 +11,7 @@ export const pg: Definition = {
   create: (_ctx, kit) => kit.load<typeof import('./shaping')>('pg-shaping').shape((config) => kit.one('pg', 'PgInstrumentation', config)),
   docs: {
     module: '`pg`, `pg-pool`',
-    versions: 'upstream `@opentelemetry/instrumentation-pg`',
+    versions: 'the upstream package (`otel-agent doctor` shows them)',
     spans: 'CLIENT `SELECT orders`',
     page: 'databases.md',
   },

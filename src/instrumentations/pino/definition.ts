@@ -10,7 +10,7 @@ export const pino: Definition = {
     cfg.agent.logCorrelation.includes('pino') ? kit.one('pino', 'PinoInstrumentation', { disableLogSending: cfg.logsExporters.length === 0 }) : [],
   docs: {
     module: '`pino`',
-    versions: 'upstream `@opentelemetry/instrumentation-pino`',
+    versions: 'the upstream package (`otel-agent doctor` shows them)',
     spans: 'no spans: trace and span ids in log records',
     page: 'logs.md',
   },

@@ -11,7 +11,7 @@ export const redis: Definition = {
   create: (_ctx, kit) => kit.load<typeof import('./shaping')>('redis-shaping').shape((config) => kit.one('redis', 'RedisInstrumentation', config)),
   docs: {
     module: '`redis`, `@redis/client`',
-    versions: 'upstream `@opentelemetry/instrumentation-redis`',
+    versions: 'the upstream package (`otel-agent doctor` shows them)',
     spans: 'CLIENT `SET`, one span per MULTI / pipeline',
     page: 'databases.md',
   },

@@ -9,7 +9,7 @@ export const sqlite: Definition = {
   create: (_ctx, kit) => kit.one('sqlite', 'SqliteInstrumentation', {}),
   docs: {
     module: '`node:sqlite`',
-    versions: 'Node 22.5 to 25 (instrumentation.ts)',
+    versions: 'Node 22.5 to 25',
     spans: 'CLIENT `SELECT orders`',
     page: 'databases.md',
   },

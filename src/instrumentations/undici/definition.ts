@@ -16,7 +16,7 @@ export const undici: Definition = {
     }),
   docs: {
     module: 'global `fetch`, `undici`',
-    versions: 'upstream `@opentelemetry/instrumentation-undici`',
+    versions: 'the upstream package (`otel-agent doctor` shows them)',
     spans: 'CLIENT `GET http://host/path`',
     page: 'http.md',
   },

@@ -12,7 +12,7 @@ export const winston: Definition = {
     cfg.agent.logCorrelation.includes('winston') ? kit.one('winston', 'WinstonInstrumentation', { disableLogSending: cfg.logsExporters.length === 0 }) : [],
   docs: {
     module: '`winston`',
-    versions: 'upstream `@opentelemetry/instrumentation-winston`',
+    versions: 'the upstream package (`otel-agent doctor` shows them)',
     spans: 'no spans: trace and span ids in log records',
     page: 'logs.md',
   },
