@@ -31,8 +31,11 @@ describe('the instrumentation registry', () => {
   it("names each definition's code: an installed upstream package or a file in its folder", () => {
     const req = createRequire(join(ROOT, 'package.json'));
     for (const d of DEFINITIONS) {
-      if ('upstream' in d.source) expect(() => req.resolve(d.source.upstream as string), d.name).not.toThrow();
-      else expect(existsSync(join(SRC, d.name, d.source.own)), `${d.name}: ${d.source.own}`).toBe(true);
+      const s = d.source;
+      if ('upstream' in s) {
+        const pkg = s.upstream;
+        expect(() => req.resolve(pkg), d.name).not.toThrow();
+      } else expect(existsSync(join(SRC, d.name, s.own)), `${d.name}: ${s.own}`).toBe(true);
       for (const f of d.bundles ?? []) expect(existsSync(join(SRC, d.name, f)), `${d.name}: ${f}`).toBe(true);
     }
   });
