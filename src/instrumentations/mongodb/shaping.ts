@@ -6,7 +6,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import { InstrumentationNodeModuleDefinition, InstrumentationNodeModuleFile, type Instrumentation } from '@opentelemetry/instrumentation';
 import { ATTR_DB_COLLECTION_NAME, ATTR_DB_NAMESPACE, ATTR_DB_OPERATION_NAME } from '@opentelemetry/semantic-conventions';
-import { Layer, exportsOf, quietly, shapeWith, type AnyFn } from '../db/layer';
+import { Layer, quietly, shapeWith } from '../db/layer';
 import { annotateError, errorName, finishError } from '../db/errors';
 import type { Hooks } from '../db/shaper';
 

@@ -4,7 +4,7 @@
  * checkout that neither connects nor waits.
  */
 import { InstrumentationNodeModuleDefinition, type Instrumentation } from '@opentelemetry/instrumentation';
-import { Layer, exportsOf, quietly, shapeWith, type AnyFn } from '../db/layer';
+import { Layer, exportsOf, shapeWith } from '../db/layer';
 import { finishSql } from '../db/errors';
 
 /**

@@ -4,8 +4,8 @@
  */
 import { context, trace } from '@opentelemetry/api';
 import { InstrumentationNodeModuleDefinition, InstrumentationNodeModuleFile, type Instrumentation } from '@opentelemetry/instrumentation';
-import { Layer, exportsOf, quietly, shapeWith, type AnyFn } from '../db/layer';
-import { endBatchSpan, finishRedis, firstPipelineError, redisStatement, startBatchSpan } from '../db/redis';
+import { Layer, quietly, shapeWith } from '../db/layer';
+import { endBatchSpan, finishRedis, redisStatement, startBatchSpan } from '../db/redis';
 
 const CMDS = Symbol('@x/otel-agent/redis-batch-commands');
 const CLIENT_OPTIONS = Symbol('@x/otel-agent/redis-client-options');
