@@ -10,7 +10,7 @@
 //   dist/cli.cjs                      `otel-agent doctor`
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -71,24 +71,27 @@ async function one(entry, out) {
   await build({ ...common, entryPoints: [entry], outfile, plugins: [sharedPlugin(outfile)] });
 }
 
-// Upstream instrumentations, by the short name the table uses.
-const UPSTREAM = {
-  undici: '@opentelemetry/instrumentation-undici',
-  fs: '@opentelemetry/instrumentation-fs',
-  'aws-sdk': '@opentelemetry/instrumentation-aws-sdk',
-  kafkajs: '@opentelemetry/instrumentation-kafkajs',
-  pg: '@opentelemetry/instrumentation-pg',
-  mysql2: '@opentelemetry/instrumentation-mysql2',
-  redis: '@opentelemetry/instrumentation-redis',
-  ioredis: '@opentelemetry/instrumentation-ioredis',
-  mongodb: '@opentelemetry/instrumentation-mongodb',
-  amqplib: '@opentelemetry/instrumentation-amqplib',
-  pino: '@opentelemetry/instrumentation-pino',
-  // Its ESM build calls createRequire(import.meta.url), which is undefined once bundled
-  // to CommonJS; its CommonJS build (what require() loads) does not.
-  winston: createRequire(join(ROOT, 'package.json')).resolve('@opentelemetry/instrumentation-winston'),
-  bunyan: '@opentelemetry/instrumentation-bunyan',
-};
+// The instrumentations come from the one registry (src/instrumentations/registry.ts): it is
+// bundled to a temporary CommonJS file and required, so there is no second list here.
+const REGISTRY_OUT = join(ROOT, `.registry-build-${process.pid}.cjs`);
+await build({ ...common, entryPoints: [join(ROOT, 'src/instrumentations/registry.ts')], outfile: REGISTRY_OUT, logLevel: 'error' });
+let DEFINITIONS;
+try {
+  ({ DEFINITIONS } = createRequire(import.meta.url)(REGISTRY_OUT));
+} finally {
+  rmSync(REGISTRY_OUT, { force: true });
+}
+const rootRequire = createRequire(join(ROOT, 'package.json'));
+/** [entry point, dist file] for each instrumentation and its extra bundles. */
+function instrumentationJobs(d) {
+  const folder = join(ROOT, 'src/instrumentations', d.name);
+  const s = d.source;
+  // commonjs: the package's CommonJS build (what require() resolves) instead of its ESM build.
+  const main = s.upstream ? (s.commonjs ? rootRequire.resolve(s.upstream) : s.upstream) : join(folder, s.own);
+  const out = [[main, `instr/${d.name}.cjs`]];
+  for (const f of d.bundles ?? []) out.push([join(folder, f), `instr/${d.name}-${f.replace(/\.ts$/, '')}.cjs`]);
+  return out;
+}
 
 const t0 = Date.now();
 rmSync(DIST, { recursive: true, force: true });
@@ -100,14 +103,11 @@ const jobs = [
   one(join(ROOT, 'src/agent.ts'), 'agent.cjs'),
   one(join(ROOT, 'src/env.ts'), 'env-table.cjs'),
   one(join(ROOT, 'src/signals.ts'), 'signals.cjs'),
+  one(join(ROOT, 'src/cli.ts'), 'cli.cjs'),
+  // Console log correlation: not an instrumentation of a module, loaded by agent.ts.
+  one(join(ROOT, 'src/instrumentations/console.ts'), 'instr/console.cjs'),
 ];
-if (existsSync(join(ROOT, 'src/cli.ts'))) jobs.push(one(join(ROOT, 'src/cli.ts'), 'cli.cjs'));
-for (const [name, p] of Object.entries(UPSTREAM)) jobs.push(one(p, `instr/${name}.cjs`));
-// Our own instrumentations: src/instrumentations/own/<name>.ts -> dist/instr/<name>.cjs
-const ownDir = join(ROOT, 'src/instrumentations/own');
-if (existsSync(ownDir)) {
-  for (const f of readdirSync(ownDir)) if (f.endsWith('.ts')) jobs.push(one(join(ownDir, f), `instr/${f.replace(/\.ts$/, '')}.cjs`));
-}
+for (const d of DEFINITIONS) for (const [entry, out] of instrumentationJobs(d)) jobs.push(one(entry, out));
 await Promise.all(jobs);
 writeFileSync(
   join(DIST, 'register.mjs'),

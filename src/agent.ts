@@ -28,7 +28,7 @@ import { containInstrumentations, guardProcessors } from './contain';
 import { ENTRIES, enabledEntries } from './instrumentations/index';
 import { Diagnostics, describeExporters, describeHooks, globalOwner, globalTaken } from './diagnostics';
 import { installEsmHooks, installLazyLoader, quiet, type LazyLoader } from './instrumentations/loader';
-import { startQueueHooks } from './queue-hooks/activate';
+import { startQueueHooks } from './instrumentations/queue-hooks/activate';
 import { AGENT_VERSION } from './version';
 import { PooledIdGenerator } from './ids';
 import { describeUrl } from './exporters/transport';
@@ -159,7 +159,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   // console is a global, not a module load, so no table entry can trigger it.
   if (cfg.agent.logCorrelation.includes('console')) {
     try {
-      (require(`${__dirname}/instr/console.cjs`) as typeof import('./instrumentations/own/console')).installConsoleCorrelation();
+      (require(`${__dirname}/instr/console.cjs`) as typeof import('./instrumentations/console')).installConsoleCorrelation();
     } catch (e) {
       log.warn(`console log correlation could not be set up (${(e as Error).message}); console output will not carry trace ids`);
     }

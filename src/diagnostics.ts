@@ -220,8 +220,7 @@ export function globalOwner(kind: 'trace' | 'context' | 'propagation'): string {
 
 function disabledReason(entry: Entry, cfg: AgentConfig): string {
   if (cfg.disabledInstrumentations.includes(entry.name)) return 'disabled by OTEL_NODE_DISABLED_INSTRUMENTATIONS';
-  if (cfg.enabledInstrumentations && !cfg.enabledInstrumentations.includes(entry.name)) return 'not listed in OTEL_NODE_ENABLED_INSTRUMENTATIONS';
-  return 'off by default (turn it on with OTEL_NODE_ENABLED_INSTRUMENTATIONS)';
+  return 'not listed in OTEL_NODE_ENABLED_INSTRUMENTATIONS';
 }
 
 const LOG_CORRELATION = new Set(['pino', 'winston', 'bunyan']);

@@ -114,8 +114,7 @@ function nearestPackageJson(fromDir: string): string | undefined {
 
 function disabledReason(e: Entry, cfg: AgentConfig): string {
   if (cfg.disabledInstrumentations.includes(e.name)) return 'disabled by OTEL_NODE_DISABLED_INSTRUMENTATIONS';
-  if (cfg.enabledInstrumentations && !cfg.enabledInstrumentations.includes(e.name)) return 'not listed in OTEL_NODE_ENABLED_INSTRUMENTATIONS';
-  return 'off by default';
+  return 'not listed in OTEL_NODE_ENABLED_INSTRUMENTATIONS';
 }
 
 export function inspectPackages(appDir: string, cfg: AgentConfig, distDir: string): PackagesResult {

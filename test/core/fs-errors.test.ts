@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/env';
-import { pathFreeError } from '../../src/instrumentations/own/fs-shaping';
+import { pathFreeError } from '../../src/instrumentations/fs/shaping';
 
 const dir = mkdtempSync(join(tmpdir(), 'otel-fs-errors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

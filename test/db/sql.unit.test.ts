@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactDbMessage, sanitizeSql, summarizeSql } from '../../src/instrumentations/sql';
+import { redactDbMessage, sanitizeSql, summarizeSql } from '../../src/instrumentations/db/sql';
 
 describe('sanitizeSql: literals become ?', () => {
   it.each([

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mongoStatement, redisStatement } from '../../src/instrumentations/own/db-shaping';
+import { mongoStatement } from '../../src/instrumentations/mongodb/shaping';
+import { redisStatement } from '../../src/instrumentations/db/redis';
 
 describe('redisStatement: command and keys, never values', () => {
   it.each([

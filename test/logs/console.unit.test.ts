@@ -10,7 +10,7 @@ import { context, trace, TraceFlags, type Span, type SpanContext } from '@opente
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { correlateLine, installConsoleCorrelation } from '../../src/instrumentations/own/console';
+import { correlateLine, installConsoleCorrelation } from '../../src/instrumentations/console';
 
 const SC: SpanContext = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED };
 const IDS = `trace_id=${SC.traceId} span_id=${SC.spanId} trace_flags=01`;

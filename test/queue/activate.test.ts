@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseQueueHooks } from '../../src/queue-hooks/grammar';
-import { resolveTargets } from '../../src/queue-hooks/activate';
+import { parseQueueHooks } from '../../src/instrumentations/queue-hooks/grammar';
+import { resolveTargets } from '../../src/instrumentations/queue-hooks/activate';
 import { FIXTURES, ROOT } from '../harness/fixture';
 
 const CWD = join(FIXTURES, 'queue');

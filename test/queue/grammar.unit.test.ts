@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultSpanName, functionName, parseHook, parseQueueHooks } from '../../src/queue-hooks/grammar';
+import { defaultSpanName, functionName, parseHook, parseQueueHooks } from '../../src/instrumentations/queue-hooks/grammar';
 
 describe('OTEL_AGENT_QUEUE_HOOKS grammar', () => {
   it("parses the documented example: a class method submit and a named-export execute", () => {

@@ -8,9 +8,9 @@ import { context, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT } f
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, TraceState, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import { parseHook } from '../../src/queue-hooks/grammar';
-import { wrapFunction, isWrapped, type HookRuntime, type ResolvedHook } from '../../src/queue-hooks/wrap';
-import { applyHook } from '../../src/queue-hooks/patch';
+import { parseHook } from '../../src/instrumentations/queue-hooks/grammar';
+import { wrapFunction, isWrapped, type HookRuntime, type ResolvedHook } from '../../src/instrumentations/queue-hooks/wrap';
+import { applyHook } from '../../src/instrumentations/queue-hooks/patch';
 
 /** Synchronous: a span is visible the moment it ends, so tests can tell "not ended yet" from "ended". */
 const ended: ReadableSpan[] = [];

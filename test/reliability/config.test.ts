@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, VARS, type AgentConfig } from '../../src/env';
-import { parseQueueHooks } from '../../src/queue-hooks/grammar';
+import { parseQueueHooks } from '../../src/instrumentations/queue-hooks/grammar';
 import { startOtlpReceiver, type OtlpReceiver } from '../harness/otlp-receiver';
 import { VARIANTS } from '../harness/fixture';
 import { drive, killLeftovers, request, startTracked, wrongWorkAnswers } from './load';

@@ -19,7 +19,8 @@
  * prototype is patched when the first statement is prepared.
  */
 import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped, type InstrumentationConfig } from '@opentelemetry/instrumentation';
-import { describeSqliteCall, sqliteErrorType, sqliteNamespace, traceFailure, traceIterator, traceSync, type SqlCall } from '../sql';
+import { describeSqliteCall, sqliteNamespace, type SqlCall } from '../db/sql';
+import { wrapExec, wrapPrepare, wrapStatement, type AnyFn, type SqliteTarget } from '../db/sqlite-wrappers';
 import { AGENT_VERSION } from '../../version';
 
 // The package ships no type declarations; these are the parts used here.
@@ -32,7 +33,6 @@ interface Stmt {
   database: Db;
 }
 type DatabaseClass = { prototype: object };
-type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
 type Proto = Record<string, AnyFn>;
 
 const STATEMENT_METHODS = ['run', 'get', 'all', 'iterate'] as const;
@@ -46,6 +46,19 @@ export class BetterSqlite3Instrumentation extends InstrumentationBase<Instrument
   private readonly statements = new WeakMap<Stmt, SqlCall>();
   private readonly statementProtos = new Set<Proto>();
 
+  /** What the shared wrappers (db/sqlite-wrappers.ts) ask of this instrumentation. */
+  private readonly target: SqliteTarget = ((inst) => ({
+    get tracer() {
+      return inst.tracer;
+    },
+    namespaceOf: (db: unknown) => inst.namespaceOf(db as Db),
+    callOf: (stmt: unknown) => inst.callOf(stmt as Stmt),
+    prepared: (stmt: object, call: SqlCall) => {
+      inst.statements.set(stmt as Stmt, call);
+      inst.patchStatementClass(Object.getPrototypeOf(stmt) as Proto | null);
+    },
+  }))(this);
+
   constructor(config: InstrumentationConfig = {}) {
     super('@x/otel-agent/better-sqlite3', AGENT_VERSION, config);
   }
@@ -58,8 +71,8 @@ export class BetterSqlite3Instrumentation extends InstrumentationBase<Instrument
         (m: unknown) => {
           const proto = exportsOf(m)?.prototype as unknown as Proto | undefined;
           if (!proto) return m;
-          if (!isWrapped(proto.exec)) this._wrap(proto, 'exec', ((o: AnyFn) => this.wrapExec(o)) as never);
-          if (!isWrapped(proto.prepare)) this._wrap(proto, 'prepare', ((o: AnyFn) => this.wrapPrepare(o)) as never);
+          if (!isWrapped(proto.exec)) this._wrap(proto, 'exec', ((o: AnyFn) => wrapExec(this.target, o)) as never);
+          if (!isWrapped(proto.prepare)) this._wrap(proto, 'prepare', ((o: AnyFn) => wrapPrepare(this.target, o)) as never);
           return m;
         },
         (m: unknown) => {
@@ -77,41 +90,11 @@ export class BetterSqlite3Instrumentation extends InstrumentationBase<Instrument
     return sqliteNamespace(db.name, db.memory);
   }
 
-  private wrapExec(original: AnyFn): AnyFn {
-    const inst = this;
-    return function exec(this: unknown, ...args: unknown[]) {
-      const sql = args[0];
-      if (typeof sql !== 'string') return original.apply(this, args);
-      return traceSync(inst.tracer, describeSqliteCall(sql, inst.namespaceOf(this as Db)), () => original.apply(this, args), sqliteErrorType);
-    };
-  }
-
-  private wrapPrepare(original: AnyFn): AnyFn {
-    const inst = this;
-    return function prepare(this: unknown, ...args: unknown[]) {
-      const sql = args[0];
-      if (typeof sql !== 'string') return original.apply(this, args);
-      const started = Date.now();
-      let stmt: unknown;
-      try {
-        stmt = original.apply(this, args);
-      } catch (e) {
-        traceFailure(inst.tracer, describeSqliteCall(sql, inst.namespaceOf(this as Db)), started, e, sqliteErrorType);
-        throw e;
-      }
-      if (stmt && typeof stmt === 'object') {
-        inst.statements.set(stmt as Stmt, describeSqliteCall(sql, inst.namespaceOf(this as Db)));
-        inst.patchStatementClass(Object.getPrototypeOf(stmt) as Proto | null);
-      }
-      return stmt;
-    };
-  }
-
   private patchStatementClass(proto: Proto | null): void {
     if (!proto || this.statementProtos.has(proto)) return;
     this.statementProtos.add(proto);
     for (const k of STATEMENT_METHODS) {
-      if (typeof proto[k] === 'function' && !isWrapped(proto[k])) this._wrap(proto, k, ((o: AnyFn) => this.wrapStatement(o, k === 'iterate')) as never);
+      if (typeof proto[k] === 'function' && !isWrapped(proto[k])) this._wrap(proto, k, ((o: AnyFn) => wrapStatement(this.target, o, k === 'iterate')) as never);
     }
   }
 
@@ -126,13 +109,4 @@ export class BetterSqlite3Instrumentation extends InstrumentationBase<Instrument
     return call;
   }
 
-  private wrapStatement(original: AnyFn, iterate: boolean): AnyFn {
-    const inst = this;
-    return function statement(this: unknown, ...args: unknown[]) {
-      const call = inst.callOf(this as Stmt);
-      if (!call) return original.apply(this, args);
-      const run = (): unknown => original.apply(this, args);
-      return iterate ? traceIterator(inst.tracer, call, run, sqliteErrorType) : traceSync(inst.tracer, call, run, sqliteErrorType);
-    };
-  }
 }

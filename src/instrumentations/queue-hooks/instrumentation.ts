@@ -16,8 +16,8 @@ import { InstrumentationBase, type InstrumentationConfig } from '@opentelemetry/
 import { Hook as RitmHook } from 'require-in-the-middle';
 import { Hook as IitmHook } from 'import-in-the-middle';
 import { AGENT_VERSION } from '../../version';
-import { applyHook, type ModuleKind } from '../../queue-hooks/patch';
-import type { HookRuntime, ResolvedHook } from '../../queue-hooks/wrap';
+import { applyHook, type ModuleKind } from './patch';
+import type { HookRuntime, ResolvedHook } from './wrap';
 
 export interface QueueHookTarget {
   /** Absolute path of the module file (as require and import resolve it). */

@@ -11,11 +11,11 @@ import { createRequire } from 'node:module';
 import { existsSync, realpathSync } from 'node:fs';
 import { basename, extname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { AgentConfig } from '../env';
-import type { AgentLog } from '../log';
+import type { AgentConfig } from '../../env';
+import type { AgentLog } from '../../log';
 import { parseQueueHooks, type HookSpec } from './grammar';
 import type { ResolvedHook } from './wrap';
-import type { QueueHookTarget, QueueHooksInstrumentation } from '../instrumentations/own/queue-hooks';
+import type { QueueHookTarget, QueueHooksInstrumentation } from './instrumentation';
 
 export interface QueueHooksStarted {
   /** Entries for import-in-the-middle's include list (file URLs and package specifiers). */
@@ -124,7 +124,7 @@ export function startQueueHooks(cfg: AgentConfig, log: AgentLog): QueueHooksStar
   }
 
   const file = `${__dirname}/instr/queue-hooks.cjs`;
-  const { QueueHooksInstrumentation: Ctor } = require(file) as typeof import('../instrumentations/own/queue-hooks');
+  const { QueueHooksInstrumentation: Ctor } = require(file) as typeof import('./instrumentation');
   const instrumentation = new Ctor({
     targets,
     warnOnce: (k, m) => log.warnOnce(k, m),

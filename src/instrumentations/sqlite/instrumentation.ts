@@ -22,13 +22,13 @@
  */
 import type * as sqlite from 'node:sqlite';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped, type InstrumentationConfig } from '@opentelemetry/instrumentation';
-import { describeSqliteCall, sqliteErrorType, sqliteNamespace, traceFailure, traceIterator, traceSync, type SqlCall } from '../sql';
+import { describeSqliteCall, sqliteNamespace, type SqlCall } from '../db/sql';
+import { wrapExec, wrapPrepare, wrapStatement, type AnyFn, type SqliteTarget } from '../db/sqlite-wrappers';
 import { AGENT_VERSION } from '../../version';
 
 type SqliteModule = typeof sqlite;
 type Db = sqlite.DatabaseSync;
 type Stmt = sqlite.StatementSync;
-type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
 
 /** import-in-the-middle hands over the ESM namespace; the classes are the same as require()'s. */
 function moduleExports(m: SqliteModule): SqliteModule {
@@ -55,6 +55,18 @@ export class SqliteInstrumentation extends InstrumentationBase<InstrumentationCo
   private readonly namespaces = new WeakMap<Db, string | undefined>();
   private readonly statements = new WeakMap<Stmt, SqlCall>();
 
+  /** What the shared wrappers (db/sqlite-wrappers.ts) ask of this instrumentation. */
+  private readonly target: SqliteTarget = ((inst) => ({
+    get tracer() {
+      return inst.tracer;
+    },
+    namespaceOf: (db: unknown) => inst.namespaceOf(db as Db),
+    callOf: (stmt: unknown) => inst.callOf(stmt as Stmt),
+    prepared: (stmt: object, call: SqlCall) => {
+      inst.statements.set(stmt as Stmt, call);
+    },
+  }))(this);
+
   constructor(config: InstrumentationConfig = {}) {
     super('@x/otel-agent/sqlite', AGENT_VERSION, config);
   }
@@ -79,13 +91,13 @@ export class SqliteInstrumentation extends InstrumentationBase<InstrumentationCo
     // CJS and ESM loads hand over the same prototypes, and newer Node names the classes
     // Database / Statement with the *Sync names as aliases: each prototype is wrapped once.
     for (const dbProto of prototypes(mod, ['DatabaseSync', 'Database'])) {
-      if (typeof dbProto.exec === 'function' && !isWrapped(dbProto.exec)) this._wrap(dbProto, 'exec', ((o: AnyFn) => this.wrapExec(o)) as never);
-      if (typeof dbProto.prepare === 'function' && !isWrapped(dbProto.prepare)) this._wrap(dbProto, 'prepare', ((o: AnyFn) => this.wrapPrepare(o)) as never);
+      if (typeof dbProto.exec === 'function' && !isWrapped(dbProto.exec)) this._wrap(dbProto, 'exec', ((o: AnyFn) => wrapExec(this.target, o)) as never);
+      if (typeof dbProto.prepare === 'function' && !isWrapped(dbProto.prepare)) this._wrap(dbProto, 'prepare', ((o: AnyFn) => wrapPrepare(this.target, o)) as never);
     }
     for (const stProto of prototypes(mod, ['StatementSync', 'Statement'])) {
       for (const method of ['run', 'get', 'all', 'iterate'] as const) {
         if (typeof stProto[method] === 'function' && !isWrapped(stProto[method])) {
-          this._wrap(stProto, method, ((o: AnyFn) => this.wrapStatement(o, method === 'iterate')) as never);
+          this._wrap(stProto, method, ((o: AnyFn) => wrapStatement(this.target, o, method === 'iterate')) as never);
         }
       }
     }
@@ -113,34 +125,6 @@ export class SqliteInstrumentation extends InstrumentationBase<InstrumentationCo
     return ns;
   }
 
-  private wrapExec(original: AnyFn): AnyFn {
-    const inst = this;
-    return function exec(this: unknown, ...args: unknown[]) {
-      const sql = args[0];
-      if (typeof sql !== 'string') return original.apply(this, args);
-      const call = describeSqliteCall(sql, inst.namespaceOf(this as Db));
-      return traceSync(inst.tracer, call, () => original.apply(this, args), sqliteErrorType);
-    };
-  }
-
-  private wrapPrepare(original: AnyFn): AnyFn {
-    const inst = this;
-    return function prepare(this: unknown, ...args: unknown[]) {
-      const sql = args[0];
-      if (typeof sql !== 'string') return original.apply(this, args);
-      const started = Date.now();
-      let stmt: unknown;
-      try {
-        stmt = original.apply(this, args);
-      } catch (e) {
-        traceFailure(inst.tracer, describeSqliteCall(sql, inst.namespaceOf(this as Db)), started, e, sqliteErrorType);
-        throw e;
-      }
-      if (stmt && typeof stmt === 'object') inst.statements.set(stmt as Stmt, describeSqliteCall(sql, inst.namespaceOf(this as Db)));
-      return stmt;
-    };
-  }
-
   private callOf(stmt: Stmt): SqlCall | undefined {
     let call = this.statements.get(stmt);
     if (!call) {
@@ -158,13 +142,4 @@ export class SqliteInstrumentation extends InstrumentationBase<InstrumentationCo
     return call;
   }
 
-  private wrapStatement(original: AnyFn, iterate: boolean): AnyFn {
-    const inst = this;
-    return function statement(this: unknown, ...args: unknown[]) {
-      const call = inst.callOf(this as Stmt);
-      if (!call) return original.apply(this, args);
-      const run = (): unknown => original.apply(this, args);
-      return iterate ? traceIterator(inst.tracer, call, run, sqliteErrorType) : traceSync(inst.tracer, call, run, sqliteErrorType);
-    };
-  }
 }

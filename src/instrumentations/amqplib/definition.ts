@@ -1,0 +1,16 @@
+/** RabbitMQ (amqplib): upstream instrumentation-amqplib, with current messaging names (hooks.ts). */
+import type { Definition } from '../definition';
+
+export const amqplib: Definition = {
+  name: 'amqplib',
+  triggers: ['amqplib'],
+  esm: ['amqplib'],
+  source: { upstream: '@opentelemetry/instrumentation-amqplib', export: 'AmqplibInstrumentation' },
+  create: (_ctx, kit) => kit.one('amqplib', 'AmqplibInstrumentation', (require('./hooks') as typeof import('./hooks')).amqplibConfig),
+  docs: {
+    module: '`amqplib`',
+    versions: 'the upstream package (`otel-agent doctor` shows them)',
+    spans: 'PRODUCER `publish <exchange>`, CONSUMER `process <queue>`',
+    page: 'rabbitmq.md',
+  },
+};

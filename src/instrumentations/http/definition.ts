@@ -1,0 +1,33 @@
+/** HTTP server and client: own instrumentation. */
+import { builtin, type Definition } from '../definition';
+import type { HttpConfig } from './instrumentation';
+
+const lower = (s: string): string => s.toLowerCase();
+
+export const http: Definition = {
+  name: 'http',
+  triggers: ['http', 'https'],
+  esm: builtin('http', 'https'),
+  source: { own: 'instrumentation.ts', export: 'HttpInstrumentation' },
+  // Own instrumentation (instrumentation.ts), built for per-request cost.
+  create: ({ cfg }, kit) =>
+    kit.untraced(() =>
+      kit.one<HttpConfig>('http', 'HttpInstrumentation', {
+        captureHeaders: {
+          serverRequest: cfg.http.captureServerRequestHeaders.map(lower),
+          serverResponse: cfg.http.captureServerResponseHeaders.map(lower),
+          clientRequest: cfg.http.captureClientRequestHeaders.map(lower),
+          clientResponse: cfg.http.captureClientResponseHeaders.map(lower),
+        },
+        metrics: cfg.metricsExporters.length > 0,
+        testFault: cfg.agent.testFaults.includes('http-bookkeeping'),
+        propagators: cfg.propagators,
+      }),
+    ),
+  docs: {
+    module: '`http`, `https`',
+    versions: 'Node built-ins: every supported Node version',
+    spans: 'SERVER `GET /orders/:id`, CLIENT `GET http://host/orders/:id`',
+    page: 'http.md',
+  },
+};
