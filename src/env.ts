@@ -585,4 +585,3 @@ export function firstTime(key: string): boolean {
   return true;
 }
 
-export { redactUrl };
