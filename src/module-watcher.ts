@@ -1,8 +1,8 @@
 /**
- * What the agent tells the user about itself: the startup line, one debug line
- * per instrumented module (loaded how, which version, patched or skipped and
- * why), precise notes about a second OpenTelemetry copy, and, for
- * `otel-agent doctor`, a machine-readable report file.
+ * Module watching: for every module an enabled instrumentation targets, what
+ * was loaded (how, which version, when) and whether it was patched, skipped
+ * or covered, and why. Feeds one debug line per module and the doctor's report
+ * (doctor-report.ts), which receives each record through the sink.
  *
  * "Patched or skipped" is observed, not guessed: InstrumentationBase sets
  * `moduleVersion` on its live module definition and then calls `patch` only if
@@ -21,11 +21,6 @@
  * patches while the same entry patches the package it is built on (`redis`
  * 4+ over `@redis/client`) is `covered`, not skipped.
  */
-import { context, SpanKind } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
-import { AlwaysOnSampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import { LeanTracerProvider } from './tracer';
-import type { Resource } from '@opentelemetry/resources';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type * as fsT from 'node:fs';
 import type * as pathT from 'node:path';
@@ -35,9 +30,11 @@ import type { AgentConfig } from './env';
 import type { AgentLog } from './log';
 import type { ActivationRecord } from './instrumentations/loader';
 import type { Entry } from './instrumentations/index';
-import type { AgentExporter, ExportOutcome, PipelineStats } from './processor';
 import { supported } from './doctor/semver';
-import { AGENT_VERSION } from './version';
+import { disabledReason } from './disabled-reason';
+import { packageName } from './package-name';
+import { foreignWrapper } from './foreign-wrapper';
+import { moduleDefs, nestedInstrumentations, type ModuleDef } from './otel-internals';
 
 const fs = process.getBuiltinModule('node:fs') as typeof fsT;
 const path = process.getBuiltinModule('node:path') as typeof pathT;
@@ -67,44 +64,10 @@ export interface ModuleRecord {
   foreignWrapper?: string;
 }
 
-export interface ReportExport {
-  exporter: string;
-  ok: number;
-  failed: number;
-  lastError?: string;
-}
-
-/** The file OTEL_AGENT_DOCTOR_REPORT names; `otel-agent doctor` reads it. */
-export interface DoctorReport {
-  format: 1;
-  final: boolean;
-  agentVersion: string;
-  node: string;
-  pid: number;
-  serviceName: string;
-  exporters: string[];
-  sampler: string;
-  propagators: string[];
-  hooks: { cjs: boolean; esm: 'sync' | 'async' | 'off' };
-  instrumentations: { enabled: string[]; disabled: { name: string; reason: string }[] };
-  conflicts: string[];
-  activations: { name: string; trigger: string; how: How; atMs: number; ok: boolean; error?: string; instrumentations: number }[];
-  modules: ModuleRecord[];
-  exports: ReportExport[];
-  testSpan?: { traceId: string; spanId: string; exported: boolean; error?: string };
-  stats?: PipelineStats;
-}
-
-interface FileDef {
-  name: string;
-  supportedVersions: string[];
-  patch?: (exports: unknown, version?: string) => unknown;
-}
-
-interface ModuleDef extends FileDef {
-  includePrerelease?: boolean;
-  files?: FileDef[];
-  moduleVersion?: string;
+/** Where records go: the doctor's report keeps them, and rewrites its file on each change. */
+export interface RecordSink {
+  add(rec: ModuleRecord): void;
+  changed(): void;
 }
 
 interface Slot {
@@ -125,12 +88,6 @@ interface Slot {
 
 const now = (): number => Math.round(performance.now());
 
-function packageName(spec: string): string {
-  const s = spec.startsWith('node:') ? spec.slice(5) : spec;
-  const parts = s.split('/');
-  return s.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
-}
-
 /** The version of `pkg` from the file it resolved to, without loading it. */
 function versionFromUrl(pkg: string, resolved: string | undefined): string | undefined {
   if (!resolved || !resolved.startsWith('file:')) return undefined;
@@ -146,149 +103,38 @@ function versionFromUrl(pkg: string, resolved: string | undefined): string | und
   }
 }
 
-/**
- * The first function on a module's exports that another shimmer-based
- * instrumentation (a second OpenTelemetry SDK, an older agent) already wrapped.
- * Reads property descriptors only: a getter on exports may load optional
- * dependencies, which must not happen because we looked.
- */
-export function foreignWrapper(exports: unknown): string | undefined {
-  const wrapped = (f: unknown): boolean =>
-    typeof f === 'function' && ((f as { __wrapped?: unknown }).__wrapped === true || typeof (f as { __original?: unknown }).__original === 'function');
-  const scan = (obj: object, prefix: string, depth: number): string | undefined => {
-    let names: (string | symbol)[];
-    try {
-      names = Reflect.ownKeys(obj).slice(0, 200);
-    } catch {
-      return undefined;
-    }
-    for (const k of names) {
-      if (typeof k !== 'string' || k === 'constructor' || k === 'prototype' || k === 'caller' || k === 'arguments') continue;
-      let d: PropertyDescriptor | undefined;
-      try {
-        d = Object.getOwnPropertyDescriptor(obj, k);
-      } catch {
-        continue;
-      }
-      const val: unknown = d && 'value' in d ? d.value : undefined;
-      if (wrapped(val)) return prefix + k;
-      if (depth > 0 && typeof val === 'function' && val.prototype && typeof val.prototype === 'object') {
-        const hit = scan(val.prototype as object, `${prefix}${k}.prototype.`, 0);
-        if (hit) return hit;
-      }
-    }
-    return undefined;
-  };
-  if (exports === null || (typeof exports !== 'object' && typeof exports !== 'function')) return undefined;
-  if (wrapped(exports)) return '(module exports)';
-  const own = scan(exports as object, '', 1);
-  if (own) return own;
-  const proto = (exports as { prototype?: unknown }).prototype;
-  return typeof exports === 'function' && proto && typeof proto === 'object' ? scan(proto, 'prototype.', 0) : undefined;
-}
-
-/**
- * True when another copy of the API already holds this global. Checked before
- * registering, so the user gets our one precise line instead of the API's
- * generic "duplicate registration" error followed by ours.
- */
-export function globalTaken(kind: 'trace' | 'context' | 'propagation'): boolean {
-  const g = (globalThis as Record<symbol, Record<string, unknown> | undefined>)[Symbol.for('opentelemetry.js.api.1')];
-  return !!g && g[kind] !== undefined;
-}
-
-/** Who owns the global OpenTelemetry API slot `kind`, for a precise conflict message. */
-export function globalOwner(kind: 'trace' | 'context' | 'propagation'): string {
-  const g = (globalThis as Record<symbol, unknown>)[Symbol.for('opentelemetry.js.api.1')] as
-    | { version?: string; trace?: { getDelegate?: () => unknown }; [k: string]: unknown }
-    | undefined;
-  if (!g) return 'an unknown copy of @opentelemetry/api';
-  const api = `@opentelemetry/api ${g.version ?? '(unknown version)'}`;
-  if (kind !== 'trace') {
-    const inst = g[kind] as object | undefined;
-    return inst ? `${inst.constructor?.name ?? 'unknown'} via ${api}` : api;
-  }
-  try {
-    const delegate = g.trace?.getDelegate?.() as object | undefined;
-    const name = delegate?.constructor?.name;
-    if (name) return `${name} via ${api}`;
-  } catch {
-    /* fall through to the generic description */
-  }
-  return `via ${api}`;
-}
-
-function disabledReason(entry: Entry, cfg: AgentConfig): string {
-  if (cfg.disabledInstrumentations.includes(entry.name)) return 'disabled by OTEL_NODE_DISABLED_INSTRUMENTATIONS';
-  if (cfg.enabledInstrumentations && !cfg.enabledInstrumentations.includes(entry.name)) return 'not listed in OTEL_NODE_ENABLED_INSTRUMENTATIONS';
-  return 'off by default (turn it on with OTEL_NODE_ENABLED_INSTRUMENTATIONS)';
-}
-
 const LOG_CORRELATION = new Set(['pino', 'winston', 'bunyan']);
 
 const rangesOf = (defs: ModuleDef[]): string[] => [...new Set(defs.flatMap((d) => d.supportedVersions))];
 
-/**
- * The instrumentation and those it wraps: upstream redis is a shell around one
- * instrumentation per client generation, each with its own live definitions.
- */
-function withNested(inst: Instrumentation): Instrumentation[] {
-  const out = [inst];
-  for (const v of Object.values(inst as unknown as Record<string, unknown>)) {
-    const n = v as { _modules?: unknown; instrumentationName?: unknown } | null;
-    if (n && n !== (inst as unknown) && typeof n === 'object' && Array.isArray(n._modules) && typeof n.instrumentationName === 'string') out.push(n as unknown as Instrumentation);
-  }
-  return out;
-}
+/** The instrumentation and those it wraps, each with its own live definitions. */
+const withNested = (inst: Instrumentation): Instrumentation[] => [inst, ...nestedInstrumentations(inst)];
 
-export class Diagnostics {
+export class ModuleWatcher {
   private readonly slots = new Map<string, Slot>();
   private readonly howBy = new Map<string, How>();
   private readonly disabledTriggers = new Map<string, { entry: Entry; reason: string }>();
   private readonly disabledPrefixes: [string, { entry: Entry; reason: string }][] = [];
   private readonly disabledSeen = new Set<string>();
-  private readonly exportStats = new Map<string, ReportExport>();
-  private readonly report: DoctorReport;
-  private writing = false;
-  private pendingWrite = false;
-  private testSpanId: string | undefined;
   /** Resolutions and disabled modules are only watched when someone will read about them. */
   readonly observing: boolean;
 
+  /** `off`: the entries that are not enabled; a load of their modules is recorded as disabled, with why. */
   constructor(
     private readonly cfg: AgentConfig,
     private readonly log: AgentLog,
-    allEntries: readonly Entry[],
-    enabled: readonly Entry[],
+    private readonly sink: RecordSink,
+    off: readonly Entry[],
   ) {
     this.observing = log.enabled('debug') || !!cfg.agent.doctorReport;
-    const on = new Set(enabled.map((e) => e.name));
-    const disabled = allEntries.filter((e) => !on.has(e.name)).map((e) => ({ entry: e, reason: disabledReason(e, cfg) }));
     if (this.observing) {
-      for (const d of disabled) {
+      for (const d of off.map((e) => ({ entry: e, reason: disabledReason(e, cfg) }))) {
         for (const t of d.entry.triggers) {
           if (t.endsWith('/')) this.disabledPrefixes.push([t, d]);
           else this.disabledTriggers.set(t, d);
         }
       }
     }
-    this.report = {
-      format: 1,
-      final: false,
-      agentVersion: AGENT_VERSION,
-      node: process.versions.node,
-      pid: process.pid,
-      serviceName: cfg.serviceName,
-      exporters: [],
-      sampler: cfg.sampler.name,
-      propagators: [...cfg.propagators],
-      hooks: { cjs: false, esm: 'off' },
-      instrumentations: { enabled: [...on], disabled: disabled.map((d) => ({ name: d.entry.name, reason: d.reason })) },
-      conflicts: [],
-      activations: [],
-      modules: [],
-      exports: [],
-    };
   }
 
   /** The resolve-hook observer for the lazy loader, or undefined when nobody reads the results. */
@@ -313,30 +159,8 @@ export class Diagnostics {
     };
   }
 
-  startup(info: { serviceName: string; exporters: string[]; hooks: DoctorReport['hooks'] }): void {
-    this.report.serviceName = info.serviceName;
-    this.report.exporters = info.exporters;
-    this.report.hooks = info.hooks;
-    this.changed();
-  }
-
-  conflict(msg: string): void {
-    this.report.conflicts.push(msg);
-    this.log.warn(msg);
-    this.changed();
-  }
-
   /** Called by the lazy loader right after an entry's instrumentations were created, before its module loads. */
   activated(rec: ActivationRecord): void {
-    this.report.activations.push({
-      name: rec.name,
-      trigger: rec.trigger,
-      how: rec.how,
-      atMs: now(),
-      ok: rec.ok,
-      error: rec.error,
-      instrumentations: rec.instrumentations.length,
-    });
     const pkg = packageName(rec.trigger === 'fetch' ? 'undici' : rec.trigger);
     const base = { module: rec.trigger === 'fetch' ? 'fetch (global)' : pkg, builtin: rec.trigger === 'fetch' || nodeModule.isBuiltin(pkg), how: rec.how, instrumentation: rec.name };
     if (!rec.ok) {
@@ -354,13 +178,12 @@ export class Diagnostics {
       // undici and similar subscribe to diagnostics_channel: there is nothing to patch.
       this.addRecord({ ...base, atMs: now(), status: 'patched', reason: 'traced through diagnostics channels (nothing to patch)' });
     }
-    this.changed();
+    this.sink.changed();
   }
 
   private watch(instrumentation: string, inst: Instrumentation): number {
-    // getModuleDefinitions() would build fresh copies via init(); the hooks use the live `_modules`.
-    const defs = (inst as unknown as { _modules?: ModuleDef[] })._modules;
-    if (!Array.isArray(defs)) return 0;
+    const defs = moduleDefs(inst, this.log);
+    if (!defs) return 0;
     const owner = `${inst.instrumentationName} ${inst.instrumentationVersion}`;
     for (const def of defs) {
       const key = `${instrumentation}\0${def.name}`;
@@ -393,7 +216,7 @@ export class Diagnostics {
     return defs.length;
   }
 
-  private wrapPatch(slot: Slot, holder: FileDef, label: string, owner: string): void {
+  private wrapPatch(slot: Slot, holder: ModuleDef, label: string, owner: string): void {
     const orig = holder.patch;
     if (typeof orig !== 'function') return;
     const self = this;
@@ -479,10 +302,10 @@ export class Diagnostics {
     if (slot.record) Object.assign(slot.record, rec);
     else {
       slot.record = rec;
-      this.report.modules.push(rec);
+      this.sink.add(rec);
     }
     this.logRecord(rec);
-    this.changed();
+    this.sink.changed();
     // A module of this entry decided as skipped before the package it is built on was patched.
     if (rec.status === 'patched') {
       for (const o of this.slots.values()) if (o !== slot && o.instrumentation === slot.instrumentation && o.record?.status === 'skipped') this.decide(o, true);
@@ -490,9 +313,9 @@ export class Diagnostics {
   }
 
   private addRecord(rec: ModuleRecord): void {
-    this.report.modules.push(rec);
+    this.sink.add(rec);
     this.logRecord(rec);
-    this.changed();
+    this.sink.changed();
   }
 
   private logRecord(r: ModuleRecord): void {
@@ -519,134 +342,8 @@ export class Diagnostics {
     }
   }
 
-  /** Wraps an exporter so the report knows what reached it (only when a report is written). */
-  wrapExporter(e: AgentExporter): AgentExporter {
-    if (!this.cfg.agent.doctorReport) return e;
-    const st: ReportExport = { exporter: e.description, ok: 0, failed: 0 };
-    this.exportStats.set(e.description, st);
-    this.report.exports.push(st);
-    const note = (spans: { spanContext(): { spanId: string } }[], o: ExportOutcome): void => {
-      if (o.ok) st.ok += spans.length;
-      else {
-        st.failed += spans.length;
-        st.lastError = o.error;
-      }
-      const t = this.report.testSpan;
-      if (t && !t.exported && spans.some((s) => s.spanContext().spanId === this.testSpanId)) {
-        t.exported = o.ok;
-        t.error = o.ok ? undefined : o.error;
-      }
-      this.changed();
-    };
-    return {
-      description: e.description,
-      export: async (spans) => {
-        let o: ExportOutcome;
-        try {
-          o = await e.export(spans);
-        } catch (err) {
-          note(spans, { ok: false, error: err instanceof Error ? err.message : String(err) });
-          throw err;
-        }
-        note(spans, o);
-        return o;
-      },
-      exportSync: (spans, timeoutMs) => {
-        let o: ExportOutcome;
-        try {
-          o = e.exportSync(spans, timeoutMs);
-        } catch (err) {
-          note(spans, { ok: false, error: err instanceof Error ? err.message : String(err) });
-          throw err;
-        }
-        note(spans, o);
-        return o;
-      },
-      shutdown: () => e.shutdown(),
-    };
-  }
-
-  /**
-   * The doctor's test span: sampled regardless of OTEL_TRACES_SAMPLER (the
-   * question is whether the endpoint accepts spans, not what the sampler keeps),
-   * through the same processors and exporters as the app's spans.
-   */
-  emitTestSpan(resource: Resource, processors: SpanProcessor[]): void {
-    if (!this.cfg.agent.doctorReport) return;
-    const tp = new LeanTracerProvider({ resource, sampler: new AlwaysOnSampler(), spanProcessors: processors });
-    const span = tp.getTracer('@x/otel-agent', AGENT_VERSION).startSpan('otel-agent doctor', {
-      kind: SpanKind.INTERNAL,
-      attributes: { 'otel_agent.doctor': true },
-    });
-    const sc = span.spanContext();
-    this.testSpanId = sc.spanId;
-    this.report.testSpan = { traceId: sc.traceId, spanId: sc.spanId, exported: false };
-    span.end();
-    this.changed();
-  }
-
-  /** Decides modules still waiting for their tick and writes the final report (the process is exiting). */
-  final(stats: PipelineStats): void {
+  /** Decides the modules still waiting for their tick (the process is exiting). */
+  final(): void {
     for (const s of this.slots.values()) if (s.seen && !s.record) this.decide(s);
-    this.report.stats = { ...stats };
-    this.report.final = true;
-    this.write();
   }
-
-  get records(): readonly ModuleRecord[] {
-    return this.report.modules;
-  }
-
-  private changed(): void {
-    if (!this.cfg.agent.doctorReport) return;
-    // Coalesce: module loads come in bursts, and the report only needs the latest state.
-    if (this.pendingWrite) return;
-    this.pendingWrite = true;
-    const t = setImmediate(() => {
-      this.pendingWrite = false;
-      this.write();
-    });
-    t.unref();
-  }
-
-  private write(): void {
-    const file = this.cfg.agent.doctorReport;
-    if (!file || this.writing) return;
-    this.writing = true;
-    try {
-      // Our own bookkeeping must not show up as fs spans inside the app's traces.
-      context.with(suppressTracing(context.active()), () => {
-        const tmp = `${file}.${process.pid}.tmp`;
-        fs.writeFileSync(tmp, JSON.stringify(this.report, null, 2));
-        fs.renameSync(tmp, file);
-      });
-    } catch (e) {
-      this.log.warnOnce('doctor-report', `could not write OTEL_AGENT_DOCTOR_REPORT file ${file}: ${(e as Error).message}`);
-    } finally {
-      this.writing = false;
-    }
-  }
-}
-
-/** Describes the exporters for the startup line: destinations without credentials, header names without values. */
-export function describeExporters(cfg: AgentConfig, descriptions: string[]): string {
-  if (descriptions.length === 0) return cfg.tracesExporters.length === 0 ? 'exporter none (OTEL_TRACES_EXPORTER=none)' : 'exporter none (set-up failed, see above)';
-  const headerNames = Object.keys(cfg.otlp.headers);
-  return (
-    `exporter ${descriptions.join(', ')}` +
-    (headerNames.length && cfg.tracesExporters.includes('otlp') ? ` (headers: ${headerNames.map((h) => `${h}=<redacted>`).join(',')})` : '')
-  );
-}
-
-export function describeHooks(cjs: boolean, esm: 'sync' | 'async' | 'off', cfg: AgentConfig): string {
-  if (!cjs) return 'hooks none (no instrumentation enabled)';
-  const e =
-    esm === 'sync'
-      ? 'ESM (in-thread sync hooks)'
-      : esm === 'async'
-        ? 'ESM (loader thread)'
-        : cfg.agent.esmHooks === 'off'
-          ? 'no ESM hooks (OTEL_AGENT_ESM_HOOKS=off)'
-          : 'no ESM hooks';
-  return `hooks CJS (require) + ${e}`;
 }
