@@ -27,6 +27,7 @@ import { warnCredentialHeaders } from './credential-headers';
 import { disabledReason } from './disabled-reason';
 import { startQueueHooks } from './queue-hooks/activate';
 import { describeUrl } from './exporters/transport';
+import { dropCounts } from './propagation/guard';
 
 export { buildSampler, buildExporters } from './pipeline';
 
@@ -36,6 +37,8 @@ export interface AgentHandle {
   stats: PipelineStats;
   loader: LazyLoader | undefined;
   esm: 'sync' | 'async' | 'off';
+  /** Propagation fields that could not be carried (invalid in a header, over the limits), since start. */
+  propagation: { readonly dropped: number };
   flush(): Promise<void>;
 }
 
@@ -61,8 +64,9 @@ function startOptionalSignals(cfg: AgentConfig, resource: Resource, log: AgentLo
 }
 
 function lostSummary(stats: PipelineStats): string | undefined {
-  return stats.dropped || stats.failed
-    ? `spans: ${stats.started} started, ${stats.exported} exported, ${stats.dropped} dropped (queue full), ${stats.failed} lost in ${stats.exportFailures} failed export(s)`
+  return stats.dropped || stats.failed || stats.rejected
+    ? `spans: ${stats.started} started, ${stats.exported} exported, ${stats.dropped} dropped (queue full), ${stats.failed} lost in ${stats.exportFailures} failed export(s)` +
+        (stats.rejected ? `, ${stats.rejected} rejected by the collector (partial success)` : '')
     : undefined;
 }
 
@@ -142,5 +146,5 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   }
   diag.debug(`otlp endpoint ${describeUrl(cfg.otlp.endpoint)}`);
 
-  return { config: cfg, provider, stats, loader, esm, flush };
+  return { config: cfg, provider, stats, loader, esm, propagation: dropCounts, flush };
 }

@@ -131,10 +131,10 @@ export class DoctorReportFile implements RecordSink {
     };
     return {
       description: e.description,
-      export: async (spans) => {
+      export: async (spans, onAccepted) => {
         let o: ExportOutcome;
         try {
-          o = await e.export(spans);
+          o = await e.export(spans, onAccepted);
         } catch (err) {
           note(spans, { ok: false, error: err instanceof Error ? err.message : String(err) });
           throw err;

@@ -66,6 +66,8 @@ export interface AgentConfig {
     esmHooks: 'auto' | 'sync' | 'async' | 'off';
     /** Query parameter names redacted in URLs on top of the defaults (src/redact.ts), as written. */
     redactQueryParams: readonly string[];
+    /** `io`: no fs spans for existence/metadata checks; `all`: every fs call (see own/fs-shaping.ts). */
+    fsSpans: 'io' | 'all';
     /** Internal: set by `otel-agent doctor` for the app it runs; '' when unset. */
     doctorReport: string;
     /** Internal, for the agent's own reliability tests only (OTEL_AGENT_TEST_FAULTS); empty otherwise. */
@@ -194,6 +196,12 @@ export const VARS: readonly VarDoc[] = [
   },
   { name: 'OTEL_AGENT_ENABLE_IN_WORKERS', default: 'false', effect: '`true` also starts the agent inside worker threads.' },
   { name: 'OTEL_AGENT_FLUSH_TIMEOUT', default: '2000', effect: 'Milliseconds the agent may spend delivering spans when the process exits.' },
+  {
+    name: 'OTEL_AGENT_FS_SPANS',
+    default: 'io',
+    effect:
+      '`io`: fs spans for reads, writes, opens, listings and changes, none for existence and metadata checks (`exists`, `access`, `stat`, `lstat`, `realpath`, `readlink`, sync and promise forms too); `all`: every fs call. A check that finds no file is never an error.',
+  },
   { name: 'OTEL_AGENT_ESM_HOOKS', default: 'auto', effect: '`auto` (in-thread sync hooks where Node supports them, else the loader thread), `sync`, `async`, `off`.' },
   {
     name: 'OTEL_AGENT_REDACT_QUERY_PARAMS',
@@ -333,6 +341,25 @@ class Reader {
   }
 }
 
+/**
+ * Why an export header cannot be sent, or undefined. HTTP: the name an RFC 9110
+ * token, the value field-value octets (no CR, LF, NUL or other controls but tab).
+ * gRPC metadata is stricter: lower-case [0-9a-z_.-] names (grpc-js lower-cases
+ * them itself) and printable ASCII values.
+ */
+function headerProblem(name: string, value: string, grpc: boolean): string | undefined {
+  const lower = name.toLowerCase();
+  if (!HEADER_TOKEN.test(lower)) return 'has a name that is not a valid header name';
+  if (grpc && !/^[0-9a-z_.-]+$/.test(lower)) return 'has a name gRPC metadata does not allow';
+  if (grpc && lower.endsWith('-bin')) return 'names binary gRPC metadata (-bin), which takes bytes, not text';
+  // eslint-disable-next-line no-control-regex
+  if (/[\r\n]/.test(value)) return 'has a value that contains CR or LF';
+  // eslint-disable-next-line no-control-regex
+  if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) return 'has a value with characters a header cannot carry';
+  if (grpc && !/^[\x20-\x7e]*$/.test(value)) return 'has a value gRPC metadata cannot carry (printable ASCII only)';
+  return undefined;
+}
+
 function validUrl(r: Reader, name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   try {
@@ -385,7 +412,21 @@ export function loadConfig(env: Env = process.env): AgentConfig {
   else if (protocol === 'grpc') endpoint = base ?? 'http://localhost:4317';
   else endpoint = (base ?? 'http://localhost:4318').replace(/\/+$/, '') + '/v1/traces';
 
-  const headers = { ...r.pairs('OTEL_EXPORTER_OTLP_HEADERS', true), ...r.pairs('OTEL_EXPORTER_OTLP_TRACES_HEADERS', true) };
+  // An entry Node (or grpc-js) refuses to send would make every export throw for the life of the
+  // process: it is dropped here with one warning naming it (never its value, often a secret).
+  const exportHeaders = (name: string): Record<string, string> => {
+    const all = r.pairs(name, true);
+    const bad: string[] = [];
+    for (const [k, v] of Object.entries(all)) {
+      const why = headerProblem(k, v, protocol === 'grpc');
+      if (!why) continue;
+      bad.push(`${JSON.stringify(k)} ${why}`);
+      delete all[k];
+    }
+    if (bad.length) r.warn(name, '', `has ${bad.length > 1 ? 'entries' : 'an entry'} that cannot be sent as a header (${bad.join('; ')})`, 'the other entries', true);
+    return all;
+  };
+  const headers = { ...exportHeaders('OTEL_EXPORTER_OTLP_HEADERS'), ...exportHeaders('OTEL_EXPORTER_OTLP_TRACES_HEADERS') };
   const timeoutMs = r.int('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', r.int('OTEL_EXPORTER_OTLP_TIMEOUT', 10000, 1, 600000), 1, 600000);
   const compression = r.oneOf<'gzip' | 'none'>(
     'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
@@ -547,6 +588,7 @@ export function loadConfig(env: Env = process.env): AgentConfig {
       flushTimeoutMs: r.int('OTEL_AGENT_FLUSH_TIMEOUT', 2000, 0, 600_000),
       esmHooks: r.oneOf<'auto' | 'sync' | 'async' | 'off'>('OTEL_AGENT_ESM_HOOKS', ['auto', 'sync', 'async', 'off'], 'auto'),
       redactQueryParams: Object.freeze(queryNames('OTEL_AGENT_REDACT_QUERY_PARAMS')),
+      fsSpans: r.oneOf<'io' | 'all'>('OTEL_AGENT_FS_SPANS', ['io', 'all'], 'io'),
       doctorReport: r.str('OTEL_AGENT_DOCTOR_REPORT', ''),
       testFaults: Object.freeze(r.list('OTEL_AGENT_TEST_FAULTS', TEST_FAULTS, [])),
     }),

@@ -12,16 +12,22 @@
  *   handler decides, and its exit path is covered above). If not, we flush
  *   synchronously, remove our listener and re-raise the signal, so the process
  *   still dies by that signal (exit status 128+n, as the parent expects).
+ *   signal-exit's listeners do not count as the app's (see exit-signals.ts):
+ *   we flush, step aside, and signal-exit runs its callbacks and re-raises
+ *   exactly as it does without us.
  * - Uncaught exceptions are recorded on the active span through
  *   'uncaughtExceptionMonitor', which observes without handling.
  */
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { AgentLog } from './log';
+import { classify, signalExitActsAfter, type SignalListeners } from './exit-signals';
 
 export interface ExitHooks {
   pending(): number;
   flushSync(timeoutMs: number): void;
   summary(): string | undefined;
+  /** What listened to a signal when it arrived (for the doctor's report). */
+  signalSeen?(sig: string, l: SignalListeners & { handled: boolean }): void;
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
@@ -58,10 +64,18 @@ export function installExitHandling(hooks: ExitHooks, timeoutMs: number, log: Ag
 
   for (const sig of SIGNALS) {
     const onSignal = (): void => {
-      if (process.listenerCount(sig) > 1) return; // the app decides what this signal means
+      const l = classify(sig, onSignal);
+      try {
+        hooks.signalSeen?.(sig, { signalExitV3: l.signalExitV3, signalExitV4: l.signalExitV4, others: l.others, handled: true });
+      } catch {
+        // the report is optional
+      }
+      if (l.others > 0) return; // the app decides what this signal means
       process.removeListener(sig, onSignal);
       finalFlush();
-      process.kill(process.pid, sig);
+      // Alone: re-raise and die by it. Beside signal-exit: let its listener
+      // still to run in this emit act, or re-raise so it finds itself alone.
+      if (l.signalExitV3 + l.signalExitV4 === 0 || !signalExitActsAfter(l.all, onSignal, l)) process.kill(process.pid, sig);
     };
     process.on(sig, onSignal);
   }

@@ -13,12 +13,20 @@ import type { AgentLog } from './log';
 export interface ExportOutcome {
   ok: boolean;
   error?: string;
+  /** Delivered, but the collector said it dropped this many (OTLP partial success). */
+  rejected?: number;
+  /** The collector's error_message with a partial success. */
+  rejectMessage?: string;
 }
 
 export interface AgentExporter {
   /** For messages: kind and destination, never credentials. */
   readonly description: string;
-  export(spans: ReadableSpan[]): Promise<ExportOutcome>;
+  /**
+   * `onAccepted`, if the exporter can tell, is called once the destination has
+   * taken the spans (e.g. a 2xx status line), possibly before the export settles.
+   */
+  export(spans: ReadableSpan[], onAccepted?: () => void): Promise<ExportOutcome>;
   /** Delivers before returning; used only while the process exits. */
   exportSync(spans: ReadableSpan[], timeoutMs: number): ExportOutcome;
   shutdown(): Promise<void>;
@@ -33,10 +41,12 @@ export interface PipelineStats {
   /** Lost because the exporter failed to deliver them. */
   failed: number;
   exportFailures: number;
+  /** Delivered, then dropped by the collector (OTLP partial success `rejected_spans`). */
+  rejected: number;
 }
 
 export function newStats(): PipelineStats {
-  return { started: 0, ended: 0, exported: 0, dropped: 0, failed: 0, exportFailures: 0 };
+  return { started: 0, ended: 0, exported: 0, dropped: 0, failed: 0, exportFailures: 0, rejected: 0 };
 }
 
 export interface BatchOptions {
@@ -55,7 +65,8 @@ const MAX_ACTIVE_EXPORTS = 2;
 
 export class BatchProcessor implements SpanProcessor {
   private queue: ReadableSpan[] = [];
-  private readonly inFlight = new Set<ReadableSpan[]>();
+  /** Batches being exported; `accepted` once the destination has taken them (the exit flush must not resend those). */
+  private readonly inFlight = new Map<ReadableSpan[], { accepted: boolean }>();
   private inFlightSpans = 0;
   private timer: NodeJS.Timeout | undefined;
   private active = 0;
@@ -148,22 +159,38 @@ export class BatchProcessor implements SpanProcessor {
   }
 
   private async exportBatch(batch: ReadableSpan[]): Promise<void> {
-    this.inFlight.add(batch);
+    const state = { accepted: false };
+    this.inFlight.set(batch, state);
     this.inFlightSpans += batch.length;
     let outcome: ExportOutcome;
     try {
-      outcome = await withTimeout(this.exporter.export(batch), this.opts.exportTimeoutMs);
+      outcome = await withTimeout(
+        this.exporter.export(batch, () => (state.accepted = true)),
+        this.opts.exportTimeoutMs,
+      );
     } catch (e) {
-      outcome = { ok: false, error: e instanceof Error ? e.message : String(e) };
-    } finally {
-      if (this.inFlight.delete(batch)) this.inFlightSpans -= batch.length;
+      // The destination took the batch and then the answer stalled: delivered, not lost.
+      outcome = state.accepted ? { ok: true } : { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
+    // Gone already if the exit flush took over (it settled the batch itself).
+    if (!this.inFlight.delete(batch)) return;
+    this.inFlightSpans -= batch.length;
     this.settle(batch.length, outcome);
   }
 
   private settle(n: number, outcome: ExportOutcome): void {
     if (outcome.ok) {
-      this.stats.exported += n;
+      const rejected = Math.min(n, Math.max(0, Math.floor(outcome.rejected ?? 0)));
+      this.stats.exported += n - rejected;
+      if (rejected > 0) {
+        this.stats.rejected += rejected;
+        // Once per process: a collector that rejects some spans usually rejects them for the same reason every time.
+        this.log.warnOnce(
+          'rejected:' + this.exporter.description,
+          `${this.exporter.description} accepted an export but rejected ${rejected} of its ${n} span(s) (OTLP partial success): ` +
+            `${outcome.rejectMessage || 'no reason given'}; rejected spans are counted in the exit summary`,
+        );
+      }
       if (this.failing) {
         this.failing = false;
         this.log.info(`export to ${this.exporter.description} works again`);
@@ -196,11 +223,16 @@ export class BatchProcessor implements SpanProcessor {
   /**
    * The process is exiting: hand everything not yet delivered (queued and in
    * flight) to the exporter's synchronous path, bounded by `timeoutMs`.
-   * A batch in flight may then arrive twice; losing it would be worse.
+   * A batch in flight whose answer has not come yet may then arrive twice
+   * (losing it would be worse); one the collector already took is not resent.
    */
   flushSync(timeoutMs: number): void {
     const spans: ReadableSpan[] = [];
-    for (const b of this.inFlight) spans.push(...b);
+    for (const [b, st] of this.inFlight) {
+      // Already taken by the collector, its answer still being read: delivered, not to be sent twice.
+      if (st.accepted) this.settle(b.length, { ok: true });
+      else spans.push(...b);
+    }
     this.inFlight.clear();
     this.inFlightSpans = 0;
     spans.push(...this.queue);
@@ -228,7 +260,7 @@ export class BatchProcessor implements SpanProcessor {
 
   pending(): number {
     let n = this.queue.length;
-    for (const b of this.inFlight) n += b.length;
+    for (const b of this.inFlight.keys()) n += b.length;
     return n;
   }
 

@@ -15,6 +15,12 @@ import type { OtlpConfig } from '../env';
 import { HttpSender, describeUrl, readTls } from './transport';
 import { sendSync } from './sync-send';
 import { encodeTraceRequest } from './otlp-proto';
+import { partialSuccessFromJson, partialSuccessFromProto, type PartialSuccess } from './partial-success';
+
+/** A delivered export, with what the collector said it rejected (OTLP partial success), if anything. */
+function withPartial(ps: PartialSuccess | undefined): ExportOutcome {
+  return ps && ps.rejected > 0 ? { ok: true, rejected: ps.rejected, rejectMessage: ps.message } : { ok: true };
+}
 
 type SpanList = Parameters<typeof JsonTraceSerializer.serializeRequest>[0];
 
@@ -44,21 +50,27 @@ export class OtlpHttpExporter implements AgentExporter {
     return body;
   }
 
-  export(spans: ReadableSpan[]): Promise<ExportOutcome> {
+  private answer(o: ExportOutcome & { body?: Uint8Array }): ExportOutcome {
+    if (!o.ok) return o;
+    if (!o.body || o.body.length === 0) return { ok: true };
+    return withPartial(this.json ? partialSuccessFromJson(o.body) : partialSuccessFromProto(o.body));
+  }
+
+  async export(spans: ReadableSpan[], onAccepted?: () => void): Promise<ExportOutcome> {
     let body: Uint8Array;
     try {
       body = this.encode(spans);
     } catch (e) {
-      return Promise.resolve({ ok: false, error: (e as Error).message });
+      return { ok: false, error: (e as Error).message };
     }
-    return this.sender.send(body);
+    return this.answer(await this.sender.send(body, onAccepted));
   }
 
   exportSync(spans: ReadableSpan[], timeoutMs: number): ExportOutcome {
     const t = this.sender.target;
     const headers: Record<string, string> = { ...t.headers, 'content-type': t.contentType };
     if (t.compression === 'gzip') headers['content-encoding'] = 'gzip';
-    return sendSync({ kind: 'http', url: t.url, headers, body: this.sender.prepare(this.encode(spans)), ...t.tls }, timeoutMs);
+    return this.answer(sendSync({ kind: 'http', url: t.url, headers, body: this.sender.prepare(this.encode(spans)), ...t.tls }, timeoutMs));
   }
 
   shutdown(): Promise<void> {
@@ -77,7 +89,7 @@ interface GrpcClient {
     arg: Buffer,
     md: unknown,
     opts: { deadline: number },
-    cb: (err: Error | null) => void,
+    cb: (err: Error | null, value?: Buffer) => void,
   ): unknown;
   close(): void;
 }
@@ -129,7 +141,7 @@ export class OtlpGrpcExporter implements AgentExporter {
             body,
             md,
             { deadline: Date.now() + this.cfg.timeoutMs },
-            (err) => resolve(err ? { ok: false, error: err.message } : { ok: true }),
+            (err, value) => resolve(err ? { ok: false, error: err.message } : withPartial(value && partialSuccessFromProto(value))),
           ),
         );
       } catch (e) {
@@ -140,7 +152,7 @@ export class OtlpGrpcExporter implements AgentExporter {
 
   exportSync(spans: ReadableSpan[], timeoutMs: number): ExportOutcome {
     const body = encodeTraceRequest(spans);
-    return sendSync(
+    const o = sendSync(
       {
         kind: 'grpc',
         address: this.address,
@@ -153,6 +165,7 @@ export class OtlpGrpcExporter implements AgentExporter {
       },
       timeoutMs,
     );
+    return o.ok ? withPartial(o.body && partialSuccessFromProto(o.body)) : o;
   }
 
   shutdown(): Promise<void> {

@@ -30,15 +30,26 @@ export type SyncJob =
       key?: Buffer;
     };
 
+/** Bytes of a collector's answer passed back from the worker (for OTLP partial success; real answers are tiny). */
+const ANSWER_MAX = 64 * 1024;
+/** Layout of the shared buffer: [0] status, [1] message length, [2] answer length, [3] accepted; then message, then answer. */
+const MSG_AT = 16;
+const MSG_MAX = 200;
+const ANSWER_AT = MSG_AT + MSG_MAX;
+
 // Plain JS run inside the worker. Kept tiny; status 1 = delivered, 2 = failed.
+// A 2xx status line sets "accepted" at once: if the body then stalls past the
+// timeout, the spans were still delivered (and are not counted as lost).
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { job, sab, timeoutMs } = workerData;
-const flag = new Int32Array(sab);
+const flag = new Int32Array(sab, 0, 4);
 let done = false;
-function finish(ok, why) {
+function put(at, max, slot, buf) { try { const b = buf.subarray(0, max); new Uint8Array(sab, at, b.length).set(b); flag[slot] = b.length; } catch {} }
+function finish(ok, why, answer) {
   if (done) return; done = true;
-  if (!ok && why) { try { const m = Buffer.from(String(why).slice(0, 200)); new Uint8Array(sab, 8, 200).set(m); new Int32Array(sab)[1] = m.length; } catch {} }
+  if (!ok && why) put(${MSG_AT}, ${MSG_MAX}, 1, Buffer.from(String(why)));
+  if (ok && answer && answer.length <= ${ANSWER_MAX}) put(${ANSWER_AT}, ${ANSWER_MAX}, 2, answer);
   Atomics.store(flag, 0, ok ? 1 : 2); Atomics.notify(flag, 0);
 }
 try {
@@ -47,9 +58,12 @@ try {
     const mod = require(job.url.startsWith('https:') ? 'node:https' : 'node:http');
     const headers = Object.assign({}, job.headers, { 'content-length': body.length });
     const req = mod.request(job.url, { method: 'POST', headers, ca: job.ca, cert: job.cert, key: job.key, timeout: timeoutMs }, (res) => {
-      res.resume();
-      res.on('end', () => finish(res.statusCode >= 200 && res.statusCode < 300, 'HTTP ' + res.statusCode));
-      res.on('error', (e) => finish(false, e.message));
+      const ok = res.statusCode >= 200 && res.statusCode < 300;
+      if (ok) Atomics.store(flag, 3, 1);
+      const chunks = []; let size = 0;
+      const end = () => finish(ok, 'HTTP ' + res.statusCode, size <= ${ANSWER_MAX} ? Buffer.concat(chunks) : undefined);
+      res.on('data', (c) => { size += c.length; if (size <= ${ANSWER_MAX}) chunks.push(c); else { end(); res.destroy(); } });
+      res.on('end', end); res.on('aborted', end); res.on('close', end); res.on('error', end);
     });
     req.on('timeout', () => { req.destroy(); finish(false, 'timeout'); });
     req.on('error', (e) => finish(false, e.message));
@@ -60,17 +74,18 @@ try {
     const client = new grpc.Client(job.address, creds);
     const md = new grpc.Metadata();
     for (const k of Object.keys(job.metadata)) md.set(k, job.metadata[k]);
-    client.makeUnaryRequest(job.path, (b) => b, (b) => b, body, md, { deadline: Date.now() + timeoutMs }, (err) => {
-      finish(!err, err && err.message); client.close();
+    client.makeUnaryRequest(job.path, (b) => b, (b) => b, body, md, { deadline: Date.now() + timeoutMs }, (err, value) => {
+      finish(!err, err && err.message, value); client.close();
     });
   }
 } catch (e) { finish(false, e && e.message); }
 `;
 
-export function sendSync(job: SyncJob, timeoutMs: number): ExportOutcome {
+/** Delivered (with the collector's answer, if any), or why not. */
+export function sendSync(job: SyncJob, timeoutMs: number): ExportOutcome & { body?: Buffer } {
   const { Worker } = process.getBuiltinModule('node:worker_threads') as typeof wtT;
-  const sab = new SharedArrayBuffer(8 + 200);
-  const flag = new Int32Array(sab, 0, 2);
+  const sab = new SharedArrayBuffer(ANSWER_AT + ANSWER_MAX);
+  const flag = new Int32Array(sab, 0, 4);
   let worker: wtT.Worker;
   try {
     worker = new Worker(WORKER_SOURCE, {
@@ -88,9 +103,14 @@ export function sendSync(job: SyncJob, timeoutMs: number): ExportOutcome {
   Atomics.wait(flag, 0, 0, timeoutMs);
   const status = Atomics.load(flag, 0);
   void worker.terminate().catch(() => undefined);
-  if (status === 1) return { ok: true };
+  if (status === 1) {
+    const n = Atomics.load(flag, 2);
+    return { ok: true, body: n > 0 ? Buffer.from(new Uint8Array(sab, ANSWER_AT, n)) : undefined };
+  }
+  // The collector answered 2xx and its body is still coming: the spans are delivered.
+  if (status === 0 && Atomics.load(flag, 3) === 1) return { ok: true };
   if (status === 0) return { ok: false, error: `no answer within ${timeoutMs} ms at exit (OTEL_AGENT_FLUSH_TIMEOUT)` };
   const len = Atomics.load(flag, 1);
-  const why = len > 0 ? Buffer.from(new Uint8Array(sab, 8, len)).toString() : 'failed';
+  const why = len > 0 ? Buffer.from(new Uint8Array(sab, MSG_AT, len)).toString() : 'failed';
   return { ok: false, error: why };
 }

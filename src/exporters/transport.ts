@@ -4,7 +4,9 @@
  * - builtins come from process.getBuiltinModule, so exporting never goes through
  *   the app's require hooks and never triggers an instrumentation to load;
  * - retries with backoff on 429/502/503/504 and network errors, all inside the
- *   export timeout; every timer is unref'd.
+ *   export timeout; every timer is unref'd;
+ * - a 2xx status line is a delivery, whatever then happens to the body (cut
+ *   off, too big, too slow): such a batch is never sent again.
  */
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
@@ -72,7 +74,16 @@ interface Attempt {
   retryable: boolean;
   error?: string;
   retryAfterMs?: number;
+  /** A 2xx answer's body (at most RESPONSE_LIMIT bytes), for OTLP partial success. */
+  body?: Buffer;
 }
+
+/**
+ * A collector's answer is a few bytes (an empty message, or a partial success
+ * with a short text). Past this, the body is garbage we need not read: the
+ * export is decided by the status code alone and the connection is dropped.
+ */
+export const RESPONSE_LIMIT = 1 << 20;
 
 export class HttpSender {
   private readonly agent: httpT.Agent;
@@ -89,14 +100,19 @@ export class HttpSender {
     return this.target.compression === 'gzip' ? zlib.gzipSync(b) : b;
   }
 
-  async send(body: Uint8Array): Promise<ExportOutcome> {
+  /**
+   * `onAccepted` is called as soon as the collector answered 2xx (before its
+   * body is read): from then on the spans are the collector's, and the batch
+   * must never be sent again, neither by a retry nor by the exit flush.
+   */
+  async send(body: Uint8Array, onAccepted?: () => void): Promise<ExportOutcome & { body?: Buffer }> {
     const payload = this.prepare(body);
     const deadline = Date.now() + this.target.timeoutMs;
     let delay = 200;
     for (let attempt = 1; ; attempt++) {
       const left = deadline - Date.now();
-      const r = await this.once(payload, Math.max(1, left));
-      if (r.ok) return { ok: true };
+      const r = await this.once(payload, Math.max(1, left), onAccepted);
+      if (r.ok) return { ok: true, body: r.body };
       const wait = Math.min(r.retryAfterMs ?? delay * (0.5 + Math.random()), 5000);
       if (!r.retryable || attempt >= 5 || Date.now() + wait >= deadline) return { ok: false, error: r.error };
       await sleep(wait);
@@ -104,17 +120,30 @@ export class HttpSender {
     }
   }
 
-  private once(payload: Buffer, timeoutMs: number): Promise<Attempt> {
+  /**
+   * One request. Every way it can end resolves it exactly once: the answer's
+   * end, an error on the request or the response, the response closing or
+   * being aborted mid-body, the deadline, an oversized body. Once the status
+   * line said 2xx, every one of those is a delivery (the collector has the
+   * data; sending it again would duplicate it); before that, a failure.
+   */
+  private once(payload: Buffer, timeoutMs: number, onAccepted?: () => void): Promise<Attempt> {
     return new Promise<Attempt>((resolve) => {
       let settled = false;
+      let accepted = false;
+      const chunks: Buffer[] = [];
+      let size = 0;
       const finish = (a: Attempt): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         resolve(a);
       };
+      const delivered = (): void => finish({ ok: true, retryable: false, body: size <= RESPONSE_LIMIT ? Buffer.concat(chunks) : undefined });
+      const failed = (retryable: boolean, error: string): void => (accepted ? delivered() : finish({ ok: false, retryable, error }));
       const timer = setTimeout(() => {
-        req.destroy(new Error(`no answer within ${timeoutMs} ms`));
+        failed(true, `no answer within ${timeoutMs} ms`);
+        req.destroy();
       }, timeoutMs);
       timer.unref();
       const headers: Record<string, string | number> = {
@@ -128,23 +157,29 @@ export class HttpSender {
       const req = context.with(suppressTracing(context.active()), () =>
         mod.request(this.target.url, { method: 'POST', headers, agent: this.agent }, (res) => {
           const code = res.statusCode ?? 0;
-          let size = 0;
+          if (code >= 200 && code < 300) {
+            accepted = true;
+            try {
+              onAccepted?.();
+            } catch {
+              /* bookkeeping only */
+            }
+          }
           res.on('data', (c: Buffer) => {
             size += c.length;
-            // A collector's answer is tiny; a huge one is garbage we need not read.
-            if (size > 1 << 20) res.destroy();
+            if (size <= RESPONSE_LIMIT) return void chunks.push(c);
+            // Decided by the status code; the rest of the body is not worth a socket.
+            chunks.length = 0;
+            if (accepted) delivered();
+            else finish(refusal(res, code));
+            res.destroy();
           });
-          res.on('error', (e) => finish({ ok: false, retryable: true, error: e.message }));
-          res.on('end', () => {
-            if (code >= 200 && code < 300) return finish({ ok: true, retryable: false });
-            const ra = Number(res.headers['retry-after']);
-            finish({
-              ok: false,
-              retryable: code === 429 || code === 502 || code === 503 || code === 504,
-              error: `HTTP ${code}${res.statusMessage ? ' ' + res.statusMessage : ''}`,
-              retryAfterMs: Number.isFinite(ra) && ra >= 0 ? ra * 1000 : undefined,
-            });
-          });
+          // Cut off mid-body: the status line already said what the collector did with the data.
+          const cut = (): void => (accepted ? delivered() : finish(refusal(res, code)));
+          res.on('error', cut);
+          res.on('aborted', cut);
+          res.on('close', cut);
+          res.on('end', () => (accepted ? delivered() : finish(refusal(res, code))));
         }),
       );
       req.on('socket', (sock) => {
@@ -155,8 +190,10 @@ export class HttpSender {
         req.once('close', () => clearTimeout(t));
       });
       req.on('error', (e: NodeJS.ErrnoException) =>
-        finish({ ok: false, retryable: !/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(e.code ?? e.message), error: e.code ? `${e.code} ${e.message}` : e.message }),
+        failed(!/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(e.code ?? e.message), e.code ? `${e.code} ${e.message}` : e.message),
       );
+      // No answer at all (e.g. the socket closed before a status line): not a delivery.
+      req.on('close', () => failed(true, 'connection closed before an answer'));
       req.end(payload);
     });
   }
@@ -164,6 +201,17 @@ export class HttpSender {
   close(): void {
     this.agent.destroy();
   }
+}
+
+/** A non-2xx answer: retried only when a retry can help (the collector is throttling or briefly down). */
+function refusal(res: httpT.IncomingMessage, code: number): Attempt {
+  const ra = Number(res.headers['retry-after']);
+  return {
+    ok: false,
+    retryable: code === 429 || code === 502 || code === 503 || code === 504,
+    error: `HTTP ${code}${res.statusMessage ? ' ' + res.statusMessage : ''}`,
+    retryAfterMs: Number.isFinite(ra) && ra >= 0 ? ra * 1000 : undefined,
+  };
 }
 
 function sleep(ms: number): Promise<void> {

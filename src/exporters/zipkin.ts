@@ -45,8 +45,8 @@ export class ZipkinExporter implements AgentExporter {
   private body(spans: ReadableSpan[]): Uint8Array {
     return Buffer.from(JSON.stringify(toZipkin(spans)));
   }
-  export(spans: ReadableSpan[]): Promise<ExportOutcome> {
-    return this.sender.send(this.body(spans));
+  export(spans: ReadableSpan[], onAccepted?: () => void): Promise<ExportOutcome> {
+    return this.sender.send(this.body(spans), onAccepted);
   }
   exportSync(spans: ReadableSpan[], timeoutMs: number): ExportOutcome {
     return sendSync({ kind: 'http', url: this.sender.target.url, headers: { 'content-type': 'application/json' }, body: this.body(spans) }, timeoutMs);

@@ -103,6 +103,7 @@ export const ENTRIES: readonly Entry[] = [
             clientResponse: cfg.http.captureClientResponseHeaders.map(lower),
           },
           metrics: cfg.metricsExporters.length > 0,
+          propagators: cfg.propagators,
           testFault: cfg.agent.testFaults.includes('http-bookkeeping'),
         }),
       ),
@@ -130,8 +131,13 @@ export const ENTRIES: readonly Entry[] = [
     triggers: ['fs', 'fs/promises'],
     esm: builtin('fs', 'fs/promises'),
     defaultOn: true,
-    // Only inside a traced operation: a script reading its config at startup makes no spans.
-    create: () => untraced(() => one('fs', 'FsInstrumentation', { requireParentSpan: true })),
+    // Only inside a traced operation (a script reading its config at startup makes no spans),
+    // no spans for existence/metadata checks unless OTEL_AGENT_FS_SPANS=all, no file paths
+    // in errors: see own/fs-shaping.ts.
+    create: ({ cfg }) =>
+      untraced(() =>
+        load<typeof import('./own/fs-shaping')>('fs-shaping').shapeFs(cfg.agent.fsSpans, (config) => one('fs', 'FsInstrumentation', config)),
+      ),
   },
   {
     name: 'aws-sdk',

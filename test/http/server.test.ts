@@ -66,7 +66,8 @@ describe.each(VARIANTS)('http server (%s)', (ext) => {
     const service = `srv-events-${ext}`;
     ds.seen.length = 0;
     let reply: Awaited<ReturnType<typeof send>> | undefined;
-    const run = await withServer(rx, { ext, service, env: { DOWNSTREAM: ds.url } }, async (base) => {
+    // The handler's fs calls are statSync, which makes spans only with OTEL_AGENT_FS_SPANS=all.
+    const run = await withServer(rx, { ext, service, env: { DOWNSTREAM: ds.url, OTEL_AGENT_FS_SPANS: 'all' } }, async (base) => {
       reply = await send(`${base}/events`, { method: 'POST', body: 'x'.repeat(5000) });
     });
     expect(reply?.status).toBe(200);

@@ -74,6 +74,10 @@ import {
 import { clientSpanName, errorType, KNOWN_METHODS, serverSpanName } from '../http-naming';
 import { redactQuery, redactUrlLike } from '../../redact';
 import { AGENT_VERSION } from '../../version';
+import type { PropagatorName } from '../../env';
+import { readableHeaders } from '../../propagation/readable-headers';
+import { contextStore } from './context-store';
+import { noteThrow } from './sync-throw';
 
 export interface HttpConfig extends InstrumentationConfig {
   /** Lower-case header names recorded as `http.request.header.<name>` / `http.response.header.<name>`. */
@@ -85,6 +89,8 @@ export interface HttpConfig extends InstrumentationConfig {
   };
   /** Record the duration histograms (only worth their cost when a metrics exporter is set). */
   metrics?: boolean;
+  /** OTEL_PROPAGATORS: a request carrying any header these can read is extracted. */
+  propagators?: readonly PropagatorName[];
   /** OTEL_AGENT_TEST_FAULTS=http-bookkeeping (internal): ending a SERVER span throws, to test fail(). */
   testFault?: boolean;
 }
@@ -258,7 +264,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
   readonly selfContained = true;
   private failed = false;
   private hist: Hist = {};
-  private fields: { names: Set<string>; lengths: Set<number> } | undefined;
+  private fields: { names: Set<string>; lengths: Set<number>; prefixes: string[]; minPrefix: number } | undefined;
   private protoPatched = false;
 
   private readonly testFault: boolean;
@@ -385,7 +391,16 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
         if (ctx === undefined || context.active() === ctx || !hasAppListener(this as unknown as EventEmitter, event)) {
           return original.apply(this, arguments as unknown as Parameters<Emit>);
         }
-        return context.with(ctx, callEmit, undefined, original, this, arguments);
+        // The app's listeners run here: one frame of ours, no catch (see incoming()).
+        const store = contextStore();
+        if (store === undefined) return context.with(ctx, callEmit, undefined, original, this, arguments);
+        const prior = store.getStore();
+        store.enterWith(ctx);
+        try {
+          return original.apply(this, arguments as unknown as Parameters<Emit>);
+        } finally {
+          store.enterWith(prior);
+        }
       };
       this._wrap(proto, 'emit', () => emit as Emit);
     };
@@ -426,14 +441,36 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
         inst.fail("Server.emit('request')", e);
         return original.apply(this, arguments as unknown as Parameters<Emit>);
       }
+      // The app's handlers run here: no catch-and-rethrow (that would make this file the
+      // reported source of the app's crash) and no context.with (four frames more in
+      // every stack the app captures). See context-store.ts and sync-throw.ts.
+      const store = contextStore();
+      if (store === undefined) return context.with(ctx, callEmit, undefined, original, this, arguments);
+      const prior = store.getStore();
+      store.enterWith(ctx);
+      let threw = true;
       try {
-        return context.with(ctx, callEmit, undefined, original, this, arguments);
-      } catch (e) {
-        // A handler that throws synchronously: the request failed, whatever becomes of the process.
-        if (ex && !ex.done) inst.endServer(ex, res, e);
-        throw e;
+        const r = original.apply(this, arguments as unknown as Parameters<Emit>);
+        threw = false;
+        return r;
+      } finally {
+        store.enterWith(prior);
+        if (threw && ex !== undefined) inst.noteServerThrow(ex, res);
       }
     };
+  }
+
+  /** A handler threw synchronously: the exchange is ended with the exception once it is known (sync-throw.ts). */
+  private noteServerThrow(ex: Exchange, res: httpT.ServerResponse): void {
+    try {
+      noteThrow({
+        open: () => !ex.done,
+        span: () => ex.span,
+        end: (err) => this.endServer(ex, res, err),
+      });
+    } catch {
+      /* the app's exception is on its way; ours must not replace it */
+    }
   }
 
   private startServer(req: httpT.IncomingMessage & Carrier, res: httpT.ServerResponse & Carrier, scheme: string): { ctx: Context; ex?: Exchange } {
@@ -545,16 +582,26 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     }
   }
 
-  /** Whether any header the configured propagators read is present, without building `req.headers`. */
+  /**
+   * Whether any header the configured propagators can read is present, without building `req.headers`.
+   * What they read (readable-headers.ts), not only what they write (`fields()`): B3 callers send either
+   * encoding, Jaeger baggage comes alone under `uberctx-*`. The global propagator's fields are added in
+   * case another setup registered its own.
+   */
   private hasPropagationHeaders(raw: string[]): boolean {
     let f = this.fields;
     if (!f) {
-      const names = new Set(propagation.fields().map((n) => n.toLowerCase()));
-      f = this.fields = { names, lengths: new Set([...names].map((n) => n.length)) };
+      const readable = readableHeaders(this.getConfig().propagators ?? []);
+      const names = new Set([...readable.names, ...propagation.fields().map((n) => n.toLowerCase())]);
+      const minPrefix = Math.min(...readable.prefixes.map((p) => p.length));
+      f = this.fields = { names, lengths: new Set([...names].map((n) => n.length)), prefixes: readable.prefixes, minPrefix };
     }
     for (let i = 0; i < raw.length; i += 2) {
       const k = raw[i]!;
       if (f.lengths.has(k.length) && f.names.has(k.toLowerCase())) return true;
+      if (k.length > f.minPrefix) {
+        for (const p of f.prefixes) if (k.length > p.length && k.slice(0, p.length).toLowerCase() === p) return true;
+      }
     }
     return false;
   }
