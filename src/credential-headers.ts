@@ -13,6 +13,9 @@ export function warnCredentialHeaders(cfg: AgentConfig, log: AgentLog): void {
   ];
   for (const [name, headers] of lists) {
     const risky = headers.filter((h) => CREDENTIAL_HEADERS.includes(h));
-    if (risky.length) log.warn(`${name} names ${risky.join(', ')}, which carr${risky.length > 1 ? 'y' : 'ies'} credentials: their values will be exported in span attributes as asked`);
+    if (risky.length)
+      log.warn(
+        `${name} names ${risky.join(', ')}, which carr${risky.length > 1 ? 'y' : 'ies'} credentials: their values will be exported in span attributes as asked`,
+      );
   }
 }

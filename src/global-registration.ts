@@ -23,8 +23,7 @@ export function globalTaken(kind: GlobalKind): boolean {
 /** Who owns the global OpenTelemetry API slot `kind`, for a precise conflict message. */
 export function globalOwner(kind: GlobalKind): string {
   const g = (globalThis as Record<symbol, unknown>)[Symbol.for('opentelemetry.js.api.1')] as
-    | { version?: string; trace?: { getDelegate?: () => unknown }; [k: string]: unknown }
-    | undefined;
+    { version?: string; trace?: { getDelegate?: () => unknown }; [k: string]: unknown } | undefined;
   if (!g) return 'an unknown copy of @opentelemetry/api';
   const api = `@opentelemetry/api ${g.version ?? '(unknown version)'}`;
   if (kind !== 'trace') {

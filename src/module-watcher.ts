@@ -162,13 +162,21 @@ export class ModuleWatcher {
   /** Called by the lazy loader right after an entry's instrumentations were created, before its module loads. */
   activated(rec: ActivationRecord): void {
     const pkg = packageName(rec.trigger === 'fetch' ? 'undici' : rec.trigger);
-    const base = { module: rec.trigger === 'fetch' ? 'fetch (global)' : pkg, builtin: rec.trigger === 'fetch' || nodeModule.isBuiltin(pkg), how: rec.how, instrumentation: rec.name };
+    const base = {
+      module: rec.trigger === 'fetch' ? 'fetch (global)' : pkg,
+      builtin: rec.trigger === 'fetch' || nodeModule.isBuiltin(pkg),
+      how: rec.how,
+      instrumentation: rec.name,
+    };
     if (!rec.ok) {
       this.addRecord({ ...base, atMs: now(), status: 'failed', reason: `instrumentation "${rec.name}" could not be loaded: ${rec.error ?? 'unknown error'}` });
       return;
     }
     if (rec.instrumentations.length === 0) {
-      const why = LOG_CORRELATION.has(rec.name) && !this.cfg.agent.logCorrelation.includes(rec.name) ? `OTEL_AGENT_LOG_CORRELATION does not include ${rec.name}` : 'its configuration turns it off';
+      const why =
+        LOG_CORRELATION.has(rec.name) && !this.cfg.agent.logCorrelation.includes(rec.name)
+          ? `OTEL_AGENT_LOG_CORRELATION does not include ${rec.name}`
+          : 'its configuration turns it off';
       this.addRecord({ ...base, atMs: now(), status: 'disabled', reason: `instrumentation "${rec.name}" created nothing: ${why}` });
       return;
     }
@@ -278,9 +286,13 @@ export class ModuleWatcher {
     } else if (slot.patched.length) {
       rec.status = 'patched';
       rec.patchedBy = [...slot.patchedBy];
-      const skippers = [...slot.owners].filter(([o, ds]) => !slot.patchedBy.has(o) && !ds.some((d) => supported(d.supportedVersions, slot.version, d.includePrerelease)));
+      const skippers = [...slot.owners].filter(
+        ([o, ds]) => !slot.patchedBy.has(o) && !ds.some((d) => supported(d.supportedVersions, slot.version, d.includePrerelease)),
+      );
       if (skippers.length) {
-        rec.partial = skippers.map(([o, ds]) => `not by ${o}: version ${slot.version ?? '(unknown)'} is outside its range ${rangesOf(ds).join(' || ')}`).join('; ');
+        rec.partial = skippers
+          .map(([o, ds]) => `not by ${o}: version ${slot.version ?? '(unknown)'} is outside its range ${rangesOf(ds).join(' || ')}`)
+          .join('; ');
       }
       if (slot.foreign) {
         rec.foreignWrapper = slot.foreign;
@@ -320,13 +332,15 @@ export class ModuleWatcher {
 
   private logRecord(r: ModuleRecord): void {
     if (!this.log.enabled('debug')) return;
-    const what = `module "${r.module}" ${r.builtin ? '(Node builtin)' : r.version ?? '(version unknown)'}`;
+    const what = `module "${r.module}" ${r.builtin ? '(Node builtin)' : (r.version ?? '(version unknown)')}`;
     const how = r.how === 'fetch' ? 'first used' : `loaded by ${r.how ?? 'require or import'}`;
     const head = `${what} ${how} at +${r.atMs} ms: `;
     const by = `instrumentation "${r.instrumentation}"`;
     switch (r.status) {
       case 'patched':
-        this.log.debug(`${head}patched by ${by}${r.patchedBy?.length ? ` (${r.patchedBy.join(', ')})` : ''}${r.reason ? `; ${r.reason}` : ''}${r.partial ? `; ${r.partial}` : ''}`);
+        this.log.debug(
+          `${head}patched by ${by}${r.patchedBy?.length ? ` (${r.patchedBy.join(', ')})` : ''}${r.reason ? `; ${r.reason}` : ''}${r.partial ? `; ${r.partial}` : ''}`,
+        );
         break;
       case 'covered':
         this.log.debug(`${head}traced by ${by} through ${r.coveredBy} (patched); ${r.reason}`);

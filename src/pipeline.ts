@@ -4,14 +4,7 @@
  * open-span tracker, one batch per exporter, all guarded), and the tracer
  * provider. Nothing here is registered globally; global-registration.ts does that.
  */
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  type Sampler,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace';
+import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Resource } from '@opentelemetry/resources';
 import { AgentTracerProvider } from './tracer';
 import type { AgentConfig } from './env';

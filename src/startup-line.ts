@@ -8,7 +8,8 @@ import { AGENT_VERSION } from './version';
 
 /** Describes the exporters for the startup line: destinations without credentials, header names without values. */
 export function describeExporters(cfg: AgentConfig, descriptions: string[]): string {
-  if (descriptions.length === 0) return cfg.tracesExporters.length === 0 ? 'exporter none (OTEL_TRACES_EXPORTER=none)' : 'exporter none (set-up failed, see above)';
+  if (descriptions.length === 0)
+    return cfg.tracesExporters.length === 0 ? 'exporter none (OTEL_TRACES_EXPORTER=none)' : 'exporter none (set-up failed, see above)';
   const headerNames = Object.keys(cfg.otlp.headers);
   return (
     `exporter ${descriptions.join(', ')}` +

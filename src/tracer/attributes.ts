@@ -168,4 +168,3 @@ export function cleanLink(l: Link, limits: Limits): StoredLink {
   const dropped = cleanInto(attributes, 0, l.attributes, limits.attributePerLinkCountLimit, limits.attributeValueLengthLimit, false);
   return { context: l.context, attributes, droppedAttributesCount: dropped };
 }
-

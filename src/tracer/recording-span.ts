@@ -8,7 +8,6 @@ import {
   diag,
   SpanKind,
   SpanStatusCode,
-  trace,
   type Attributes,
   type AttributeValue,
   type Exception,
@@ -110,7 +109,8 @@ export class RecordingSpan implements SdkSpan {
   /** @internal */
   _startAt(t: TimeInput | undefined): void {
     if (t === undefined) this.t0 = now();
-    else if (typeof t === 'number' && t <= performance.now()) this.t0 = t; // a performance.now() reading, as in the SDK
+    else if (typeof t === 'number' && t <= performance.now())
+      this.t0 = t; // a performance.now() reading, as in the SDK
     else {
       this.t0 = NaN;
       this.start = toHr(t) ?? clock.hr(now());
@@ -347,4 +347,3 @@ export class RecordingSpan implements SdkSpan {
     return toHr(t);
   }
 }
-
