@@ -29,8 +29,6 @@ import { startQueueHooks } from './queue-hooks/activate';
 import { describeUrl } from './exporters/transport';
 import { dropCounts } from './propagation/guard';
 
-export { buildSampler, buildExporters } from './pipeline';
-
 export interface AgentHandle {
   config: AgentConfig;
   provider: AgentTracerProvider;
