@@ -1,41 +1,37 @@
 /**
- * Starts the tracing pipeline from the frozen config: context manager,
- * propagators, sampler, resource, span processors and exporters, the lazy
- * instrumentation loader, the ESM hooks and the exit handling.
+ * Starts the agent from the frozen config, in order: warnings about the
+ * config, the tracing pipeline (pipeline.ts), the OpenTelemetry globals
+ * (global-registration.ts), console correlation and the metrics/logs signals,
+ * the queue hooks and the module hooks that load instrumentations lazily
+ * (module-hooks.ts), exit handling, and the startup line (startup-line.ts).
  *
  * Loaded only by register.ts, after it has decided the agent should run.
  */
-import { context, propagation, trace, diag } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  type Sampler,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace';
-import { LeanTracerProvider } from './tracer';
+import { diag } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import type { AgentTracerProvider } from './tracer';
 import { loadConfig, type AgentConfig } from './env';
 import { createLog, installDiag, type AgentLog } from './log';
-import { buildPropagator } from './propagators';
-import { dropCounts } from './propagation/guard';
-import { buildResource } from './resource';
-import { BatchProcessor, CountingProcessor, OpenSpans, newStats, type AgentExporter, type PipelineStats } from './processor';
-import { configureQueryRedaction, RedactingProcessor } from './redact';
+import { CountingProcessor, type BatchProcessor, type PipelineStats } from './processor';
 import { installExitHandling } from './exit';
-import { containInstrumentations, guardProcessors } from './contain';
+import { containInstrumentations } from './contain';
 import { ENTRIES, enabledEntries } from './instrumentations/index';
-import { Diagnostics, describeExporters, describeHooks, globalOwner, globalTaken } from './diagnostics';
-import { installEsmHooks, installLazyLoader, quiet, type LazyLoader } from './instrumentations/loader';
+import type { LazyLoader } from './instrumentations/loader';
+import { ModuleWatcher } from './module-watcher';
+import { DoctorReportFile } from './doctor-report';
+import { buildPipeline } from './pipeline';
+import { registerGlobals } from './global-registration';
+import { installModuleHooks } from './module-hooks';
+import { startupLine } from './startup-line';
+import { warnCredentialHeaders } from './credential-headers';
+import { disabledReason } from './disabled-reason';
 import { startQueueHooks } from './instrumentations/queue-hooks/activate';
-import { AGENT_VERSION } from './version';
-import { PooledIdGenerator } from './ids';
 import { describeUrl } from './exporters/transport';
+import { dropCounts } from './propagation/guard';
 
 export interface AgentHandle {
   config: AgentConfig;
-  provider: LeanTracerProvider;
+  provider: AgentTracerProvider;
   stats: PipelineStats;
   loader: LazyLoader | undefined;
   esm: 'sync' | 'async' | 'off';
@@ -44,118 +40,8 @@ export interface AgentHandle {
   flush(): Promise<void>;
 }
 
-export function buildSampler(cfg: AgentConfig): Sampler {
-  const ratio = new TraceIdRatioBasedSampler(cfg.sampler.ratio);
-  switch (cfg.sampler.name) {
-    case 'always_on':
-      return new AlwaysOnSampler();
-    case 'always_off':
-      return new AlwaysOffSampler();
-    case 'traceidratio':
-      return ratio;
-    case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: ratio });
-    default:
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-  }
-}
-
-export function buildExporters(cfg: AgentConfig, log: AgentLog, open?: OpenSpans): AgentExporter[] {
-  const out: AgentExporter[] = [];
-  for (const name of cfg.tracesExporters) {
-    try {
-      if (name === 'console') {
-        const { ConsoleTreeExporter } = require('./exporters/console-tree') as typeof import('./exporters/console-tree');
-        out.push(new ConsoleTreeExporter(open?.has));
-      } else if (name === 'zipkin') {
-        const { ZipkinExporter } = require('./exporters/zipkin') as typeof import('./exporters/zipkin');
-        out.push(new ZipkinExporter(cfg.zipkinEndpoint, cfg.otlp.timeoutMs, cfg.agent.flushTimeoutMs));
-      } else if (name === 'otlp') {
-        const m = require('./exporters/otlp') as typeof import('./exporters/otlp');
-        out.push(cfg.otlp.protocol === 'grpc' ? new m.OtlpGrpcExporter(cfg.otlp) : new m.OtlpHttpExporter(cfg.otlp, cfg.agent.flushTimeoutMs));
-      }
-    } catch (e) {
-      log.error(`OTEL_TRACES_EXPORTER: the ${name} exporter could not be set up (${(e as Error).message}); spans will not be sent there`);
-    }
-  }
-  return out;
-}
-
-const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'x-auth-token'];
-
-/** Capturing a header is opt-in by name; naming one that carries credentials is allowed (it is the user's data) but said out loud once. */
-function warnCredentialHeaders(cfg: AgentConfig, log: AgentLog): void {
-  const lists: [string, readonly string[]][] = [
-    ['OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST', cfg.http.captureServerRequestHeaders],
-    ['OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE', cfg.http.captureServerResponseHeaders],
-    ['OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST', cfg.http.captureClientRequestHeaders],
-    ['OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE', cfg.http.captureClientResponseHeaders],
-  ];
-  for (const [name, headers] of lists) {
-    const risky = headers.filter((h) => CREDENTIAL_HEADERS.includes(h));
-    if (risky.length) log.warn(`${name} names ${risky.join(', ')}, which carr${risky.length > 1 ? 'y' : 'ies'} credentials: their values will be exported in span attributes as asked`);
-  }
-}
-
-export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
-  const log = createLog(cfg.logLevel);
-  installDiag(log);
-  for (const w of cfg.warnings) log.warn(w);
-  warnCredentialHeaders(cfg, log);
-
-  const stats = newStats();
-  const entries = enabledEntries(cfg);
-  const diagnostics = new Diagnostics(cfg, log, ENTRIES, entries);
-  const open = cfg.tracesExporters.includes('console') ? new OpenSpans() : undefined;
-  const exporters = buildExporters(cfg, log, open).map((e) => diagnostics.wrapExporter(e));
-  const batches = exporters.map(
-    (e) =>
-      new BatchProcessor(
-        e,
-        // The console tree is for people watching: print as soon as a trace ends.
-        e.description === 'console' ? { ...cfg.bsp, scheduleDelayMs: Math.min(cfg.bsp.scheduleDelayMs, 50) } : cfg.bsp,
-        stats,
-        log,
-      ),
-  );
-  // Before any instrumentation loads: every copy of src/redact.ts reads the names from one global.
-  configureQueryRedaction(cfg.agent.redactQueryParams);
-  const processors: SpanProcessor[] = guardProcessors(
-    [new CountingProcessor(stats), new RedactingProcessor(), ...(open ? [open] : []), ...batches],
-    log,
-    cfg.agent.testFaults,
-  );
-
-  const resource = buildResource(cfg);
-  // Our own tracer (src/tracer.ts), not the SDK's: about half the SDK span's cost was its object and the garbage it makes.
-  const provider = new LeanTracerProvider({
-    resource,
-    sampler: buildSampler(cfg),
-    spanLimits: cfg.spanLimits,
-    spanProcessors: processors,
-    idGenerator: new PooledIdGenerator(),
-  });
-
-  const cm = new AsyncLocalStorageContextManager().enable();
-  if (globalTaken('context') || !context.setGlobalContextManager(cm)) {
-    diagnostics.conflict(
-      `another OpenTelemetry setup registered the global context manager first (${globalOwner('context')}); ` +
-        'spans may not connect into traces. Load one OpenTelemetry SDK per process: remove the other setup, or set OTEL_SDK_DISABLED=true for this agent',
-    );
-  }
-  if (globalTaken('propagation') || !propagation.setGlobalPropagator(buildPropagator(cfg.propagators))) {
-    diagnostics.conflict(`another OpenTelemetry setup registered the global propagator first (${globalOwner('propagation')}); OTEL_PROPAGATORS is not applied`);
-  }
-  if (globalTaken('trace') || !trace.setGlobalTracerProvider(provider)) {
-    diagnostics.conflict(
-      `another OpenTelemetry SDK registered the global tracer provider first (${globalOwner('trace')}); ` +
-        "the instrumentations' and the app's spans go to that SDK, not to this agent's exporters. " +
-        'Load one OpenTelemetry SDK per process: remove the other setup, or set OTEL_SDK_DISABLED=true for this agent',
-    );
-  }
-
+/** Signals and correlations that are not module loads: no lazy-loader entry can trigger them. */
+function startOptionalSignals(cfg: AgentConfig, resource: Resource, log: AgentLog): void {
   // console is a global, not a module load, so no table entry can trigger it.
   if (cfg.agent.logCorrelation.includes('console')) {
     try {
@@ -164,7 +50,6 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
       log.warn(`console log correlation could not be set up (${(e as Error).message}); console output will not carry trace ids`);
     }
   }
-
   if (cfg.metricsExporters.length || cfg.logsExporters.length) {
     try {
       const signals = (require(`${__dirname}/signals.cjs`) as typeof import('./signals')).startSignals(cfg, resource, log);
@@ -174,6 +59,32 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
       log.warn(`OTEL_METRICS_EXPORTER/OTEL_LOGS_EXPORTER: the pipeline could not be set up (${(e as Error).message}); traces are unaffected`);
     }
   }
+}
+
+function lostSummary(stats: PipelineStats): string | undefined {
+  return stats.dropped || stats.failed || stats.rejected
+    ? `spans: ${stats.started} started, ${stats.exported} exported, ${stats.dropped} dropped (queue full), ${stats.failed} lost in ${stats.exportFailures} failed export(s)` +
+        (stats.rejected ? `, ${stats.rejected} rejected by the collector (partial success)` : '')
+    : undefined;
+}
+
+export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
+  const log = createLog(cfg.logLevel);
+  installDiag(log);
+  for (const w of cfg.warnings) log.warn(w);
+  warnCredentialHeaders(cfg, log);
+
+  const entries = enabledEntries(cfg);
+  const off = ENTRIES.filter((e) => !entries.includes(e));
+  const report = new DoctorReportFile(cfg, log, {
+    enabled: entries.map((e) => e.name),
+    disabled: off.map((e) => ({ name: e.name, reason: disabledReason(e, cfg) })),
+  });
+  const watcher = new ModuleWatcher(cfg, log, report, off);
+
+  const { stats, resource, exporters, batches, provider } = buildPipeline(cfg, log, (e) => report.wrapExporter(e));
+  registerGlobals(cfg, provider, (msg) => report.conflict(msg));
+  startOptionalSignals(cfg, resource, log);
 
   let loader: LazyLoader | undefined;
   let esm: 'sync' | 'async' | 'off' = 'off';
@@ -185,53 +96,24 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
     log.warn(`OTEL_AGENT_QUEUE_HOOKS: the queue hooks could not be set up (${(e as Error).message}); the app runs without them`);
   }
   if (entries.length || queueHooks) {
-    // Create the shared require-in-the-middle hook now, before the app's first
-    // require: instrumentations activated later register into it, and it must
-    // already wrap require() when their module's first require() starts.
-    const { InstrumentationBase } = require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
-    class Bootstrap extends InstrumentationBase {
-      constructor() {
-        super('@x/otel-agent/bootstrap', AGENT_VERSION, { enabled: false });
-      }
-      protected init(): [] {
-        return [];
-      }
-    }
-    new Bootstrap();
-    // Patching runs when the app requires a module, often inside a traced
-    // request; the instrumentations read package.json files with fs while they
-    // do it, which must not appear as the request's fs spans.
-    const proto = InstrumentationBase.prototype as unknown as { _onRequire?: (...a: unknown[]) => unknown };
-    const onRequire = proto._onRequire;
-    if (typeof onRequire === 'function') {
-      proto._onRequire = function (this: unknown, ...a: unknown[]) {
-        return quiet(() => onRequire.apply(this, a));
-      };
-    }
-    // ESM hooks first: their own module loads must not look like the app's.
-    try {
-      esm = installEsmHooks(
-        [...entries.flatMap((e) => [...e.esm]), ...(queueHooks?.esmInclude ?? [])],
-        cfg.agent.esmHooks,
-      );
-    } catch (e) {
-      log.warn(`ESM hooks could not be installed (${(e as Error).message}); modules loaded with import will not be traced`);
-    }
-    loader = installLazyLoader(
+    ({ loader, esm } = installModuleHooks(
+      cfg,
+      log,
       entries,
-      { cfg, log },
+      queueHooks?.esmInclude ?? [],
       (r) => {
         // Diagnostics first, so containment's wrappers sit outside ours and a throwing patch reaches both.
-        diagnostics.activated(r);
-        containInstrumentations(r.name, r.instrumentations, log, cfg.agent.testFaults);
+        report.activated(r);
+        watcher.activated(r);
+        containInstrumentations(r.name, r.instrumentations, log);
         if (r.ok) log.debug(`instrumentation "${r.name}" loaded on ${r.how} of "${r.trigger}"`);
       },
-      diagnostics.observer(),
-    );
+      watcher.observer(),
+    ));
   }
 
   const flush = async (): Promise<void> => {
-    await Promise.all(batches.map((b) => b.forceFlush()));
+    await Promise.all(batches.map((b: BatchProcessor) => b.forceFlush()));
   };
   installExitHandling(
     {
@@ -242,11 +124,9 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
       },
       summary: () => {
         // Runs once, after the final flush: the doctor's report gets its final numbers here too.
-        diagnostics.final(stats);
-        return stats.dropped || stats.failed || stats.rejected
-          ? `spans: ${stats.started} started, ${stats.exported} exported, ${stats.dropped} dropped (queue full), ${stats.failed} lost in ${stats.exportFailures} failed export(s)` +
-              (stats.rejected ? `, ${stats.rejected} rejected by the collector (partial success)` : '')
-          : undefined;
+        watcher.final();
+        report.final(stats);
+        return lostSummary(stats);
       },
     },
     cfg.agent.flushTimeoutMs,
@@ -254,18 +134,11 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   );
 
   const serviceName = String(resource.attributes['service.name'] ?? 'unknown_service:node');
-  const cjsHooks = !!loader;
-  diagnostics.startup({ serviceName, exporters: exporters.map((e) => e.description), hooks: { cjs: cjsHooks, esm } });
-  log.info(
-    `@x/otel-agent ${AGENT_VERSION} on Node ${process.versions.node}: service "${serviceName}", ` +
-      `${describeExporters(cfg, exporters.map((e) => e.description))}, sampler ${cfg.sampler.name}` +
-      (cfg.sampler.name.includes('ratio') ? `(${cfg.sampler.ratio})` : '') +
-      `, propagators ${cfg.propagators.join(',') || 'none'}, ${describeHooks(cjsHooks, esm, cfg)}, ` +
-      `instrumentations ${entries.length} of ${ENTRIES.length} enabled` +
-      (entries.length < ENTRIES.length ? ` (off: ${ENTRIES.filter((e) => !entries.includes(e)).map((e) => e.name).join(', ')})` : ''),
-  );
+  const descriptions = exporters.map((e) => e.description);
+  report.startup({ serviceName, exporters: descriptions, hooks: { cjs: !!loader, esm } });
+  log.info(startupLine(cfg, { serviceName, exporters: descriptions, cjsHooks: !!loader, esm, enabled: entries, all: ENTRIES }));
   if (cfg.agent.doctorReport) {
-    diagnostics.emitTestSpan(resource, [new CountingProcessor(stats), ...batches]);
+    report.emitTestSpan(resource, [new CountingProcessor(stats), ...batches]);
     // Send it now rather than after OTEL_BSP_SCHEDULE_DELAY: the doctor runs the app for a few seconds only.
     setImmediate(() => void flush().catch(() => undefined)).unref();
   }

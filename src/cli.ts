@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 /**
  * The package's command line: `npx otel-agent doctor [entry] [--json] [--timeout <s>] [--no-run] [-- app args]`.
- * Exit codes: 0 no problem found, 1 problems found (listed), 2 usage error.
+ * Exit codes: 0 no problem found, 1 problems found (listed), 2 usage error
+ * (unknown option or command, missing entry file), 3 the doctor itself failed
+ * (internal error, printed on stderr). Kept in step with USAGE below and
+ * docs/troubleshooting.md.
  */
 import { entryError, runDoctor } from './doctor/index';
 import { formatHuman } from './doctor/format';
@@ -23,7 +26,8 @@ Options:
   -h, --help        this text
   -v, --version     the agent version
 
-Exit code: 0 when no problem was found, 1 when problems were found, 2 on a usage error.
+Exit code: 0 when no problem was found, 1 when problems were found, 2 on a usage error,
+3 when the doctor itself failed (an internal error, printed on stderr).
 `;
 
 interface Args {

@@ -26,6 +26,7 @@ import type { Context } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { AgentLog } from './log';
+import { moduleDefs, replaceWrap, type ModuleDef, type WrapFactory, type WrappedFn as Fn } from './otel-internals';
 
 const why = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).slice(0, 300);
 
@@ -118,29 +119,12 @@ export function guardProcessors(list: SpanProcessor[], log: AgentLog, faults: re
 // ---------------------------------------------------------------------------------------------
 // Instrumentations
 
-type Fn = (this: unknown, ...args: unknown[]) => unknown;
-type WrapFactory = (original: Fn, name: string) => Fn;
-
 interface Frame {
   called: boolean;
   returned: boolean;
   threw: boolean;
   value: unknown;
   error: unknown;
-}
-
-interface ModuleDef {
-  name: string;
-  moduleVersion?: string;
-  patch?: (exports: unknown, version?: string) => unknown;
-  unpatch?: (exports: unknown, version?: string) => unknown;
-  files?: ModuleDef[];
-}
-
-/** The parts of InstrumentationBase we reach into; all present in @opentelemetry/instrumentation 0.x. */
-interface InstrInternals {
-  _modules?: ModuleDef[];
-  _wrap?: (exports: unknown, name: string, factory: WrapFactory) => unknown;
 }
 
 const invoke = (fn: Fn, self: unknown, args: unknown[], newTarget: unknown): unknown =>
@@ -278,20 +262,18 @@ function guardHooks(name: string, instr: Instrumentation, log: AgentLog): void {
  * Applied to every instrumentation right after it is created, before the
  * module it patches is evaluated.
  */
-export function containInstrumentations(name: string, list: readonly Instrumentation[], log: AgentLog, faults: readonly string[] = []): void {
+export function containInstrumentations(name: string, list: readonly Instrumentation[], log: AgentLog): void {
   for (const instr of list) {
     try {
       const guard = new InstrumentationGuard(name, instr, log);
-      const internals = instr as unknown as InstrInternals;
-      for (const def of internals._modules ?? []) {
+      for (const def of moduleDefs(instr, log) ?? []) {
         guard.patch(def);
         for (const file of def.files ?? []) guard.patch(file);
       }
-      const wrap = internals._wrap;
       // An instrumentation that guards its own wrappers (own/http.ts) says so: the
       // per-call frame below would cost more than it does on its hot paths.
-      if (typeof wrap === 'function' && (instr as { selfContained?: unknown }).selfContained !== true) {
-        internals._wrap = (exports, fname, factory) => {
+      if ((instr as { selfContained?: unknown }).selfContained !== true) {
+        replaceWrap(instr, log, (wrap) => (exports, fname, factory) => {
           const target = exports as Record<string, unknown> | undefined;
           if (!target || typeof target[fname] !== 'function' || typeof factory !== 'function') {
             // shimmer would print this to the app's own stderr; a missing function just stays unpatched.
@@ -300,7 +282,7 @@ export function containInstrumentations(name: string, list: readonly Instrumenta
           }
           const owner = (target.constructor as { name?: string } | undefined)?.name;
           return wrap(exports, fname, guard.factory(factory, owner && owner !== 'Object' ? owner : name));
-        };
+        });
       }
       guardHooks(name, instr, log);
     } catch (e) {

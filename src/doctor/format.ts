@@ -1,6 +1,6 @@
 /** The doctor's report for people: sections in the order a user debugs, problems last and restated. */
 import type { DoctorResult } from './index';
-import type { ModuleRecord } from '../diagnostics';
+import type { ModuleRecord } from '../module-watcher';
 
 const OK = '✓';
 const BAD = '✗';

@@ -12,6 +12,7 @@ import { isBuiltin } from 'node:module';
 import type { AgentConfig } from '../env';
 import { ENTRIES, enabledEntries, type Entry } from '../instrumentations/index';
 import { supported } from './semver';
+import { disabledReason } from '../disabled-reason';
 
 export interface ModuleDefinitionInfo {
   name: string;
@@ -110,11 +111,6 @@ function nearestPackageJson(fromDir: string): string | undefined {
     if (up === dir) return undefined;
     dir = up;
   }
-}
-
-function disabledReason(e: Entry, cfg: AgentConfig): string {
-  if (cfg.disabledInstrumentations.includes(e.name)) return 'disabled by OTEL_NODE_DISABLED_INSTRUMENTATIONS';
-  return 'not listed in OTEL_NODE_ENABLED_INSTRUMENTATIONS';
 }
 
 export function inspectPackages(appDir: string, cfg: AgentConfig, distDir: string): PackagesResult {

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { DoctorReport } from '../diagnostics';
+import type { DoctorReport } from '../doctor-report';
 
 export interface RunResult {
   entry: string;

@@ -3,8 +3,13 @@
  * - tracing is suppressed for our own requests (no spans about exporting spans);
  * - builtins come from process.getBuiltinModule, so exporting never goes through
  *   the app's require hooks and never triggers an instrumentation to load;
- * - retries with backoff on 429/502/503/504 and network errors, all inside the
- *   export timeout; every timer is unref'd;
+ * - at most 5 attempts, all inside the export timeout, only for answers a
+ *   retry can help (429/502/503/504, no answer, network errors; not TLS or
+ *   certificate errors, not other statuses); the wait doubles from 200 ms
+ *   with jitter, or is the collector's Retry-After, and is never over 5 s;
+ * - gzip when OTEL_EXPORTER_OTLP_COMPRESSION asks; keep-alive, two sockets;
+ * - every timer is unref'd, and a socket stops holding the process after
+ *   `holdMs` (OTEL_AGENT_FLUSH_TIMEOUT), when the exit flush takes over;
  * - a 2xx status line is a delivery, whatever then happens to the body (cut
  *   off, too big, too slow): such a batch is never sent again.
  */

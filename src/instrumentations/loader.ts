@@ -9,6 +9,7 @@ import { context, trace } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { Entry, InstrContext } from './index';
+import { packageName } from '../package-name';
 
 export interface ActivationRecord {
   name: string;
@@ -30,16 +31,6 @@ export interface LazyLoader {
 export function quiet<T>(fn: () => T): T {
   const ctx = context.active();
   return trace.getSpan(ctx) ? context.with(suppressTracing(ctx), fn) : fn();
-}
-
-function packageName(spec: string): string {
-  const s = spec.startsWith('node:') ? spec.slice(5) : spec;
-  const slash = s.indexOf('/');
-  if (s.charCodeAt(0) === 64 /* @ */) {
-    const second = slash < 0 ? -1 : s.indexOf('/', slash + 1);
-    return second < 0 ? s : s.slice(0, second);
-  }
-  return slash < 0 ? s : s.slice(0, slash);
 }
 
 /** Sees every bare specifier the app resolves (package name, require or import, resolved URL); installed only for diagnostics. */

@@ -35,7 +35,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { LeanTracerProvider } from '../../src/tracer';
+import { AgentTracerProvider } from '../../src/tracer';
 import { guardProcessors } from '../../src/contain';
 import { encodeTraceRequest } from '../../src/exporters/otlp-proto';
 import type { AgentLog } from '../../src/log';
@@ -87,7 +87,7 @@ class Recorder implements SpanProcessor {
 
 function setup(opts: { sampler?: Sampler; spanLimits?: SpanLimits; processors?: SpanProcessor[] } = {}) {
   const rec = new Recorder();
-  const provider = new LeanTracerProvider({
+  const provider = new AgentTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'tracer-test' }),
     sampler: opts.sampler ?? new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanLimits: opts.spanLimits,
@@ -562,7 +562,7 @@ describe('processors', () => {
     const warned: string[] = [];
     const log = { warn: (m: string) => void warned.push(m) } as unknown as AgentLog;
     const rec = new Recorder();
-    const provider = new LeanTracerProvider({ spanProcessors: guardProcessors([thrower, rec], log) });
+    const provider = new AgentTracerProvider({ spanProcessors: guardProcessors([thrower, rec], log) });
     const tracer: Tracer = provider.getTracer('t');
     expect(() => tracer.startSpan('a').end()).not.toThrow();
     expect(() => tracer.startSpan('b').end()).not.toThrow();
@@ -662,7 +662,7 @@ describe('same as the SDK', () => {
     const ours: ReadableSpan[] = [];
     const sdk: ReadableSpan[] = [];
     const resource = resourceFromAttributes({ 'service.name': 'same' });
-    script(new LeanTracerProvider({ resource, spanLimits: limits, spanProcessors: [collect(ours)] }).getTracer('lib', '2.0.0', { schemaUrl: 'https://x/s' }));
+    script(new AgentTracerProvider({ resource, spanLimits: limits, spanProcessors: [collect(ours)] }).getTracer('lib', '2.0.0', { schemaUrl: 'https://x/s' }));
     script(new TracerProvider({ resource, spanLimits: limits, spanProcessors: [collect(sdk)] }).getTracer('lib', '2.0.0', { schemaUrl: 'https://x/s' }));
     return { ours, sdk };
   }

@@ -1,5 +1,5 @@
 /**
- * Issue #12: raw UTF-8 in incoming baggage was forwarded double-encoded
+ * Raw UTF-8 in incoming baggage used to be forwarded double-encoded
  * (`Zürich` as raw bytes came back as `Z%C3%83%C2%BCrich`), and re-encoding
  * changed percent-encoded values too (`a+b` -> `a%2Bb`). Baggage a service
  * only passes on now leaves byte for byte as it came, on fetch() and on

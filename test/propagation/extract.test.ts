@@ -1,7 +1,7 @@
 /**
- * Issue #12, "Propagation that accepts what real callers send": the HTTP
- * server extracts whenever a header any configured propagator can READ is
- * there, not only the ones it writes. Header sets are the ones Envoy/Istio
+ * Propagation that accepts what real callers send: the HTTP server extracts
+ * whenever a header any configured propagator can READ is there, not only
+ * the ones it writes. Header sets are the ones Envoy/Istio
  * sidecars (B3 multi with x-request-id and parent span id), Zipkin clients
  * (B3 single, 64-bit legacy ids) and Jaeger clients (uberctx-* baggage
  * without a trace) send. `b3: 0` and `X-B3-Sampled: 0` without ids are

@@ -1,7 +1,7 @@
 /**
- * Issue #12, "A request header can crash the process": with
+ * A request header must not crash the process. With
  * OTEL_PROPAGATORS=tracecontext,baggage,jaeger, an incoming `baggage: a%20b=1`
- * made the app's next fetch() inside that request throw
+ * used to make the app's next fetch() inside that request throw
  * `InvalidArgumentError: invalid header key` (the jaeger propagator wrote
  * `uberctx-a b`), uncaught: exit 1 where bare node keeps serving. What cannot
  * be carried in a header is now dropped; the rest still propagates.

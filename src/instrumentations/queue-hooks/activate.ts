@@ -13,6 +13,7 @@ import { basename, extname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AgentConfig } from '../../env';
 import type { AgentLog } from '../../log';
+import { packageName } from '../../package-name';
 import { parseQueueHooks, type HookSpec } from './grammar';
 import type { ResolvedHook } from './wrap';
 import type { QueueHookTarget, QueueHooksInstrumentation } from './instrumentation';
@@ -27,11 +28,6 @@ const NAME = 'queue-hooks';
 
 function isPathSpec(m: string): boolean {
   return m.startsWith('./') || m.startsWith('../') || isAbsolute(m);
-}
-
-function packageName(spec: string): string {
-  const parts = spec.split('/');
-  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
 }
 
 function safeRealpath(p: string): string {

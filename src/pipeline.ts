@@ -1,0 +1,98 @@
+/**
+ * The tracing pipeline from the frozen config: sampler, exporters, the span
+ * processors in the order they must run (counting, redaction, the console's
+ * open-span tracker, one batch per exporter, all guarded), and the tracer
+ * provider. Nothing here is registered globally; global-registration.ts does that.
+ */
+import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { Resource } from '@opentelemetry/resources';
+import { AgentTracerProvider } from './tracer';
+import type { AgentConfig } from './env';
+import type { AgentLog } from './log';
+import { buildResource } from './resource';
+import { BatchProcessor, CountingProcessor, OpenSpans, newStats, type AgentExporter, type PipelineStats } from './processor';
+import { configureQueryRedaction, RedactingProcessor } from './redact';
+import { guardProcessors } from './contain';
+import { PooledIdGenerator } from './ids';
+
+export function buildSampler(cfg: AgentConfig): Sampler {
+  const ratio = new TraceIdRatioBasedSampler(cfg.sampler.ratio);
+  switch (cfg.sampler.name) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return ratio;
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: ratio });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+export function buildExporters(cfg: AgentConfig, log: AgentLog, open?: OpenSpans): AgentExporter[] {
+  const out: AgentExporter[] = [];
+  for (const name of cfg.tracesExporters) {
+    try {
+      if (name === 'console') {
+        const { ConsoleTreeExporter } = require('./exporters/console-tree') as typeof import('./exporters/console-tree');
+        out.push(new ConsoleTreeExporter(open?.has));
+      } else if (name === 'zipkin') {
+        const { ZipkinExporter } = require('./exporters/zipkin') as typeof import('./exporters/zipkin');
+        out.push(new ZipkinExporter(cfg.zipkinEndpoint, cfg.otlp.timeoutMs, cfg.agent.flushTimeoutMs));
+      } else if (name === 'otlp') {
+        const m = require('./exporters/otlp') as typeof import('./exporters/otlp');
+        out.push(cfg.otlp.protocol === 'grpc' ? new m.OtlpGrpcExporter(cfg.otlp) : new m.OtlpHttpExporter(cfg.otlp, cfg.agent.flushTimeoutMs));
+      }
+    } catch (e) {
+      log.error(`OTEL_TRACES_EXPORTER: the ${name} exporter could not be set up (${(e as Error).message}); spans will not be sent there`);
+    }
+  }
+  return out;
+}
+
+export interface Pipeline {
+  stats: PipelineStats;
+  resource: Resource;
+  exporters: AgentExporter[];
+  batches: BatchProcessor[];
+  provider: AgentTracerProvider;
+}
+
+/** `wrapExporter` lets the doctor's report see what reaches each exporter. */
+export function buildPipeline(cfg: AgentConfig, log: AgentLog, wrapExporter: (e: AgentExporter) => AgentExporter): Pipeline {
+  const stats = newStats();
+  const open = cfg.tracesExporters.includes('console') ? new OpenSpans() : undefined;
+  const exporters = buildExporters(cfg, log, open).map(wrapExporter);
+  const batches = exporters.map(
+    (e) =>
+      new BatchProcessor(
+        e,
+        // The console tree is for people watching: print as soon as a trace ends.
+        e.description === 'console' ? { ...cfg.bsp, scheduleDelayMs: Math.min(cfg.bsp.scheduleDelayMs, 50) } : cfg.bsp,
+        stats,
+        log,
+      ),
+  );
+  // Before any instrumentation loads: every copy of src/redact.ts reads the names from one global.
+  configureQueryRedaction(cfg.agent.redactQueryParams);
+  const processors: SpanProcessor[] = guardProcessors(
+    [new CountingProcessor(stats), new RedactingProcessor(), ...(open ? [open] : []), ...batches],
+    log,
+    cfg.agent.testFaults,
+  );
+
+  const resource = buildResource(cfg);
+  // Our own tracer (src/tracer.ts), not the SDK's: about half the SDK span's cost was its object and the garbage it makes.
+  const provider = new AgentTracerProvider({
+    resource,
+    sampler: buildSampler(cfg),
+    spanLimits: cfg.spanLimits,
+    spanProcessors: processors,
+    idGenerator: new PooledIdGenerator(),
+  });
+  return { stats, resource, exporters, batches, provider };
+}
