@@ -32,14 +32,20 @@ export type SyncJob =
 
 /** Bytes of a collector's answer passed back from the worker (for OTLP partial success; real answers are tiny). */
 const ANSWER_MAX = 64 * 1024;
-/** Layout of the shared buffer: [0] status, [1] message length, [2] answer length, [3] accepted; then message, then answer. */
+/** Layout of the shared buffer: [0] status, [1] message length, [2] answer length, [3] unused; then message, then answer. */
 const MSG_AT = 16;
 const MSG_MAX = 200;
 const ANSWER_AT = MSG_AT + MSG_MAX;
+/**
+ * After a 2xx status line, how long the exit waits for the rest of the answer
+ * (only read for OTLP partial success, which comes with the status line). A
+ * body that stalls must not hold the exit for all of OTEL_AGENT_FLUSH_TIMEOUT.
+ */
+const BODY_GRACE_MS = 250;
 
-// Plain JS run inside the worker. Kept tiny; status 1 = delivered, 2 = failed.
-// A 2xx status line sets "accepted" at once: if the body then stalls past the
-// timeout, the spans were still delivered (and are not counted as lost).
+// Plain JS run inside the worker. Kept tiny; status 1 = delivered, 2 = failed,
+// 3 = a 2xx status line came and the body is still being read (set and
+// notified at once: from then on the spans are delivered whatever the body does).
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { job, sab, timeoutMs } = workerData;
@@ -59,7 +65,7 @@ try {
     const headers = Object.assign({}, job.headers, { 'content-length': body.length });
     const req = mod.request(job.url, { method: 'POST', headers, ca: job.ca, cert: job.cert, key: job.key, timeout: timeoutMs }, (res) => {
       const ok = res.statusCode >= 200 && res.statusCode < 300;
-      if (ok) Atomics.store(flag, 3, 1);
+      if (ok && Atomics.compareExchange(flag, 0, 0, 3) === 0) Atomics.notify(flag, 0);
       const chunks = []; let size = 0;
       const end = () => finish(ok, 'HTTP ' + res.statusCode, size <= ${ANSWER_MAX} ? Buffer.concat(chunks) : undefined);
       res.on('data', (c) => { size += c.length; if (size <= ${ANSWER_MAX}) chunks.push(c); else { end(); res.destroy(); } });
@@ -100,15 +106,20 @@ export function sendSync(job: SyncJob, timeoutMs: number): ExportOutcome & { bod
     return { ok: false, error: `could not start the exit sender: ${(e as Error).message}` };
   }
   worker.unref();
+  const start = Date.now();
   Atomics.wait(flag, 0, 0, timeoutMs);
-  const status = Atomics.load(flag, 0);
+  let status = Atomics.load(flag, 0);
+  if (status === 3) {
+    Atomics.wait(flag, 0, 3, Math.max(0, Math.min(BODY_GRACE_MS, timeoutMs - (Date.now() - start))));
+    status = Atomics.load(flag, 0);
+  }
   void worker.terminate().catch(() => undefined);
   if (status === 1) {
     const n = Atomics.load(flag, 2);
     return { ok: true, body: n > 0 ? Buffer.from(new Uint8Array(sab, ANSWER_AT, n)) : undefined };
   }
   // The collector answered 2xx and its body is still coming: the spans are delivered.
-  if (status === 0 && Atomics.load(flag, 3) === 1) return { ok: true };
+  if (status === 3) return { ok: true };
   if (status === 0) return { ok: false, error: `no answer within ${timeoutMs} ms at exit (OTEL_AGENT_FLUSH_TIMEOUT)` };
   const len = Atomics.load(flag, 1);
   const why = len > 0 ? Buffer.from(new Uint8Array(sab, MSG_AT, len)).toString() : 'failed';

@@ -79,6 +79,8 @@ interface Attempt {
   retryable: boolean;
   error?: string;
   retryAfterMs?: number;
+  /** The collector answered with a status line (the error is that answer). */
+  answered?: boolean;
   /** A 2xx answer's body (at most RESPONSE_LIMIT bytes), for OTLP partial success. */
   body?: Buffer;
 }
@@ -114,12 +116,17 @@ export class HttpSender {
     const payload = this.prepare(body);
     const deadline = Date.now() + this.target.timeoutMs;
     let delay = 200;
+    // What the collector last said: a retry that then runs out of time must not hide it (e.g. a 503).
+    let refused: string | undefined;
     for (let attempt = 1; ; attempt++) {
       const left = deadline - Date.now();
       const r = await this.once(payload, Math.max(1, left), onAccepted);
       if (r.ok) return { ok: true, body: r.body };
+      if (r.answered) refused = r.error;
       const wait = Math.min(r.retryAfterMs ?? delay * (0.5 + Math.random()), 5000);
-      if (!r.retryable || attempt >= 5 || Date.now() + wait >= deadline) return { ok: false, error: r.error };
+      if (!r.retryable || attempt >= 5 || Date.now() + wait >= deadline) {
+        return { ok: false, error: refused && !r.answered ? `${refused}, then ${r.error}` : r.error };
+      }
       await sleep(wait);
       delay *= 2;
     }
@@ -213,6 +220,7 @@ function refusal(res: httpT.IncomingMessage, code: number): Attempt {
   const ra = Number(res.headers['retry-after']);
   return {
     ok: false,
+    answered: true,
     retryable: code === 429 || code === 502 || code === 503 || code === 504,
     error: `HTTP ${code}${res.statusMessage ? ' ' + res.statusMessage : ''}`,
     retryAfterMs: Number.isFinite(ra) && ra >= 0 ? ra * 1000 : undefined,

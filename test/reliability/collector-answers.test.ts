@@ -62,6 +62,8 @@ async function run(c: HostileCollector, answer: Answer, ext: string, name: strin
       // An answer the agent waits for in vain costs at most this; without the fix, the export stalled until OTEL_BSP_EXPORT_TIMEOUT.
       OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
       OTEL_BSP_EXPORT_TIMEOUT: '3000',
+      // The exit flush's deadline is not under test here; on a loaded machine starting its worker alone can take seconds.
+      OTEL_AGENT_FLUSH_TIMEOUT: '15000',
       ...env,
     },
   });
@@ -86,10 +88,11 @@ describe.concurrent('hostile answers: every export settles once, a 2xx is never 
     expect(r.code, r.stderr).toBe(0);
     const a = r.stats;
     expect(a.ended).toBeGreaterThanOrEqual(REQUESTS * 4);
+    // Checked first: without the fix, a stalled 2xx answer was retried and the collector got the batch twice.
+    const ids = c.acceptedSpanIds(r.service);
+    expect(dupes(ids).length, 'spans the collector got twice').toBe(0);
     // The collector had every span after its status line; nothing was lost or retried.
     expect({ exported: a.exported, failed: a.failed, dropped: a.dropped, rejected: a.rejected }, r.stderr).toEqual({ exported: a.ended, failed: 0, dropped: 0, rejected: 0 });
-    const ids = c.acceptedSpanIds(r.service);
-    expect(dupes(ids), 'spans the collector got twice').toEqual([]);
     // Everything counted before /shutdown, plus the shutdown request's own spans sent at exit.
     expect(ids.length).toBeGreaterThanOrEqual(a.exported);
     expect(agentLines(r.stderr).filter((l) => l.includes('could not export')), r.stderr).toEqual([]);
@@ -108,6 +111,36 @@ describe.concurrent('hostile answers: every export settles once, a 2xx is never 
     // Each batch was tried again after the 503: the agent had read the status and let go of the body.
     expect(c.attempts(r.service), JSON.stringify(a)).toBeGreaterThan(a.exportFailures);
     expect(r.stderr).toContain('HTTP 503');
+  });
+});
+
+describe('exit while a 2xx answer is still arriving', () => {
+  it('the exit flush does not send that batch again', async () => {
+    const c = await startHostileCollector();
+    collectors.push(c);
+    // The status line comes at once, the body never finishes: the export is still in flight when the app exits.
+    c.setAnswer({ kind: 'slow', status: 200 });
+    const service = 'answers-exit-in-flight';
+    const f = startTracked({
+      fixture: 'reliability/server.cjs',
+      endpoint: c.url,
+      env: { OTEL_SERVICE_NAME: service, OTEL_EXPORTER_OTLP_TIMEOUT: '60000', OTEL_BSP_EXPORT_TIMEOUT: '60000', OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_AGENT_FLUSH_TIMEOUT: '5000' },
+    });
+    const port = Number((await f.ready).split(' ')[1]);
+    expect(wrongWorkAnswers(await drive(port, Array.from({ length: 5 }, (_, i) => `/work/${i}?hop=1`), 2))).toEqual([]);
+    // Wait until the collector has taken a batch (its answer then trickles for the rest of the run).
+    for (let i = 0; c.acceptedSpanIds(service).length === 0; i++) {
+      if (i > 300) throw new Error('the collector never got an export');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await request(port, '/shutdown?code=0', { method: 'POST' });
+    const r = await f.result;
+    expect(r.code, r.stderr).toBe(0);
+    const ids = c.acceptedSpanIds(service);
+    // Without the fix the exit flush resent every batch in flight, including those the collector had answered 200.
+    expect(dupes(ids).length, 'spans the collector got twice').toBe(0);
+    expect(ids.length).toBeGreaterThanOrEqual(20);
+    expect(agentLines(r.stderr).filter((l) => l.includes('could not export')), r.stderr).toEqual([]);
   });
 });
 
