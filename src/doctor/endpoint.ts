@@ -5,7 +5,8 @@
  * `{}` in JSON, both valid and carrying no spans) with the configured headers,
  * compression and TLS files, and expect a 2xx. OTLP/gRPC: a TCP (or TLS)
  * connect, then the same empty request as a unary Export call through
- * @grpc/grpc-js, which the agent's gRPC exporter needs anyway. Zipkin: POST `[]`.
+ * the @grpc/grpc-js copy bundled in dist/vendor/grpc.cjs, the one the agent's gRPC
+ * exporter uses. Zipkin: POST `[]`.
  *
  * Header values are sent, never reported.
  */
@@ -13,6 +14,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { AgentConfig } from '../env';
 import { describeUrl, readTls } from '../exporters/transport';
@@ -219,12 +221,16 @@ function tcpConnect(host: string, port: number, secure: boolean, tlsOpts: { ca?:
   });
 }
 
-/** The agent's gRPC exporter loads @grpc/grpc-js from next to itself; check the same place. */
+/**
+ * The agent's gRPC exporter uses the @grpc/grpc-js copy the build bundles into
+ * dist/vendor/grpc.cjs (scripts/build.mjs, SHARED), not a package from node_modules,
+ * which an installed agent does not have: check with that same copy.
+ */
 function loadGrpc(distDir: string): GrpcModule | string {
   try {
-    return require(require.resolve('@grpc/grpc-js', { paths: [distDir] })) as GrpcModule;
-  } catch {
-    return 'OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs the @grpc/grpc-js package, which is not installed where @x/otel-agent can load it: npm install @grpc/grpc-js (or use http/protobuf)';
+    return require(join(distDir, 'vendor', 'grpc.cjs')) as GrpcModule;
+  } catch (e) {
+    return `OTEL_EXPORTER_OTLP_PROTOCOL=grpc: the gRPC client bundled with @x/otel-agent did not load (${(e as Error).message}); reinstall @x/otel-agent, or use http/protobuf`;
   }
 }
 
