@@ -6,7 +6,6 @@
  * Loaded only by register.ts, after it has decided the agent should run.
  */
 import { context, propagation, trace, diag } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -24,6 +23,7 @@ import { buildResource } from './resource';
 import { BatchProcessor, CountingProcessor, OpenSpans, newStats, type AgentExporter, type PipelineStats } from './processor';
 import { configureQueryRedaction, RedactingProcessor } from './redact';
 import { installExitHandling } from './exit';
+import { NotingContextManager, OpenSpanTree } from './exit-uncaught';
 import { containInstrumentations, guardProcessors } from './contain';
 import { ENTRIES, enabledEntries } from './instrumentations/index';
 import { Diagnostics, describeExporters, describeHooks, globalOwner, globalTaken } from './diagnostics';
@@ -122,8 +122,9 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   );
   // Before any instrumentation loads: every copy of src/redact.ts reads the names from one global.
   configureQueryRedaction(cfg.agent.redactQueryParams);
+  const openSpans = new OpenSpanTree();
   const processors: SpanProcessor[] = guardProcessors(
-    [new CountingProcessor(stats), new RedactingProcessor(), ...(open ? [open] : []), ...batches],
+    [new CountingProcessor(stats), new RedactingProcessor(), openSpans, ...(open ? [open] : []), ...batches],
     log,
     cfg.agent.testFaults,
   );
@@ -138,7 +139,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
     idGenerator: new PooledIdGenerator(),
   });
 
-  const cm = new AsyncLocalStorageContextManager().enable();
+  const cm = new NotingContextManager().enable();
   if (globalTaken('context') || !context.setGlobalContextManager(cm)) {
     diagnostics.conflict(
       `another OpenTelemetry setup registered the global context manager first (${globalOwner('context')}); ` +
@@ -240,6 +241,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
         const deadline = Date.now() + ms;
         for (const b of batches) b.flushSync(Math.max(1, deadline - Date.now()));
       },
+      openSpans,
       summary: () => {
         // Runs once, after the final flush: the doctor's report gets its final numbers here too.
         diagnostics.final(stats);

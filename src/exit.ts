@@ -15,11 +15,11 @@
  *   signal-exit's listeners do not count as the app's (see exit-signals.ts):
  *   we flush, step aside, and signal-exit runs its callbacks and re-raises
  *   exactly as it does without us.
- * - Uncaught exceptions are recorded on the active span through
- *   'uncaughtExceptionMonitor', which observes without handling.
+ * - Uncaught exceptions are recorded through 'uncaughtExceptionMonitor', which
+ *   observes without handling (see exit-uncaught.ts).
  */
-import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { AgentLog } from './log';
+import { onUncaughtException, type OpenSpanTree } from './exit-uncaught';
 import { classify, signalExitActsAfter, type SignalListeners } from './exit-signals';
 
 export interface ExitHooks {
@@ -28,6 +28,8 @@ export interface ExitHooks {
   summary(): string | undefined;
   /** What listened to a signal when it arrived (for the doctor's report). */
   signalSeen?(sig: string, l: SignalListeners & { handled: boolean }): void;
+  /** This process's open spans: an uncaught exception ends those above the active span. */
+  openSpans?: OpenSpanTree;
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
@@ -49,18 +51,7 @@ export function installExitHandling(hooks: ExitHooks, timeoutMs: number, log: Ag
 
   process.on('exit', finalFlush);
 
-  process.on('uncaughtExceptionMonitor', (err: unknown) => {
-    try {
-      const span = trace.getActiveSpan();
-      if (span && span.isRecording()) {
-        span.recordException(err instanceof Error ? err : String(err));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
-        span.end();
-      }
-    } catch {
-      // Never interfere with the crash the app is already having.
-    }
-  });
+  process.on('uncaughtExceptionMonitor', (err: unknown) => onUncaughtException(err, hooks.openSpans));
 
   for (const sig of SIGNALS) {
     const onSignal = (): void => {
