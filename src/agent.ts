@@ -242,6 +242,10 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
         for (const b of batches) b.flushSync(Math.max(1, deadline - Date.now()));
       },
       openSpans,
+      flush,
+      reopen: () => {
+        for (const b of batches) b.reopen();
+      },
       summary: () => {
         // Runs once, after the final flush: the doctor's report gets its final numbers here too.
         diagnostics.final(stats);
