@@ -249,9 +249,10 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
       summary: () => {
         // Runs once, after the final flush: the doctor's report gets its final numbers here too.
         diagnostics.final(stats);
-        return stats.dropped || stats.failed || stats.rejected
+        return stats.dropped || stats.failed || stats.rejected || dropCounts.dropped
           ? `spans: ${stats.started} started, ${stats.exported} exported, ${stats.dropped} dropped (queue full), ${stats.failed} lost in ${stats.exportFailures} failed export(s)` +
-              (stats.rejected ? `, ${stats.rejected} rejected by the collector (partial success)` : '')
+              (stats.rejected ? `, ${stats.rejected} rejected by the collector (partial success)` : '') +
+              (dropCounts.dropped ? `; propagation: ${dropCounts.dropped} header field(s) not sent (not valid in a header)` : '')
           : undefined;
       },
     },
