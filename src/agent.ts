@@ -62,9 +62,10 @@ function startOptionalSignals(cfg: AgentConfig, resource: Resource, log: AgentLo
 }
 
 function lostSummary(stats: PipelineStats): string | undefined {
-  return stats.dropped || stats.failed || stats.rejected
+  return stats.dropped || stats.failed || stats.rejected || dropCounts.dropped
     ? `spans: ${stats.started} started, ${stats.exported} exported, ${stats.dropped} dropped (queue full), ${stats.failed} lost in ${stats.exportFailures} failed export(s)` +
-        (stats.rejected ? `, ${stats.rejected} rejected by the collector (partial success)` : '')
+        (stats.rejected ? `, ${stats.rejected} rejected by the collector (partial success)` : '') +
+        (dropCounts.dropped ? `; propagation: ${dropCounts.dropped} header field(s) not sent (not valid in a header)` : '')
     : undefined;
 }
 
@@ -82,7 +83,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   });
   const watcher = new ModuleWatcher(cfg, log, report, off);
 
-  const { stats, resource, exporters, batches, provider } = buildPipeline(cfg, log, (e) => report.wrapExporter(e));
+  const { stats, resource, exporters, batches, provider, openSpans } = buildPipeline(cfg, log, (e) => report.wrapExporter(e));
   registerGlobals(cfg, provider, (msg) => report.conflict(msg));
   startOptionalSignals(cfg, resource, log);
 
@@ -121,6 +122,11 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
       flushSync: (ms) => {
         const deadline = Date.now() + ms;
         for (const b of batches) b.flushSync(Math.max(1, deadline - Date.now()));
+      },
+      openSpans,
+      flush,
+      reopen: () => {
+        for (const b of batches) b.reopen();
       },
       summary: () => {
         // Runs once, after the final flush: the doctor's report gets its final numbers here too.

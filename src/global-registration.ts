@@ -4,7 +4,7 @@
  * when another OpenTelemetry setup in the process already holds one.
  */
 import { context, propagation, trace, type TracerProvider } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { NotingContextManager } from './exit-uncaught';
 import type { AgentConfig } from './env';
 import { buildPropagator } from './propagators';
 
@@ -42,7 +42,7 @@ export function globalOwner(kind: GlobalKind): string {
 
 /** Registers the three globals; `conflict` gets one message per global another setup holds. */
 export function registerGlobals(cfg: AgentConfig, provider: TracerProvider, conflict: (msg: string) => void): void {
-  const cm = new AsyncLocalStorageContextManager().enable();
+  const cm = new NotingContextManager().enable();
   if (globalTaken('context') || !context.setGlobalContextManager(cm)) {
     conflict(
       `another OpenTelemetry setup registered the global context manager first (${globalOwner('context')}); ` +

@@ -13,6 +13,7 @@ import { buildResource } from './resource';
 import { BatchProcessor, CountingProcessor, OpenSpans, newStats, type AgentExporter, type PipelineStats } from './processor';
 import { configureQueryRedaction, RedactingProcessor } from './redact';
 import { guardProcessors } from './contain';
+import { OpenSpanTree } from './exit-uncaught';
 import { PooledIdGenerator } from './ids';
 
 export function buildSampler(cfg: AgentConfig): Sampler {
@@ -60,6 +61,7 @@ export interface Pipeline {
   exporters: AgentExporter[];
   batches: BatchProcessor[];
   provider: AgentTracerProvider;
+  openSpans: OpenSpanTree;
 }
 
 /** `wrapExporter` lets the doctor's report see what reaches each exporter. */
@@ -79,8 +81,10 @@ export function buildPipeline(cfg: AgentConfig, log: AgentLog, wrapExporter: (e:
   );
   // Before any instrumentation loads: every copy of src/redact.ts reads the names from one global.
   configureQueryRedaction(cfg.agent.redactQueryParams);
+  // Open spans of this process, so an uncaught exception can end the request's spans with it (src/exit-uncaught.ts).
+  const openSpans = new OpenSpanTree();
   const processors: SpanProcessor[] = guardProcessors(
-    [new CountingProcessor(stats), new RedactingProcessor(), ...(open ? [open] : []), ...batches],
+    [new CountingProcessor(stats), new RedactingProcessor(), openSpans, ...(open ? [open] : []), ...batches],
     log,
     cfg.agent.testFaults,
   );
@@ -94,5 +98,5 @@ export function buildPipeline(cfg: AgentConfig, log: AgentLog, wrapExporter: (e:
     spanProcessors: processors,
     idGenerator: new PooledIdGenerator(),
   });
-  return { stats, resource, exporters, batches, provider };
+  return { stats, resource, exporters, batches, provider, openSpans };
 }

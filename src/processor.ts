@@ -258,6 +258,11 @@ export class BatchProcessor implements SpanProcessor {
     }
   }
 
+  /** The process lived on after the exit flush (a signal-exit v4 callback kept it alive): take spans again. */
+  reopen(): void {
+    this.closed = false;
+  }
+
   pending(): number {
     let n = this.queue.length;
     for (const b of this.inFlight.keys()) n += b.length;

@@ -41,3 +41,40 @@ describe.each(VARIANTS)('signals beside exit-handling packages (%s)', (ext) => {
     });
   });
 });
+
+describe.each(VARIANTS)('a signal-exit v4 callback that keeps the process alive (%s)', (ext) => {
+  async function twice(agent: boolean, service: string) {
+    const f = startFixture({
+      fixture: `exit/keep-alive.${ext}`,
+      mode: agent ? 'import' : 'none',
+      endpoint: rx.url,
+      timeoutMs: 15_000,
+      env: { OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '60000' },
+    });
+    await f.ready;
+    f.child.kill('SIGTERM');
+    // READY 2: the process lived on and made its second request.
+    await new Promise<void>((resolve) => {
+      const on = (d: Buffer | string): void => {
+        if (String(d).includes('READY 2')) {
+          f.child.stdout!.off('data', on);
+          resolve();
+        }
+      };
+      f.child.stdout!.on('data', on);
+    });
+    f.child.kill('SIGTERM');
+    return f.result;
+  }
+
+  it('the next signal still flushes: spans made after the first signal arrive, the end is as bare node', async () => {
+    const service = `keep-alive-${ext}`;
+    const bare = await twice(false, service + '-bare');
+    const r = await twice(true, service);
+    expect({ code: r.code, signal: r.signal }, r.stderr).toEqual({ code: bare.code, signal: bare.signal });
+    expect(r.stdout).toBe(bare.stdout);
+    const names = rx.spans().filter((s) => s.resource['service.name'] === service && s.kind === 'SERVER').map((s) => s.name).sort();
+    // Before the fix the agent's listener was gone after the first signal: /after died unexported.
+    expect(names).toEqual(['GET /after', 'GET /before']);
+  });
+});

@@ -54,3 +54,18 @@ describe.each(VARIANTS)('a hostile baggage key does not crash the app (%s)', (ex
     }
   });
 });
+
+describe.each(VARIANTS)('fields that could not be carried are counted at exit (%s)', (ext) => {
+  it('the exit summary (OTEL_LOG_LEVEL=info) says how many header fields were not sent', async () => {
+    const relay = await startRelay(ext, rx.url, down.url, { OTEL_SERVICE_NAME: `count-${ext}`, OTEL_PROPAGATORS: 'tracecontext,baggage,jaeger', OTEL_LOG_LEVEL: 'info' });
+    await get(relay.port, `/relay/${ext}-count`, [
+      ['traceparent', `00-${TRACE}-${PARENT}-01`],
+      ['baggage', 'a%20b=1,tenant=acme'],
+    ]);
+    const { code, stderr } = await relay.stop();
+    expect(code, stderr).toBe(0);
+    // Two outgoing calls (fetch and http.request), each without its `uberctx-a b` field.
+    const summary = stderr.split('\n').filter((l) => l.includes('propagation:') && l.includes('not sent'));
+    expect(summary, stderr).toEqual([expect.stringMatching(/propagation: 2 header field\(s\) not sent/)]);
+  });
+});
