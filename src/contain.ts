@@ -188,7 +188,6 @@ class InstrumentationGuard {
       sameShape(tracked, original);
       const patched = factory(tracked, name);
       if (typeof patched !== 'function' || patched === tracked) return patched;
-      // eslint-disable-next-line @typescript-eslint/no-this-alias
       const guard = this;
       const where = `${target}.${String(name)}`;
       const guarded = function (this: unknown, ...args: unknown[]): unknown {

@@ -21,8 +21,11 @@ function count(holder: unknown): number {
   return typeof c === 'number' && c > 0 ? c : 0;
 }
 
-export function classify(sig: NodeJS.Signals, own: (...a: unknown[]) => void): SignalListeners & { all: Function[] } {
-  const all = process.listeners(sig);
+/** A signal listener as process.listeners() returns it. */
+type Listener = (...args: unknown[]) => unknown;
+
+export function classify(sig: NodeJS.Signals, own: (...a: unknown[]) => void): SignalListeners & { all: Listener[] } {
+  const all = process.listeners(sig) as Listener[];
   const v3 = count((process as unknown as { __signal_exit_emitter__?: unknown }).__signal_exit_emitter__);
   const v4 = count((globalThis as unknown as Record<symbol, unknown>)[Symbol.for('signal-exit emitter')]);
   const foreign = all.filter((f) => f !== own).length;
@@ -30,7 +33,7 @@ export function classify(sig: NodeJS.Signals, own: (...a: unknown[]) => void): S
 }
 
 /** v4's listener checks the v3 emitter too; v3's does not. Property names survive minifiers. */
-function looksLikeV4(fn: Function): boolean {
+function looksLikeV4(fn: Listener): boolean {
   return Function.prototype.toString.call(fn).includes('__signal_exit_emitter__');
 }
 
@@ -40,7 +43,7 @@ function looksLikeV4(fn: Function): boolean {
  * does; v3 only when no v4 copy is loaded.) If not, we must re-raise, and the
  * second delivery finds signal-exit alone, as in bare node.
  */
-export function signalExitActsAfter(all: Function[], own: Function, l: SignalListeners): boolean {
+export function signalExitActsAfter(all: Listener[], own: Listener, l: SignalListeners): boolean {
   const after = all.slice(all.indexOf(own) + 1);
   if (after.length === 0) return false;
   if (l.signalExitV3 === 0 || l.signalExitV4 === 0) return true;

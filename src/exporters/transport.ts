@@ -54,7 +54,7 @@ export function readTls(files: TlsFiles): HttpTarget['tls'] {
     try {
       return readFileSync(p);
     } catch (e) {
-      throw new Error(`cannot read ${what} file ${p}: ${(e as Error).message}`);
+      throw new Error(`cannot read ${what} file ${p}: ${(e as Error).message}`, { cause: e });
     }
   };
   return {

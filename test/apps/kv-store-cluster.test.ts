@@ -86,8 +86,8 @@ describe.each(VARIANTS)('a KV store across four processes (%s)', (ext) => {
   it.each(['http', 'fetch'])('one PUT is one trace: coord SERVER -> 3 parallel CLIENT (%s) -> volume SERVER -> fs', async (client) => {
     const dir = mkdtempSync(join(tmpdir(), 'kv-store-'));
     rx.clear();
-    let putTrace = '';
-    let getTrace = '';
+    let putTrace: string;
+    let getTrace: string;
     let cluster: Cluster | undefined;
     try {
       cluster = await startCluster(ext, client, dir);

@@ -147,7 +147,7 @@ describe.each(VARIANTS)('loading the agent (%s app)', (ext) => {
 
 describe('never breaks the host', () => {
   it('on a Node older than 22.15 the app runs untraced with one warning', async () => {
-    let old = '';
+    let old: string;
     try {
       old = execFileSync('/usr/bin/node', ['--version'], { encoding: 'utf8' }).trim();
     } catch {

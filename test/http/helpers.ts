@@ -126,7 +126,7 @@ export function makeCert(): TestCert | undefined {
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     const msg = `openssl could not make a test certificate (${(e as Error).message}); the HTTPS tests are SKIPPED`;
-    if (process.env.CI === 'true') throw new Error(`CI=true and ${msg}`);
+    if (process.env.CI === 'true') throw new Error(`CI=true and ${msg}`, { cause: e });
     console.warn(`\n!!! ${msg}\n`);
     return undefined;
   }

@@ -44,6 +44,7 @@ beforeEach(() => {
   warnings.length = 0;
 });
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- hooks wrap functions of any signature
 type Fn = (...a: any[]) => any;
 function hook(text: string, fn: Fn): Fn & { h: ResolvedHook } {
   const h: ResolvedHook = { spec: parseHook(text), moduleBase: 'mod', calls: 0, state: 'patched' };

@@ -58,7 +58,7 @@ function replaceProperty(owner: Obj, key: string, value: unknown, viaSetter: boo
 
 export function applyHook(exports: unknown, hook: ResolvedHook, kind: ModuleKind, rt: HookRuntime): PatchResult {
   const segs = [...hook.spec.exportPath];
-  let root: unknown = exports;
+  const root: unknown = exports;
   let replaceRoot = false;
 
   const first = segs[0]!;
