@@ -6,9 +6,37 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const NODE_GLOBALS = Object.fromEntries(
-  ['process', 'console', 'require', 'module', 'exports', '__dirname', '__filename', 'Buffer', 'URL', 'URLSearchParams', 'fetch', 'AbortController',
-   'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'queueMicrotask', 'performance', 'structuredClone',
-   'TextEncoder', 'TextDecoder', 'globalThis', 'Response', 'Request', 'Headers', 'AbortSignal', 'crypto'].map((g) => [g, 'readonly']),
+  [
+    'process',
+    'console',
+    'require',
+    'module',
+    'exports',
+    '__dirname',
+    '__filename',
+    'Buffer',
+    'URL',
+    'URLSearchParams',
+    'fetch',
+    'AbortController',
+    'setTimeout',
+    'clearTimeout',
+    'setInterval',
+    'clearInterval',
+    'setImmediate',
+    'clearImmediate',
+    'queueMicrotask',
+    'performance',
+    'structuredClone',
+    'TextEncoder',
+    'TextDecoder',
+    'globalThis',
+    'Response',
+    'Request',
+    'Headers',
+    'AbortSignal',
+    'crypto',
+  ].map((g) => [g, 'readonly']),
 );
 
 export default tseslint.config(
@@ -48,7 +76,10 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/config/index.ts'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Only src/config/index.ts reads process.env: add the variable to src/config/spec.ts.' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'Only src/config/index.ts reads process.env: add the variable to src/config/spec.ts.' },
+      ],
     },
   },
 );

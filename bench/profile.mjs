@@ -49,7 +49,14 @@ function owner(cf) {
     if (n === '(program)') return 'V8: (program)';
     return 'native (syscalls, builtins)';
   }
-  if (url.startsWith('node:')) return 'node: ' + url.slice(5).split('/')[0].replace(/^internal$/, 'internal');
+  if (url.startsWith('node:'))
+    return (
+      'node: ' +
+      url
+        .slice(5)
+        .split('/')[0]
+        .replace(/^internal$/, 'internal')
+    );
   const map = bundleMap(url);
   if (map && map.length) {
     let input = map[0][1];
@@ -62,7 +69,11 @@ function owner(cf) {
   }
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1];
-  return url.replace(/^file:\/\//, '').split('/').slice(-2).join('/');
+  return url
+    .replace(/^file:\/\//, '')
+    .split('/')
+    .slice(-2)
+    .join('/');
 }
 
 const selfTime = new Map();

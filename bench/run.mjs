@@ -239,7 +239,16 @@ async function outageOnce(cfg, upstreamPort, sink) {
     await p.stop();
     const warnings = p.stderr.split('\n').filter((l) => l.startsWith('[otel-agent] warning')).length;
     const agentErrors = p.stderr.split('\n').filter((l) => l.startsWith('[otel-agent] error')).length;
-    return { rps: r.requests.total / r.duration, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx, samples, agent: last.agent, warnings, agentErrors, stderr: p.stderr.slice(-3000) };
+    return {
+      rps: r.requests.total / r.duration,
+      p99: r.latency.p99,
+      errors: r.errors + r.timeouts + r.non2xx,
+      samples,
+      agent: last.agent,
+      warnings,
+      agentErrors,
+      stderr: p.stderr.slice(-3000),
+    };
   } finally {
     clearInterval(timer);
     await p.stop();
@@ -342,7 +351,21 @@ function startupSection(res, configs) {
     ``,
     `Wall time from spawn to exit, and the process's peak RSS, median (min..max) of ${O.startupRounds} interleaved rounds after one unrecorded warm-up round.`,
     ``,
-    table(['configuration', 'CJS wall ms', 'CJS added', 'CJS peak RSS MB', 'CJS RSS added', 'ESM wall ms', 'ESM added', 'ESM peak RSS MB', 'ESM RSS added', 'notes'], rows),
+    table(
+      [
+        'configuration',
+        'CJS wall ms',
+        'CJS added',
+        'CJS peak RSS MB',
+        'CJS RSS added',
+        'ESM wall ms',
+        'ESM added',
+        'ESM peak RSS MB',
+        'ESM RSS added',
+        'notes',
+      ],
+      rows,
+    ),
   ].join('\n');
 }
 
@@ -429,7 +452,21 @@ function outageSection(res, configs) {
     ``,
     `RSS sampled every ~${Math.max(1, Math.round(O.outageSeconds / 12))} s; "after warm-up" starts at one third of the run. Spans are started / exported / dropped (queue full) / failed (export failed), from the agent's own counters; warnings are \`[otel-agent] warning\` lines on stderr.`,
     ``,
-    table(['configuration', 'req/s', 'vs exporter up', 'p99 ms', 'RSS after warm-up MB', 'max RSS after MB', 'RSS at end MB', 'growth after warm-up', 'spans started / exported / dropped / failed', 'warnings'], rows),
+    table(
+      [
+        'configuration',
+        'req/s',
+        'vs exporter up',
+        'p99 ms',
+        'RSS after warm-up MB',
+        'max RSS after MB',
+        'RSS at end MB',
+        'growth after warm-up',
+        'spans started / exported / dropped / failed',
+        'warnings',
+      ],
+      rows,
+    ),
     ``,
     `RSS samples (MB):`,
     ``,
@@ -463,7 +500,10 @@ function spanSection(res, configs) {
     ``,
     `${O.spans.toLocaleString('en')} spans in chunks of 1,000 that yield to the event loop (so the export pipeline runs alongside), ${O.spanRounds} round(s). "loop" is the time inside the create/annotate/end loop; "to flushed" is wall time from the first span until the final flush returned, divided by the span count; CPU is the process's user+system time over the same span. Drop and arrival counts are from the last round. "missing" = started − dropped − failed − arrived (must be 0: every span not counted as lost arrives).`,
     ``,
-    table(['configuration', 'loop ns/span', 'to flushed ns/span', 'CPU ns/span', 'spans', 'dropped (counted)', 'failed (counted)', 'arrived at sink', 'missing'], rows),
+    table(
+      ['configuration', 'loop ns/span', 'to flushed ns/span', 'CPU ns/span', 'spans', 'dropped (counted)', 'failed (counted)', 'arrived at sink', 'missing'],
+      rows,
+    ),
   ].join('\n');
 }
 
@@ -515,7 +555,12 @@ function targets(R) {
       const last = ok[ok.length - 1];
       const st = last.stats;
       const missing = st.started - st.dropped - st.failed - last.sink.spans;
-      add('per span: every span not counted as lost arrives', 'missing = 0', `${missing} missing (${st.dropped} dropped, ${st.failed} failed, counted)`, missing === 0);
+      add(
+        'per span: every span not counted as lost arrives',
+        'missing = 0',
+        `${missing} missing (${st.dropped} dropped, ${st.failed} failed, counted)`,
+        missing === 0,
+      );
     }
   }
   if (R.outage?.agent && !R.outage.agent.error) {
@@ -528,7 +573,12 @@ function targets(R) {
       const q = r.rps / R.outage.agent.rps;
       add(`${what}: throughput vs exporter up`, '≥ 1.00 (noise ±3%)', q.toFixed(2), q >= 0.97);
       const lost = (r.agent?.dropped ?? 0) + (r.agent?.failed ?? 0);
-      add(`${what}: lost spans counted and warned about`, '> 0 counted, few warnings', `${lost} counted, ${r.warnings} warning line(s)`, lost > 0 && r.warnings >= 1 && r.warnings <= 3);
+      add(
+        `${what}: lost spans counted and warned about`,
+        '> 0 counted, few warnings',
+        `${lost} counted, ${r.warnings} warning line(s)`,
+        lost > 0 && r.warnings >= 1 && r.warnings <= 3,
+      );
     }
   }
   return t.length ? table(['target', 'wanted', 'measured', ''], t) : '';

@@ -138,7 +138,13 @@ const out = {
     heapEndMiB: +(last.heapUsed / MiB).toFixed(1),
     heapAfterMiB: +(final.heapUsed / MiB).toFixed(1),
   },
-  handles: { idle: samples[0].handles, warm: warmEnd.handles, maxAfterWarm: Math.max(...afterWarm.map((s) => s.handles)), end: last.handles, after: final.handles },
+  handles: {
+    idle: samples[0].handles,
+    warm: warmEnd.handles,
+    maxAfterWarm: Math.max(...afterWarm.map((s) => s.handles)),
+    end: last.handles,
+    after: final.handles,
+  },
   spans: { started: agent.started, ended: agent.ended, exported: agent.exported, dropped: agent.dropped, failed: agent.failed, sinkReceived: sinkStats.spans },
   appExit,
   samples: samples.length,
@@ -146,7 +152,9 @@ const out = {
 
 const problems = [];
 if (out.answered !== out.requests || out.non2xx || out.errors || out.timeouts || out.mismatches) {
-  problems.push(`not every request was answered correctly: ${out.requests} sent, ${out.answered} 2xx, ${out.non2xx} non-2xx, ${out.errors} errors, ${out.timeouts} timeouts, ${out.mismatches} wrong bodies`);
+  problems.push(
+    `not every request was answered correctly: ${out.requests} sent, ${out.answered} 2xx, ${out.non2xx} non-2xx, ${out.errors} errors, ${out.timeouts} timeouts, ${out.mismatches} wrong bodies`,
+  );
 }
 if (out.requests === 0) problems.push('no request was made');
 // Handles: each connection holds at most three sockets in the app (its own, the /leaf call's client
@@ -157,7 +165,8 @@ const third = Math.max(1, Math.floor(afterWarm.length / 3));
 const firstMax = Math.max(...afterWarm.slice(0, third).map((s) => s.handles));
 const lastMax = Math.max(...afterWarm.slice(-third).map((s) => s.handles));
 out.handles.ceiling = ceiling;
-if (out.handles.maxAfterWarm > ceiling) problems.push(`active handles above what ${connections} connections explain (${ceiling}): ${JSON.stringify(out.handles)}`);
+if (out.handles.maxAfterWarm > ceiling)
+  problems.push(`active handles above what ${connections} connections explain (${ceiling}): ${JSON.stringify(out.handles)}`);
 if (seconds >= 60 && lastMax > firstMax + 8) problems.push(`active handles climbed after warm-up: max ${firstMax} in the first third, ${lastMax} in the last`);
 if (appExit.code !== 0) problems.push(`the app exited with ${appExit.code ?? appExit.signal}`);
 const judgeMemory = seconds >= 60;
@@ -180,5 +189,6 @@ const lines = [
   `  ${out.ok ? 'OK' : 'FAILED: ' + problems.join('; ')}${judgeMemory ? '' : ' (memory and trends not judged: run 60 s or more)'}`,
 ];
 console.log(lines.join('\n'));
-if (json) console.log('SOAK ' + JSON.stringify({ ...out, samplesDetail: samples.map(({ t, rss, heapUsed, handles: h }) => ({ t, rss, heapUsed, handles: h })) }));
+if (json)
+  console.log('SOAK ' + JSON.stringify({ ...out, samplesDetail: samples.map(({ t, rss, heapUsed, handles: h }) => ({ t, rss, heapUsed, handles: h })) }));
 process.exit(out.ok ? 0 : 1);

@@ -13,7 +13,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(ROOT, `.instrumentations-table-${process.pid}.cjs`);
 await build({
   stdin: {
-    contents: "export { DEFINITIONS } from './src/instrumentations/registry';\nexport { instrumentationsTable, withTable } from './src/instrumentations/docs-table';\n",
+    contents:
+      "export { DEFINITIONS } from './src/instrumentations/registry';\nexport { instrumentationsTable, withTable } from './src/instrumentations/docs-table';\n",
     resolveDir: ROOT,
     loader: 'ts',
   },

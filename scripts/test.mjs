@@ -10,7 +10,10 @@ import { ROOT, ensureNode, ensureNativeAddons } from './node-runtime.mjs';
 const args = process.argv.slice(2);
 let major = process.env.OTEL_AGENT_TEST_NODE || '';
 const i = args.indexOf('--node');
-if (i >= 0) { major = args[i + 1]; args.splice(i, 2); }
+if (i >= 0) {
+  major = args[i + 1];
+  args.splice(i, 2);
+}
 const mode = args[0] === '--bench' ? 'bench' : args[0] === '--soak' ? 'soak' : 'test';
 if (mode !== 'test') args.shift();
 
@@ -35,9 +38,11 @@ if (mode === 'test') {
   // One plain closing line with the counts, whatever the runner's own formatting.
   try {
     const j = JSON.parse(readFileSync(RESULT, 'utf8'));
-    console.log(`node${node.version.split(".")[0]}: ${j.numPassedTests} passed, ${j.numFailedTests} failed, ${j.numPendingTests + (j.numTodoTests ?? 0)} skipped`);
+    console.log(
+      `node${node.version.split('.')[0]}: ${j.numPassedTests} passed, ${j.numFailedTests} failed, ${j.numPendingTests + (j.numTodoTests ?? 0)} skipped`,
+    );
   } catch {
-    console.log(`node${node.version.split(".")[0]}: no test results were written`);
+    console.log(`node${node.version.split('.')[0]}: no test results were written`);
   }
 }
 process.exit(r.status ?? 1);

@@ -58,7 +58,9 @@ export class OpenSpanTree implements SpanProcessor {
       const s: Span | undefined = this.open.get(id);
       if (s) out.push(s);
       const next: string | undefined =
-        (s as WithParent | undefined)?.parentSpanContext?.spanId ?? this.endedParent.get(id) ?? (i === 0 ? (span as WithParent).parentSpanContext?.spanId : undefined);
+        (s as WithParent | undefined)?.parentSpanContext?.spanId ??
+        this.endedParent.get(id) ??
+        (i === 0 ? (span as WithParent).parentSpanContext?.spanId : undefined);
       id = next;
     }
     return out;

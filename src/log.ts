@@ -69,10 +69,7 @@ export function createLog(level: LogLevel): AgentLog {
  */
 export function installDiag(log: AgentLog): void {
   if (log.level === 'none') return;
-  const fmt = (args: unknown[]): string =>
-    args
-      .map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : safeJson(a)))
-      .join(' ');
+  const fmt = (args: unknown[]): string => args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : safeJson(a))).join(' ');
   const logger: DiagLogger = {
     error: (...a) => log.rateLimited('diag:' + String(a[0]).slice(0, 80), fmt(a)),
     warn: (...a) => log.rateLimited('diag:' + String(a[0]).slice(0, 80), fmt(a)),

@@ -21,8 +21,7 @@ const URL_KEYS = ['url.full', 'http.url', 'url.query', 'http.target', 'url.origi
  * one-time codes OWASP lists as credentials. docs-notes/privacy-redis.md has
  * the list for users.
  */
-const SENSITIVE_EXACT =
-  /^(?:sig|pin|otp|totp|hotp|mfa|code|sid|jwt|pass|cookie|ticket|assertion|samlresponse|samlrequest|cvv|cvc|ssn)$/;
+const SENSITIVE_EXACT = /^(?:sig|pin|otp|totp|hotp|mfa|code|sid|jwt|pass|cookie|ticket|assertion|samlresponse|samlrequest|cvv|cvc|ssn)$/;
 const SENSITIVE_SUFFIX =
   /(?:token|secret|password|passwd|pwd|passphrase|passcode|key|keyid|signature|credential|credentials|session|sessionid|sessid|auth|authorization|authentication|(?:auth|otp|mfa|verification|verify|confirmation|security|reset|recovery|activation|access)code)$/;
 const SENSITIVE_PREFIX = /^(?:secret|password|passwd|token|session|auth(?!or))/;

@@ -21,7 +21,8 @@ interface GlobalState {
   handle?: unknown;
 }
 
-const PACKAGE_MANAGER = /(?:^|[\\/])(?:npm|npx|pnpm|pnpx|yarn|yarnpkg|corepack|bun)(?:-cli)?(?:\.c?js|\.mjs)?$|[\\/]node_modules[\\/](?:npm|pnpm|yarn|corepack)[\\/]bin[\\/]/;
+const PACKAGE_MANAGER =
+  /(?:^|[\\/])(?:npm|npx|pnpm|pnpx|yarn|yarnpkg|corepack|bun)(?:-cli)?(?:\.c?js|\.mjs)?$|[\\/]node_modules[\\/](?:npm|pnpm|yarn|corepack)[\\/]bin[\\/]/;
 
 function isPackageManager(): boolean {
   const script = process.argv[1] ?? '';
@@ -47,7 +48,9 @@ function main(): void {
   if (flags.disabled) return;
   if (isPackageManager()) return;
   if (typeof process.getBuiltinModule !== 'function' || !nodeSupported(process.versions.node)) {
-    process.stderr.write(`[otel-agent] warning: Node ${process.versions.node} is older than 22.15, which the OpenTelemetry SDK needs; this process runs untraced\n`);
+    process.stderr.write(
+      `[otel-agent] warning: Node ${process.versions.node} is older than 22.15, which the OpenTelemetry SDK needs; this process runs untraced\n`,
+    );
     return;
   }
   const { isMainThread } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
@@ -59,7 +62,9 @@ function main(): void {
     state.started = true;
   } catch (e) {
     try {
-      process.stderr.write(`[otel-agent] error: the agent could not start and this process runs untraced: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+      process.stderr.write(
+        `[otel-agent] error: the agent could not start and this process runs untraced: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+      );
     } catch {
       /* nothing left to tell */
     }

@@ -59,7 +59,12 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
   const parts: { shutdown(): Promise<void>; forceFlush(): Promise<void> }[] = [];
   if (cfg.metricsExporters.length) {
     const readers = cfg.metricsExporters.map(
-      (n) => new PeriodicExportingMetricReader({ exporter: metricExporter(n, cfg), exportIntervalMillis: cfg.signals.metricIntervalMs, exportTimeoutMillis: Math.min(cfg.signals.metricIntervalMs, cfg.otlp.timeoutMs) }),
+      (n) =>
+        new PeriodicExportingMetricReader({
+          exporter: metricExporter(n, cfg),
+          exportIntervalMillis: cfg.signals.metricIntervalMs,
+          exportTimeoutMillis: Math.min(cfg.signals.metricIntervalMs, cfg.otlp.timeoutMs),
+        }),
     );
     const mp = new MeterProvider({ resource, readers });
     if (!metrics.setGlobalMeterProvider(mp)) log.warn('another OpenTelemetry SDK registered a global meter provider first; OTEL_METRICS_EXPORTER is ignored');

@@ -51,7 +51,10 @@ async function main() {
   const totalNs = process.hrtime.bigint() - t0;
   const c = process.cpuUsage(c0);
   const stats = globalThis[Symbol.for('@x/otel-agent')]?.handle?.stats;
-  writeSync(1, `SPANS ${JSON.stringify({ n: N, loopNs: Number(loopNs), totalNs: Number(totalNs), cpuUs: c.user + c.system, stats: stats ? { ...stats } : null })}\n`);
+  writeSync(
+    1,
+    `SPANS ${JSON.stringify({ n: N, loopNs: Number(loopNs), totalNs: Number(totalNs), cpuUs: c.user + c.system, stats: stats ? { ...stats } : null })}\n`,
+  );
 }
 
 main().catch((e) => {

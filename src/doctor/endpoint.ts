@@ -73,13 +73,15 @@ function networkHint(code: string | undefined, u: URL, protocol: string): string
 function statusHint(status: number, u: URL, cfg: AgentConfig, protocol: string): string | undefined {
   if (status === 401 || status === 403) return 'the endpoint refused the credentials: check OTEL_EXPORTER_OTLP_HEADERS (values are not shown)';
   if (status === 404) {
-    if (/\/v1\/traces\/v1\/traces$/.test(u.pathname)) return 'OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: remove /v1/traces from it (or set OTEL_EXPORTER_OTLP_TRACES_ENDPOINT to the full URL)';
+    if (/\/v1\/traces\/v1\/traces$/.test(u.pathname))
+      return 'OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: remove /v1/traces from it (or set OTEL_EXPORTER_OTLP_TRACES_ENDPOINT to the full URL)';
     if (cfg.sources['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']?.source === 'env' && !u.pathname.endsWith('/v1/traces')) {
       return 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as is: did you mean to end it with /v1/traces?';
     }
     return 'no OTLP traces receiver at this path';
   }
-  if (status === 415) return `the endpoint does not accept ${protocol}: try OTEL_EXPORTER_OTLP_PROTOCOL=${protocol === 'http/json' ? 'http/protobuf' : 'http/json'}`;
+  if (status === 415)
+    return `the endpoint does not accept ${protocol}: try OTEL_EXPORTER_OTLP_PROTOCOL=${protocol === 'http/json' ? 'http/protobuf' : 'http/json'}`;
   if (status === 400) return 'the endpoint could not read an empty OTLP request: is it an OTLP receiver?';
   if (status === 429 || status === 503) return 'the endpoint is overloaded or throttling right now';
   return undefined;
@@ -171,7 +173,11 @@ async function checkHttp(cfg: AgentConfig, timeoutMs: number): Promise<EndpointC
 interface GrpcModule {
   credentials: { createSsl(ca: Buffer | null, key: Buffer | null, cert: Buffer | null): unknown; createInsecure(): unknown };
   Metadata: new () => { set(k: string, v: string): void };
-  Client: new (address: string, creds: unknown, options?: Record<string, unknown>) => {
+  Client: new (
+    address: string,
+    creds: unknown,
+    options?: Record<string, unknown>,
+  ) => {
     makeUnaryRequest(
       path: string,
       ser: (b: Buffer) => Buffer,
@@ -200,10 +206,18 @@ const GRPC_CODES: Record<number, string> = {
   16: 'UNAUTHENTICATED',
 };
 
-function tcpConnect(host: string, port: number, secure: boolean, tlsOpts: { ca?: Buffer }, timeoutMs: number): Promise<{ ms?: number; code?: string; error?: string }> {
+function tcpConnect(
+  host: string,
+  port: number,
+  secure: boolean,
+  tlsOpts: { ca?: Buffer },
+  timeoutMs: number,
+): Promise<{ ms?: number; code?: string; error?: string }> {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
-    const s = secure ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ca: tlsOpts.ca, ALPNProtocols: ['h2'] }) : net.connect({ host, port });
+    const s = secure
+      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ca: tlsOpts.ca, ALPNProtocols: ['h2'] })
+      : net.connect({ host, port });
     const timer = setTimeout(() => {
       s.destroy();
       resolve({ code: 'TIMEOUT', error: `no answer within ${timeoutMs} ms` });
@@ -268,7 +282,15 @@ async function checkGrpc(cfg: AgentConfig, timeoutMs: number, distDir: string): 
   for (const [k, v] of Object.entries(o.headers)) md.set(k, v);
   const t0 = process.hrtime.bigint();
   const err = await new Promise<(Error & { code?: number; details?: string }) | null>((resolve) =>
-    client.makeUnaryRequest(GRPC_PATH, (b) => b, (b) => b, Buffer.alloc(0), md, { deadline: Date.now() + timeoutMs }, resolve),
+    client.makeUnaryRequest(
+      GRPC_PATH,
+      (b) => b,
+      (b) => b,
+      Buffer.alloc(0),
+      md,
+      { deadline: Date.now() + timeoutMs },
+      resolve,
+    ),
   );
   out.totalMs = ms(t0);
   client.close();
@@ -281,9 +303,12 @@ async function checkGrpc(cfg: AgentConfig, timeoutMs: number, distDir: string): 
   out.status = name;
   out.error = `gRPC ${name}: ${err.details ?? err.message}`;
   if (name === 'UNIMPLEMENTED') out.hint = 'the server at this address is not an OTLP trace receiver (is 4318 the HTTP port? then use http/protobuf)';
-  else if (name === 'UNAUTHENTICATED' || name === 'PERMISSION_DENIED') out.hint = 'the endpoint refused the credentials: check OTEL_EXPORTER_OTLP_HEADERS (values are not shown)';
+  else if (name === 'UNAUTHENTICATED' || name === 'PERMISSION_DENIED')
+    out.hint = 'the endpoint refused the credentials: check OTEL_EXPORTER_OTLP_HEADERS (values are not shown)';
   else if (name === 'UNAVAILABLE') {
-    out.hint = secure ? 'TLS or HTTP/2 negotiation failed: check the certificate settings, or use http:// for a plaintext port' : 'the server accepted TCP but not gRPC: is this an HTTP (not gRPC) port, or does it need https://?';
+    out.hint = secure
+      ? 'TLS or HTTP/2 negotiation failed: check the certificate settings, or use http:// for a plaintext port'
+      : 'the server accepted TCP but not gRPC: is this an HTTP (not gRPC) port, or does it need https://?';
   }
   return out;
 }

@@ -12,7 +12,7 @@ function pad(s: string, n: number): string {
 
 function moduleLine(m: ModuleRecord): string {
   const what = `${m.module}${m.builtin ? ' (Node builtin)' : m.version ? ' ' + m.version : ''}`;
-  const how = m.how === 'fetch' ? 'first use' : m.how ?? 'require/import';
+  const how = m.how === 'fetch' ? 'first use' : (m.how ?? 'require/import');
   const mark = m.status === 'patched' ? OK : m.status === 'covered' ? '·' : m.status === 'skipped' || m.status === 'failed' ? BAD : NOTE;
   const verdict =
     m.status === 'patched'
@@ -20,10 +20,10 @@ function moduleLine(m: ModuleRecord): string {
       : m.status === 'covered'
         ? `traced by "${m.instrumentation}" through ${m.coveredBy}; ${m.reason}`
         : m.status === 'skipped'
-        ? `NOT patched: ${m.reason}`
-        : m.status === 'failed'
-          ? `patch FAILED: ${m.reason}`
-          : `not patched: ${m.reason}`;
+          ? `NOT patched: ${m.reason}`
+          : m.status === 'failed'
+            ? `patch FAILED: ${m.reason}`
+            : `not patched: ${m.reason}`;
   return `  ${mark} ${pad(what, 28)}${pad(`(${how}, +${m.atMs} ms)`, 22)}${verdict}${m.status === 'patched' && m.foreignWrapper ? ` [${m.reason}]` : ''}`;
 }
 
@@ -35,8 +35,12 @@ export function formatHuman(r: DoctorResult): string {
 
   const c = r.config.resolved;
   line('Configuration');
-  line(`  service ${c.serviceName}; exporters ${c.exporters.join(',') || 'none'}; ${c.exporters.includes('otlp') ? `OTLP ${c.protocol} ${c.endpoint}; ` : ''}sampler ${c.sampler}; propagators ${c.propagators.join(',') || 'none'}`);
-  line(`  instrumentations on: ${c.instrumentations.enabled.join(', ') || 'none'}${c.instrumentations.disabled.length ? `; off: ${c.instrumentations.disabled.join(', ')}` : ''}`);
+  line(
+    `  service ${c.serviceName}; exporters ${c.exporters.join(',') || 'none'}; ${c.exporters.includes('otlp') ? `OTLP ${c.protocol} ${c.endpoint}; ` : ''}sampler ${c.sampler}; propagators ${c.propagators.join(',') || 'none'}`,
+  );
+  line(
+    `  instrumentations on: ${c.instrumentations.enabled.join(', ') || 'none'}${c.instrumentations.disabled.length ? `; off: ${c.instrumentations.disabled.join(', ')}` : ''}`,
+  );
   const width = Math.max(...r.config.variables.map((v) => v.name.length)) + 2;
   const fromEnv = r.config.variables.filter((v) => v.source === 'env');
   line(fromEnv.length ? '  set in the environment:' : '  no OTEL_* variable is set: everything below is a default');
@@ -52,10 +56,14 @@ export function formatHuman(r: DoctorResult): string {
   if (r.endpoints.length === 0) line('  (no network exporter configured)');
   for (const e of r.endpoints) {
     const kind = e.exporter === 'otlp' ? `OTLP ${e.protocol}` : 'Zipkin';
-    const timing = [e.connectMs !== undefined ? `connect ${e.connectMs} ms` : '', e.totalMs !== undefined ? `total ${e.totalMs} ms` : ''].filter(Boolean).join(', ');
+    const timing = [e.connectMs !== undefined ? `connect ${e.connectMs} ms` : '', e.totalMs !== undefined ? `total ${e.totalMs} ms` : '']
+      .filter(Boolean)
+      .join(', ');
     if (e.accepts) line(`  ${OK} ${kind} ${e.url}: accepted an empty export (${e.status})${timing ? `, ${timing}` : ''}`);
     else {
-      line(`  ${BAD} ${kind} ${e.url}: ${e.reachable ? 'reachable, but did not accept an export' : 'NOT reachable'}: ${e.error ?? 'unknown error'}${timing ? ` (${timing})` : ''}`);
+      line(
+        `  ${BAD} ${kind} ${e.url}: ${e.reachable ? 'reachable, but did not accept an export' : 'NOT reachable'}: ${e.error ?? 'unknown error'}${timing ? ` (${timing})` : ''}`,
+      );
       if (e.hint) line(`      hint: ${e.hint}`);
     }
   }
@@ -66,7 +74,9 @@ export function formatHuman(r: DoctorResult): string {
   for (const i of p.instrumentations) {
     const off = i.enabled ? '' : ` [${i.disabledReason}]`;
     if (i.status === 'builtin') {
-      line(`  ${OK} ${pad(i.instrumentation, 12)}${i.channels ? 'diagnostics channels (global fetch, undici package), always available' : 'Node builtin, always available'}${off}`);
+      line(
+        `  ${OK} ${pad(i.instrumentation, 12)}${i.channels ? 'diagnostics channels (global fetch, undici package), always available' : 'Node builtin, always available'}${off}`,
+      );
     } else if (i.status === 'not-installed') {
       continue;
     } else if (i.status === 'unknown') {
@@ -104,9 +114,11 @@ export function formatHuman(r: DoctorResult): string {
       for (const cfl of rep.conflicts) line(`  ${BAD} ${cfl}`);
       if (rep.testSpan) {
         if (rep.testSpan.exported) line(`  ${OK} test span "otel-agent doctor" (trace ${rep.testSpan.traceId}) was accepted by ${rep.exporters.join(', ')}`);
-        else if (rep.exporters.length) line(`  ${BAD} test span "otel-agent doctor" was NOT accepted by ${rep.exporters.join(', ')}${rep.testSpan.error ? `: ${rep.testSpan.error}` : ''}`);
+        else if (rep.exporters.length)
+          line(`  ${BAD} test span "otel-agent doctor" was NOT accepted by ${rep.exporters.join(', ')}${rep.testSpan.error ? `: ${rep.testSpan.error}` : ''}`);
       }
-      if (rep.stats) line(`  spans: ${rep.stats.started} started, ${rep.stats.exported} exported, ${rep.stats.dropped} dropped, ${rep.stats.failed} lost in failed exports`);
+      if (rep.stats)
+        line(`  spans: ${rep.stats.started} started, ${rep.stats.exported} exported, ${rep.stats.dropped} dropped, ${rep.stats.failed} lost in failed exports`);
     }
     if (run.agentLines.length) {
       line('  agent messages:');

@@ -80,10 +80,13 @@ function configFindings(cfg: AgentConfig, env: Readonly<Record<string, string | 
   for (const w of cfg.warnings) problem(w);
   if (cfg.disabled) problem('OTEL_SDK_DISABLED=true: the agent loads nothing and produces no spans');
   if (cfg.tracesExporters.length === 0) problem('OTEL_TRACES_EXPORTER=none: spans are not sent anywhere');
-  else if (cfg.tracesExporters.length === 1 && cfg.tracesExporters[0] === 'console') note('OTEL_TRACES_EXPORTER=console: spans are printed on stdout, not sent to a collector');
+  else if (cfg.tracesExporters.length === 1 && cfg.tracesExporters[0] === 'console')
+    note('OTEL_TRACES_EXPORTER=console: spans are printed on stdout, not sent to a collector');
   const s = cfg.sampler;
-  if (s.name === 'always_off' || (s.name === 'traceidratio' && s.ratio === 0)) problem(`OTEL_TRACES_SAMPLER=${s.name}${s.name === 'traceidratio' ? ' with OTEL_TRACES_SAMPLER_ARG=0' : ''}: no span is ever sampled`);
-  else if (s.name === 'parentbased_always_off') note('OTEL_TRACES_SAMPLER=parentbased_always_off: only traces started upstream (with a sampled traceparent) are recorded');
+  if (s.name === 'always_off' || (s.name === 'traceidratio' && s.ratio === 0))
+    problem(`OTEL_TRACES_SAMPLER=${s.name}${s.name === 'traceidratio' ? ' with OTEL_TRACES_SAMPLER_ARG=0' : ''}: no span is ever sampled`);
+  else if (s.name === 'parentbased_always_off')
+    note('OTEL_TRACES_SAMPLER=parentbased_always_off: only traces started upstream (with a sampled traceparent) are recorded');
   else if (s.name === 'parentbased_traceidratio' && s.ratio === 0) note('OTEL_TRACES_SAMPLER_ARG=0: only traces started upstream are recorded');
   const [maj = 0, min = 0] = process.versions.node.split('.').map(Number);
   if (maj < 22 || (maj === 22 && min < 15)) problem(`Node ${process.versions.node} is older than 22.15: the agent stays off in this Node`);
@@ -115,7 +118,11 @@ function packageFindings(p: PackagesResult): Finding[] {
       });
     }
     if (!i.enabled && i.status === 'supported' && i.usedByApp) {
-      f.push({ level: 'note', section: 'packages', message: `instrumentation "${i.instrumentation}" is ${i.disabledReason}: ${i.modules.map((m) => m.name).join(', ')} will not be traced` });
+      f.push({
+        level: 'note',
+        section: 'packages',
+        message: `instrumentation "${i.instrumentation}" is ${i.disabledReason}: ${i.modules.map((m) => m.name).join(', ')} will not be traced`,
+      });
     }
   }
   return f;
@@ -156,7 +163,8 @@ function runFindings(r: RunResult, cfg: AgentConfig): Finding[] {
     }
     if (!rep.final) note('the app did not stop within the grace period after SIGTERM; the report may miss the last moments');
   }
-  if (!r.timedOut && r.exitCode !== 0 && r.exitCode !== null) note(`the app exited with code ${r.exitCode}${r.stderrTail.length ? ' (its last stderr lines are shown)' : ''}`);
+  if (!r.timedOut && r.exitCode !== 0 && r.exitCode !== null)
+    note(`the app exited with code ${r.exitCode}${r.stderrTail.length ? ' (its last stderr lines are shown)' : ''}`);
   if (r.signal && !r.timedOut) note(`the app was killed by ${r.signal}`);
   return f;
 }

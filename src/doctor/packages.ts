@@ -125,9 +125,7 @@ export function inspectPackages(appDir: string, cfg: AgentConfig, distDir: strin
 
   const instrumentations = ENTRIES.map((entry): PackageReport => {
     const enabled = on.has(entry.name);
-    const usedByApp =
-      !pkg ||
-      entry.triggers.some((t) => (t.endsWith('/') ? [...deps].some((d) => d.startsWith(t)) : deps.has(t)));
+    const usedByApp = !pkg || entry.triggers.some((t) => (t.endsWith('/') ? [...deps].some((d) => d.startsWith(t)) : deps.has(t)));
     const base: PackageReport = { instrumentation: entry.name, enabled, status: 'unknown', modules: [], usedByApp };
     if (!enabled) base.disabledReason = disabledReason(entry, cfg);
     let defs: ModuleDefinitionInfo[];

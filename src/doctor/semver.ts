@@ -149,7 +149,10 @@ function parseSet(set: string): Comparator[] | undefined {
     return [...lo, hi];
   }
   // Allow a space between an operator and its version (`>= 1.2.3`).
-  const tokens = s.replace(/(\^|~>?|<=|>=|<|>|=)\s+/g, '$1').split(/\s+/).filter(Boolean);
+  const tokens = s
+    .replace(/(\^|~>?|<=|>=|<|>|=)\s+/g, '$1')
+    .split(/\s+/)
+    .filter(Boolean);
   const out: Comparator[] = [];
   for (const t of tokens) {
     const c = expand(t);
@@ -185,7 +188,12 @@ export function satisfies(version: string, range: string, includePrerelease = fa
     if (!set.every((c) => test(c, ver))) continue;
     if (ver.pre.length && !includePrerelease) {
       const named = set.some(
-        (c) => c.v.pre.length > 0 && !(c.v.pre.length === 1 && c.v.pre[0] === 0 && c.op === '<') && c.v.major === ver.major && c.v.minor === ver.minor && c.v.patch === ver.patch,
+        (c) =>
+          c.v.pre.length > 0 &&
+          !(c.v.pre.length === 1 && c.v.pre[0] === 0 && c.op === '<') &&
+          c.v.major === ver.major &&
+          c.v.minor === ver.minor &&
+          c.v.patch === ver.patch,
       );
       if (!named) continue;
     }

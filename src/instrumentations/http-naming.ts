@@ -21,8 +21,7 @@ export function methodForName(method: string | undefined): string {
  * base64-ish tokens, anything with three or more digits, e-mail addresses
  * and percent-encoded text (both usually user data).
  */
-const ID =
-  /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|[A-Za-z0-9_-]{20,}|[^/]*\d[^/]*\d[^/]*\d[^/]*|[^/]*[@%][^/]*)$/i;
+const ID = /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|[A-Za-z0-9_-]{20,}|[^/]*\d[^/]*\d[^/]*\d[^/]*|[^/]*[@%][^/]*)$/i;
 const SHORT_HAS_DATA = /[\d@%?#]|[a-f]{12}/i;
 /** Longer templates are cut at a segment boundary: deep paths are data too (file trees, nested keys). */
 const MAX_TEMPLATE = 96;

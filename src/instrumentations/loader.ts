@@ -36,12 +36,7 @@ export function quiet<T>(fn: () => T): T {
 /** Sees every bare specifier the app resolves (package name, require or import, resolved URL); installed only for diagnostics. */
 export type ResolveObserver = (pkg: string, how: ActivationRecord['how'], resolvedUrl: string | undefined) => void;
 
-export function installLazyLoader(
-  entries: Entry[],
-  ctx: InstrContext,
-  onActivated?: (r: ActivationRecord) => void,
-  observe?: ResolveObserver,
-): LazyLoader {
+export function installLazyLoader(entries: Entry[], ctx: InstrContext, onActivated?: (r: ActivationRecord) => void, observe?: ResolveObserver): LazyLoader {
   const exact = new Map<string, Entry>();
   const prefixes: [string, Entry][] = [];
   for (const e of entries) {

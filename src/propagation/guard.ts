@@ -23,7 +23,9 @@ export function countDrop(name: string, why: string): void {
   dropCounts.dropped++;
   if (said) return;
   said = true;
-  diag.debug(`propagation: not sending ${JSON.stringify(name.slice(0, 64))} (${why}); further fields that cannot be carried are dropped and counted without a message`);
+  diag.debug(
+    `propagation: not sending ${JSON.stringify(name.slice(0, 64))} (${why}); further fields that cannot be carried are dropped and counted without a message`,
+  );
 }
 
 /**

@@ -52,7 +52,12 @@ function parseTraceHeader(raw: string): { traceId: string; spanId: string; trace
   const [tid, sid, , flags] = parts as [string, string, string, string];
   const f = parseInt(flags, 16);
   if (!HEX32.test(tid) || !HEX16.test(sid) || Number.isNaN(f)) return undefined;
-  const sc = { traceId: tid.padStart(32, '0'), spanId: sid.padStart(16, '0'), traceFlags: f & 1 ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true as const };
+  const sc = {
+    traceId: tid.padStart(32, '0'),
+    spanId: sid.padStart(16, '0'),
+    traceFlags: f & 1 ? TraceFlags.SAMPLED : TraceFlags.NONE,
+    isRemote: true as const,
+  };
   return isSpanContextValid(sc) ? sc : undefined;
 }
 

@@ -87,7 +87,7 @@ export class W3CBaggagePropagator implements TextMapPropagator {
     const wire = new Map(wireEntries(ctx));
     const end = Math.min(text.length, MAX_READ);
     let found = 0;
-    for (let start = 0; start < end && found < MAX_MEMBERS; ) {
+    for (let start = 0; start < end && found < MAX_MEMBERS;) {
       let comma = text.indexOf(',', start);
       if (comma < 0) comma = text.length;
       if (comma > end) break; // cut off by MAX_READ: not a whole member

@@ -108,8 +108,14 @@ describe.skipIf(!HAVE_RABBIT).each(VARIANTS)('amqplib (%s)', (ext) => {
     const { pubSpans, conSpans, queue, exchange } = run;
 
     // Publisher: POST (client) -> POST /orders/:id (server) -> publish <exchange> (producer).
-    const server = one(pubSpans.filter((s) => s.kind === 'SERVER'), 'POST /orders/:id');
-    const client = one(pubSpans.filter((s) => s.kind === 'CLIENT'), /^POST/);
+    const server = one(
+      pubSpans.filter((s) => s.kind === 'SERVER'),
+      'POST /orders/:id',
+    );
+    const client = one(
+      pubSpans.filter((s) => s.kind === 'CLIENT'),
+      /^POST/,
+    );
     expect(server.parentSpanId).toBe(client.spanId);
     const toExchange = one(pubSpans, `publish ${exchange}`);
     expect(toExchange.kind).toBe('PRODUCER');

@@ -24,15 +24,25 @@ describe.skipIf(!HAVE_PG).each(VARIANTS)('API server (%s)', (ext) => {
   it('GET /api/specs/:id is one trace: SERVER -> SQLite query, PostgreSQL query; pino records carry its ids', async () => {
     const service = `api-server-${ext}`;
     // One export at exit: what arrives does not depend on how exports and the exit interleave.
-    const r = await runFixture({ fixture: `apps/api-server/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '60000' } });
+    const r = await runFixture({
+      fixture: `apps/api-server/server.${ext}`,
+      endpoint: rx.url,
+      env: { OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '60000' },
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('RESPONSE {"id":334,"title":"Distributed Tracing","status":"planned","runs":0}');
     const dbFile = /^DB (.+)$/m.exec(r.stdout)?.[1];
     expect(dbFile).toBeDefined();
 
     const spans = rx.spans().filter((s) => s.resource['service.name'] === service);
-    const server = one(spans.filter((s) => s.kind === 'SERVER'), 'GET /api/specs/:id');
-    const client = one(spans.filter((s) => s.kind === 'CLIENT'), /^GET /);
+    const server = one(
+      spans.filter((s) => s.kind === 'SERVER'),
+      'GET /api/specs/:id',
+    );
+    const client = one(
+      spans.filter((s) => s.kind === 'CLIENT'),
+      /^GET /,
+    );
     expect(server.parentSpanId).toBe(client.spanId);
     expect(server.attributes['http.response.status_code']).toBe(200);
 
@@ -40,7 +50,10 @@ describe.skipIf(!HAVE_PG).each(VARIANTS)('API server (%s)', (ext) => {
     const children = childrenOf(spans, server);
     const sqlite = children.find((s) => s.attributes['db.system.name'] === 'sqlite');
     const pg = children.find((s) => s.attributes['db.system.name'] === 'postgresql');
-    expect(sqlite, `a SQLite span under the server span (src/instrumentations/own/sqlite.ts); children: ${children.map((s) => s.name).join(', ')}`).toBeDefined();
+    expect(
+      sqlite,
+      `a SQLite span under the server span (src/instrumentations/own/sqlite.ts); children: ${children.map((s) => s.name).join(', ')}`,
+    ).toBeDefined();
     expect(pg, `a PostgreSQL span under the server span; children: ${children.map((s) => s.name).join(', ')}`).toBeDefined();
     expect(children, 'nothing else under the server span').toHaveLength(2);
     // Sequential queries: the first one's start is never after the second's (equal only on a coarse clock).

@@ -38,7 +38,12 @@ async function startCluster(ext: string, client: string, dir: string): Promise<C
   const vols = [1, 2, 3].map((i) => {
     const service = `volume-${i}`;
     const vdir = join(dir, service);
-    const f = startFixture({ fixture: `apps/kv-store/volume.${ext}`, mode: mode(ext), endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, VOLUME_DIR: vdir } });
+    const f = startFixture({
+      fixture: `apps/kv-store/volume.${ext}`,
+      mode: mode(ext),
+      endpoint: rx.url,
+      env: { OTEL_SERVICE_NAME: service, VOLUME_DIR: vdir },
+    });
     procs.push({ f });
     return { service, dir: vdir, f };
   });
@@ -159,7 +164,12 @@ describe.each(VARIANTS)('a KV store across four processes (%s)', (ext) => {
     // --- GET: coord reads its metadata, then the blob from volume-1.
     const g = traceOf(getTrace);
     const v1 = volumes[0]!;
-    expect(shape(g, g.find((s) => s.parentSpanId === '')!)).toEqual([
+    expect(
+      shape(
+        g,
+        g.find((s) => s.parentSpanId === '')!,
+      ),
+    ).toEqual([
       'coord SERVER GET /key/:id',
       `  coord CLIENT GET http://127.0.0.1:${v1.port}/blob/:id`,
       `    volume-1 SERVER GET /blob/:id`,

@@ -19,7 +19,12 @@ function tableAfter(md: string, heading: string): string[][] {
   const lines = md.slice(md.indexOf(heading)).split('\n');
   const start = lines.findIndex((l) => l.startsWith('|'));
   const rows: string[][] = [];
-  for (let i = start; i < lines.length && lines[i]!.startsWith('|'); i++) rows.push(lines[i]!.split('|').slice(1, -1).map((c) => c.trim()));
+  for (let i = start; i < lines.length && lines[i]!.startsWith('|'); i++)
+    rows.push(
+      lines[i]!.split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   return rows;
 }
 
@@ -28,11 +33,15 @@ describe('bench/run.mjs --quick', () => {
     const dir = mkdtempSync(join(tmpdir(), 'otel-agent-bench-smoke-'));
     try {
       const out = join(dir, 'RESULTS.md');
-      const r = spawnSync(process.execPath, [join(ROOT, 'bench/run.mjs'), '--quick', '--only=startup', '--rounds=1', '--configs=bare,agent,disabled', `--out=${out}`], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        timeout: 50_000,
-      });
+      const r = spawnSync(
+        process.execPath,
+        [join(ROOT, 'bench/run.mjs'), '--quick', '--only=startup', '--rounds=1', '--configs=bare,agent,disabled', `--out=${out}`],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+          timeout: 50_000,
+        },
+      );
       expect(r.status, r.stderr).toBe(0);
       const md = readFileSync(out, 'utf8');
 
@@ -44,7 +53,18 @@ describe('bench/run.mjs --quick', () => {
 
       const startup = tableAfter(md, '### Startup');
       const [head, sep, ...rows] = startup;
-      expect(head).toEqual(['configuration', 'CJS wall ms', 'CJS added', 'CJS peak RSS MB', 'CJS RSS added', 'ESM wall ms', 'ESM added', 'ESM peak RSS MB', 'ESM RSS added', 'notes']);
+      expect(head).toEqual([
+        'configuration',
+        'CJS wall ms',
+        'CJS added',
+        'CJS peak RSS MB',
+        'CJS RSS added',
+        'ESM wall ms',
+        'ESM added',
+        'ESM peak RSS MB',
+        'ESM RSS added',
+        'notes',
+      ]);
       expect(sep!.every((c) => /^-+:?$/.test(c))).toBe(true);
       expect(rows.map((c) => c[0])).toEqual(['bare node', 'this agent, OTLP http/protobuf', 'this agent, OTEL_SDK_DISABLED=true']);
       for (const row of rows) {

@@ -74,13 +74,17 @@ function makeSpans(): ReadableSpan[] {
     isRemote: true,
     traceState: new TraceState('vendor=a1b2,other=x'),
   });
-  const fromRemote = b.startSpan('process', {
-    kind: SpanKind.CONSUMER,
-    links: [
-      { context: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1, isRemote: true }, attributes: { why: 'batch' } },
-      { context: { traceId: '4bf92f3577b34da6a3ce929d0e0e4737', spanId: '00f067aa0ba902b8', traceFlags: 0 } },
-    ],
-  }, remote);
+  const fromRemote = b.startSpan(
+    'process',
+    {
+      kind: SpanKind.CONSUMER,
+      links: [
+        { context: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1, isRemote: true }, attributes: { why: 'batch' } },
+        { context: { traceId: '4bf92f3577b34da6a3ce929d0e0e4737', spanId: '00f067aa0ba902b8', traceFlags: 0 } },
+      ],
+    },
+    remote,
+  );
   fromRemote.end();
 
   // A span of ~40 KB: three-byte lengths for the span, its scope and resource groups.

@@ -24,9 +24,9 @@ describe('env.ts: the OTEL_* configuration', () => {
 
   it('builds the traces URL from the base endpoint, and uses a traces-specific one as is', () => {
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).otlp.endpoint).toBe('http://collector:4318/v1/traces');
-    expect(
-      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://b/custom' }).otlp.endpoint,
-    ).toBe('https://b/custom');
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://b/custom' }).otlp.endpoint).toBe(
+      'https://b/custom',
+    );
     const g = loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
     expect(g.otlp.endpoint).toBe('http://localhost:4317');
     expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).otlp.protocol).toBe('http/json');
@@ -64,7 +64,12 @@ describe('env.ts: the OTEL_* configuration', () => {
   });
 
   it('falls back to defaults for bad values and keeps the good parts of lists', () => {
-    const c = loadConfig({ OTEL_TRACES_SAMPLER_ARG: 'abc', OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_PROPAGATORS: 'b3,bogus', OTEL_RESOURCE_ATTRIBUTES: 'a=1,=x,b=2' });
+    const c = loadConfig({
+      OTEL_TRACES_SAMPLER_ARG: 'abc',
+      OTEL_TRACES_SAMPLER: 'traceidratio',
+      OTEL_PROPAGATORS: 'b3,bogus',
+      OTEL_RESOURCE_ATTRIBUTES: 'a=1,=x,b=2',
+    });
     expect(c.sampler).toEqual({ name: 'traceidratio', ratio: 1 });
     expect(c.propagators).toEqual(['b3']);
     expect(c.resourceAttributes).toEqual({ a: '1', b: '2' });
@@ -93,7 +98,13 @@ describe('env.ts: the OTEL_* configuration', () => {
   });
 
   it('reads the span and attribute limits, span-specific ones winning', () => {
-    const c = loadConfig({ OTEL_ATTRIBUTE_COUNT_LIMIT: '10', OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '5', OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '20', OTEL_SPAN_EVENT_COUNT_LIMIT: '3', OTEL_SPAN_LINK_COUNT_LIMIT: '4' });
+    const c = loadConfig({
+      OTEL_ATTRIBUTE_COUNT_LIMIT: '10',
+      OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '5',
+      OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '20',
+      OTEL_SPAN_EVENT_COUNT_LIMIT: '3',
+      OTEL_SPAN_LINK_COUNT_LIMIT: '4',
+    });
     expect(c.spanLimits).toMatchObject({ attributeCountLimit: 5, attributeValueLengthLimit: 20, eventCountLimit: 3, linkCountLimit: 4 });
   });
 
@@ -114,8 +125,14 @@ describe('env.ts: the OTEL_* configuration', () => {
         },
       });
       loadConfig(env);
-      expect([...asked].filter((n) => !documented.includes(n)), `read but not in src/config/spec.ts (value ${value})`).toEqual([]);
-      expect(documented.filter((n) => !asked.has(n)), `in src/config/spec.ts but never read (value ${value})`).toEqual([]);
+      expect(
+        [...asked].filter((n) => !documented.includes(n)),
+        `read but not in src/config/spec.ts (value ${value})`,
+      ).toEqual([]);
+      expect(
+        documented.filter((n) => !asked.has(n)),
+        `in src/config/spec.ts but never read (value ${value})`,
+      ).toEqual([]);
     }
     for (const v of VARS) {
       expect(v.effect.length, v.name).toBeGreaterThan(10);

@@ -12,7 +12,10 @@ describe.each(VARIANTS)('examples/hello.%s with OTEL_TRACES_EXPORTER=console', (
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toBe('response: {"order":"42","prices":{"apple":1}}');
     const normalized = lines.slice(1).map((l) =>
-      l.replace(/\d+\.\d ms/, 'N ms').replace(/trace [0-9a-f]{32}/, 'trace ID').replace(/127\.0\.0\.1:\d+/, 'HOST'),
+      l
+        .replace(/\d+\.\d ms/, 'N ms')
+        .replace(/trace [0-9a-f]{32}/, 'trace ID')
+        .replace(/127\.0\.0\.1:\d+/, 'HOST'),
     );
     expect(normalized).toEqual([
       'GET http://HOST/orders/:id  client  200  N ms  trace ID',

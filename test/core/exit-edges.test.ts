@@ -53,7 +53,15 @@ describe.each(VARIANTS)('node --permission without --allow-worker (%s)', (ext) =
   it('SIGTERM with no app handler: spans are delivered, the process still dies by the signal', async () => {
     const service = `perm-signal-${ext}`;
     const end = async (agent: boolean, name: string) => {
-      const f = startFixture({ fixture, args: ['signal'], mode: agent ? 'import' : 'none', nodeArgs: PERMISSION, endpoint: rx.url, env: env(name), timeoutMs: 15_000 });
+      const f = startFixture({
+        fixture,
+        args: ['signal'],
+        mode: agent ? 'import' : 'none',
+        nodeArgs: PERMISSION,
+        endpoint: rx.url,
+        env: env(name),
+        timeoutMs: 15_000,
+      });
       await f.ready;
       f.child.kill('SIGTERM');
       return f.result;

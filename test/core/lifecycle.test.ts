@@ -13,8 +13,14 @@ afterAll(async () => {
 /** The request every lifecycle fixture makes: CLIENT -> SERVER -> fs, one trace. */
 function expectOneRequestTrace(spans: ReturnType<OtlpReceiver['spans']>, service: string) {
   const mine = spans.filter((s) => s.resource['service.name'] === service);
-  const server = one(mine.filter((s) => s.kind === 'SERVER'), /^GET \/orders\/:id$/);
-  const client = one(mine.filter((s) => s.kind === 'CLIENT'), /^GET/);
+  const server = one(
+    mine.filter((s) => s.kind === 'SERVER'),
+    /^GET \/orders\/:id$/,
+  );
+  const client = one(
+    mine.filter((s) => s.kind === 'CLIENT'),
+    /^GET/,
+  );
   const fs = one(mine, 'fs readFileSync');
   expect(server.parentSpanId).toBe(client.spanId);
   expect(fs.parentSpanId).toBe(server.spanId);
@@ -68,7 +74,10 @@ describe.each(VARIANTS)('exit paths deliver every ended span (%s)', (ext) => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('boom from handler');
     const mine = rx.spans().filter((s) => s.resource['service.name'] === service);
-    const boom = one(mine.filter((s) => s.kind === 'SERVER'), 'GET /boom');
+    const boom = one(
+      mine.filter((s) => s.kind === 'SERVER'),
+      'GET /boom',
+    );
     expect(boom.status.code).toBe('ERROR');
     expect(boom.status.message).toBe('boom from handler');
     const ev = boom.events.find((e) => e.name === 'exception');

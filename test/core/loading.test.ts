@@ -30,8 +30,14 @@ describe.each(VARIANTS)('loading the agent (%s app)', (ext) => {
     const r = await runFixture({ fixture: `core/lifecycle.${ext}`, mode, args: ['drain'], endpoint: rx.url, env: { OTEL_SERVICE_NAME: service } });
     expect(r.code, r.stderr).toBe(0);
     const spans = of(service);
-    const server = one(spans.filter((s) => s.kind === 'SERVER'), 'GET /orders/:id');
-    const client = one(spans.filter((s) => s.kind === 'CLIENT'), /^GET/);
+    const server = one(
+      spans.filter((s) => s.kind === 'SERVER'),
+      'GET /orders/:id',
+    );
+    const client = one(
+      spans.filter((s) => s.kind === 'CLIENT'),
+      /^GET/,
+    );
     expect(server.parentSpanId).toBe(client.spanId);
     expect(one(spans, 'fs readFileSync').parentSpanId).toBe(server.spanId);
   });
@@ -47,7 +53,12 @@ describe.each(VARIANTS)('loading the agent (%s app)', (ext) => {
     });
     expect(r.code, r.stderr).toBe(0);
     const spans = of(service);
-    expect(byName(spans.filter((s) => s.kind === 'SERVER'), /^GET \/orders/)).toHaveLength(3);
+    expect(
+      byName(
+        spans.filter((s) => s.kind === 'SERVER'),
+        /^GET \/orders/,
+      ),
+    ).toHaveLength(3);
     expect(spans.filter((s) => s.kind === 'CLIENT')).toHaveLength(3);
     expect(byName(spans, 'fs readFileSync')).toHaveLength(3);
   });
@@ -95,7 +106,12 @@ describe.each(VARIANTS)('loading the agent (%s app)', (ext) => {
     const p = probe(r.stdout);
     expect(p.started).toBe(false);
     expect(p.dist).toEqual(['dist/register.cjs']);
-    const r2 = await runFixture({ fixture: `core/lifecycle.${ext}`, args: ['drain'], endpoint: rx.url, env: { OTEL_SDK_DISABLED: 'TRUE', OTEL_SERVICE_NAME: service } });
+    const r2 = await runFixture({
+      fixture: `core/lifecycle.${ext}`,
+      args: ['drain'],
+      endpoint: rx.url,
+      env: { OTEL_SDK_DISABLED: 'TRUE', OTEL_SERVICE_NAME: service },
+    });
     expect(r2.code).toBe(0);
     expect(r2.stderr).toBe('');
     expect(of(service)).toHaveLength(0);
@@ -108,7 +124,7 @@ describe.each(VARIANTS)('loading the agent (%s app)', (ext) => {
     expect(p.dist.filter((f) => f.startsWith('dist/instr/'))).toEqual([]);
   });
 
-  it('loading and patching a module inside a traced request adds no spans of the agent\'s own', async () => {
+  it("loading and patching a module inside a traced request adds no spans of the agent's own", async () => {
     const service = `late-${ext}`;
     const r = await runFixture({ fixture: `core/late-require.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_LOG_LEVEL: 'debug' } });
     expect(r.code, r.stderr).toBe(0);
@@ -123,15 +139,27 @@ describe.each(VARIANTS)('loading the agent (%s app)', (ext) => {
     expect(r.code, r.stderr).toBe(0);
     const spans = of(service);
     // The worker's request reaches the main thread's server (traced), but the worker made no CLIENT span.
-    expect(byName(spans.filter((s) => s.kind === 'SERVER'), /^GET \/from-/)).toHaveLength(2);
+    expect(
+      byName(
+        spans.filter((s) => s.kind === 'SERVER'),
+        /^GET \/from-/,
+      ),
+    ).toHaveLength(2);
     expect(spans.filter((s) => s.kind === 'CLIENT')).toHaveLength(1);
 
     const service2 = `worker-on-${ext}`;
-    const r2 = await runFixture({ fixture: `core/worker.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service2, OTEL_AGENT_ENABLE_IN_WORKERS: 'true' } });
+    const r2 = await runFixture({
+      fixture: `core/worker.${ext}`,
+      endpoint: rx.url,
+      env: { OTEL_SERVICE_NAME: service2, OTEL_AGENT_ENABLE_IN_WORKERS: 'true' },
+    });
     expect(r2.code, r2.stderr).toBe(0);
     await rx.waitForSpans((all) => all.filter((s) => s.resource['service.name'] === service2 && s.kind === 'CLIENT').length === 2, 5000);
     const s2 = of(service2);
-    const fromWorker = one(s2.filter((s) => s.kind === 'SERVER'), 'GET /from-worker');
+    const fromWorker = one(
+      s2.filter((s) => s.kind === 'SERVER'),
+      'GET /from-worker',
+    );
     const workerClient = s2.find((s) => s.spanId === fromWorker.parentSpanId);
     expect(workerClient?.kind).toBe('CLIENT');
   });

@@ -47,7 +47,10 @@ describe.each(VARIANTS)('export pipeline (%s)', (ext) => {
       OTEL_LOG_LEVEL: 'debug',
     });
     expect(r.code, r.stderr).toBe(0);
-    const mine = rx.requests().slice(before).filter((q) => q.spanCount > 0);
+    const mine = rx
+      .requests()
+      .slice(before)
+      .filter((q) => q.spanCount > 0);
     expect(mine.length).toBeGreaterThan(0);
     expect(mine[0]!.headers['authorization']).toBe('Bearer s3cr3t-value');
     expect(mine[0]!.headers['x-tenant']).toBe('acme');
@@ -102,7 +105,12 @@ describe.each(VARIANTS)('export pipeline (%s)', (ext) => {
     const r = await runFixture({
       fixture: `core/lifecycle.${ext}`,
       args: ['drain'],
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, FIXTURE_REQUESTS: '20', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '3', OTEL_BSP_SCHEDULE_DELAY: '1' },
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        FIXTURE_REQUESTS: '20',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '3',
+        OTEL_BSP_SCHEDULE_DELAY: '1',
+      },
     });
     expect(r.code).toBe(0);
     const warnings = r.stderr.split('\n').filter((l) => l.includes('could not export'));
@@ -154,8 +162,14 @@ describe('propagators on the wire (OTEL_PROPAGATORS)', () => {
     const r = await run('mjs', service, { OTEL_PROPAGATORS: prop, FIXTURE_PRINT_HEADERS: '1' });
     expect(r.code, r.stderr).toBe(0);
     const spans = of(service);
-    const client = one(spans.filter((s) => s.kind === 'CLIENT'), /^GET/);
-    const server = one(spans.filter((s) => s.kind === 'SERVER'), /^GET \/orders/);
+    const client = one(
+      spans.filter((s) => s.kind === 'CLIENT'),
+      /^GET/,
+    );
+    const server = one(
+      spans.filter((s) => s.kind === 'SERVER'),
+      /^GET \/orders/,
+    );
     const headers = headersSeen(r.stdout);
     check(headers, client.traceId, client.spanId);
     expect(server.traceId).toBe(client.traceId);
@@ -169,14 +183,20 @@ describe('propagators on the wire (OTEL_PROPAGATORS)', () => {
     const headers = headersSeen(r.stdout);
     expect(Object.keys(headers).filter((k) => /traceparent|b3|uber/.test(k))).toEqual([]);
     const spans = of('prop-none');
-    const server = one(spans.filter((s) => s.kind === 'SERVER'), /^GET \/orders/);
+    const server = one(
+      spans.filter((s) => s.kind === 'SERVER'),
+      /^GET \/orders/,
+    );
     expect(server.parentSpanId).toBe('');
   });
 });
 
 describe('resource and limits', () => {
   it('adds OTEL_RESOURCE_ATTRIBUTES, with OTEL_SERVICE_NAME winning for service.name', async () => {
-    const r = await run('cjs', 'res-svc', { OTEL_RESOURCE_ATTRIBUTES: 'service.name=ignored,deployment.environment.name=staging,team=a%20b', OTEL_SERVICE_NAME: 'res-svc' });
+    const r = await run('cjs', 'res-svc', {
+      OTEL_RESOURCE_ATTRIBUTES: 'service.name=ignored,deployment.environment.name=staging,team=a%20b',
+      OTEL_SERVICE_NAME: 'res-svc',
+    });
     expect(r.code).toBe(0);
     const s = of('res-svc')[0]!;
     expect(s.resource['deployment.environment.name']).toBe('staging');

@@ -6,7 +6,12 @@ import { VARS } from '../../src/env';
 
 // The user documentation: README.md (the first ten minutes) and one page per topic in docs/.
 const DOCS = join(ROOT, 'docs');
-const PAGES = [join(ROOT, 'README.md'), ...readdirSync(DOCS).filter((f) => f.endsWith('.md')).map((f) => join(DOCS, f))];
+const PAGES = [
+  join(ROOT, 'README.md'),
+  ...readdirSync(DOCS)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join(DOCS, f)),
+];
 const read = (p: string): string => readFileSync(p, 'utf8');
 const name = (p: string): string => relative(ROOT, p);
 const withoutCode = (md: string): string => md.replace(/^```[\s\S]*?^```/gm, '');
@@ -16,7 +21,11 @@ function anchors(md: string): Set<string> {
   const seen = new Map<string, number>();
   const out = new Set<string>();
   for (const m of withoutCode(md).matchAll(/^#{1,6} (.+)$/gm)) {
-    const base = m[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const base = m[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     out.add(n === 0 ? base : `${base}-${n}`);
@@ -58,7 +67,13 @@ describe('README and docs/', () => {
 
   it('quick start commands name files that exist', () => {
     const md = read(join(ROOT, 'README.md'));
-    for (const f of ['examples/hello.mjs', 'examples/hello.cjs', 'examples/jaeger/docker-compose.yaml', 'examples/tempo/docker-compose.yaml', 'examples/collector/docker-compose.yaml']) {
+    for (const f of [
+      'examples/hello.mjs',
+      'examples/hello.cjs',
+      'examples/jaeger/docker-compose.yaml',
+      'examples/tempo/docker-compose.yaml',
+      'examples/collector/docker-compose.yaml',
+    ]) {
       expect(md).toContain(f);
       expect(() => readFileSync(join(ROOT, f))).not.toThrow();
     }

@@ -73,7 +73,11 @@ describe.each(VARIANTS)('a signal-exit v4 callback that keeps the process alive 
     const r = await twice(true, service);
     expect({ code: r.code, signal: r.signal }, r.stderr).toEqual({ code: bare.code, signal: bare.signal });
     expect(r.stdout).toBe(bare.stdout);
-    const names = rx.spans().filter((s) => s.resource['service.name'] === service && s.kind === 'SERVER').map((s) => s.name).sort();
+    const names = rx
+      .spans()
+      .filter((s) => s.resource['service.name'] === service && s.kind === 'SERVER')
+      .map((s) => s.name)
+      .sort();
     // Before the fix the agent's listener was gone after the first signal: /after died unexported.
     expect(names).toEqual(['GET /after', 'GET /before']);
   });

@@ -10,7 +10,11 @@ afterAll(async () => {
   await rx.close();
 });
 
-const paths = (before: number) => rx.requests().slice(before).map((r) => r.path);
+const paths = (before: number) =>
+  rx
+    .requests()
+    .slice(before)
+    .map((r) => r.path);
 
 describe.each(VARIANTS)('metrics and logs pipelines (%s)', (ext) => {
   it('are not set up by default: only traces are sent', async () => {
@@ -22,14 +26,25 @@ describe.each(VARIANTS)('metrics and logs pipelines (%s)', (ext) => {
     expect(p.filter((x) => x !== '/v1/traces')).toEqual([]);
   });
 
-  it('OTEL_METRICS_EXPORTER=otlp exports the instrumentations\' metrics to /v1/metrics', async () => {
+  it("OTEL_METRICS_EXPORTER=otlp exports the instrumentations' metrics to /v1/metrics", async () => {
     const before = rx.requests().length;
     // The export timeout is capped at the interval (the SDK requires it): 50 ms made the first
     // export (module load, first connection) time out on a loaded machine. The app's exit flush sends them anyway.
-    const r = await runFixture({ fixture: `core/logging.${ext}`, endpoint: rx.url, env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_METRIC_EXPORT_INTERVAL: '1000' } });
+    const r = await runFixture({
+      fixture: `core/logging.${ext}`,
+      endpoint: rx.url,
+      env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_METRIC_EXPORT_INTERVAL: '1000' },
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
-    await rx.waitForSpans(() => rx.requests().slice(before).some((q) => q.path === '/v1/metrics'), 5000);
+    await rx.waitForSpans(
+      () =>
+        rx
+          .requests()
+          .slice(before)
+          .some((q) => q.path === '/v1/metrics'),
+      5000,
+    );
     expect(paths(before)).toContain('/v1/metrics');
   });
 
@@ -37,7 +52,14 @@ describe.each(VARIANTS)('metrics and logs pipelines (%s)', (ext) => {
     const before = rx.requests().length;
     const r = await runFixture({ fixture: `core/logging.${ext}`, endpoint: rx.url, env: { OTEL_LOGS_EXPORTER: 'otlp' } });
     expect(r.code, r.stderr).toBe(0);
-    await rx.waitForSpans(() => rx.requests().slice(before).some((q) => q.path === '/v1/logs'), 5000);
+    await rx.waitForSpans(
+      () =>
+        rx
+          .requests()
+          .slice(before)
+          .some((q) => q.path === '/v1/logs'),
+      5000,
+    );
     expect(paths(before)).toContain('/v1/logs');
     // The app's own log line is untouched apart from the correlation fields.
     const line = JSON.parse(r.stdout.trim().split('\n')[0]!) as Record<string, unknown>;

@@ -592,7 +592,10 @@ function view(s: ReadableSpan) {
 
 /** One script of everything instrumentations do to spans, run against any tracer. */
 function script(tracer: Tracer): void {
-  const link = { context: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1 }, attributes: { a: 1, b: 'x', c: undefined } };
+  const link = {
+    context: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1 },
+    attributes: { a: 1, b: 'x', c: undefined },
+  };
   const root = tracer.startSpan('GET /orders/:id', {
     kind: SpanKind.SERVER,
     attributes: { 'http.request.method': 'GET', 'url.path': '/orders/7', long: 'z'.repeat(40), bad: (() => 1) as never, nil: null as never, u: undefined },
@@ -650,7 +653,14 @@ function script(tracer: Tracer): void {
 }
 
 describe('same as the SDK', () => {
-  const limits: SpanLimits = { attributeCountLimit: 10, attributeValueLengthLimit: 12, eventCountLimit: 5, linkCountLimit: 2, attributePerEventCountLimit: 3, attributePerLinkCountLimit: 1 };
+  const limits: SpanLimits = {
+    attributeCountLimit: 10,
+    attributeValueLengthLimit: 12,
+    eventCountLimit: 5,
+    linkCountLimit: 2,
+    attributePerEventCountLimit: 3,
+    attributePerLinkCountLimit: 1,
+  };
 
   function both(): { ours: ReadableSpan[]; sdk: ReadableSpan[] } {
     const collect = (into: ReadableSpan[]): SpanProcessor => ({
@@ -683,7 +693,6 @@ describe('same as the SDK', () => {
     expect(decode(encodeTraceRequest(ours))).toEqual(decode(ProtobufTraceSerializer.serializeRequest(ours as never)!));
   });
 });
-
 
 describe('wall clock', () => {
   it('follows a step of the wall clock (an NTP correction) within a second, without changing durations', () => {

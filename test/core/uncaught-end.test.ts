@@ -17,7 +17,13 @@ afterAll(async () => {
   await rx.close();
 });
 
-async function run(ext: string, mode: string, agent: boolean, service: string, after?: (port: number) => Promise<void>): Promise<FixtureResult & { answer?: string }> {
+async function run(
+  ext: string,
+  mode: string,
+  agent: boolean,
+  service: string,
+  after?: (port: number) => Promise<void>,
+): Promise<FixtureResult & { answer?: string }> {
   const f = startFixture({
     fixture: `exit/crash.${ext}`,
     args: [mode],
@@ -47,7 +53,10 @@ async function run(ext: string, mode: string, agent: boolean, service: string, a
  * wrappers add frames to async callbacks' stacks (a separate issue).
  */
 const crash = (s: string): string[] =>
-  s.split('\n').filter((l) => l && !l.startsWith('[otel-agent]') && !l.startsWith('    at ')).map((l) => l.replace(/\(.*\)|file:\/\/\S+|\/\S+/g, 'X'));
+  s
+    .split('\n')
+    .filter((l) => l && !l.startsWith('[otel-agent]') && !l.startsWith('    at '))
+    .map((l) => l.replace(/\(.*\)|file:\/\/\S+|\/\S+/g, 'X'));
 
 const mine = (service: string): RecvSpan[] => rx.spans().filter((s) => s.resource['service.name'] === service);
 
@@ -66,7 +75,9 @@ describe.each(VARIANTS)('an uncaught exception ends the process (%s)', (ext) => 
     const s = server[0]!;
     expect(s.status.code).toBe('ERROR');
     expect(s.attributes['error.type']).toBe('Error');
-    const events = spans.flatMap((x) => x.events.filter((e) => e.name === 'exception').map((e) => ({ span: x.name, message: e.attributes['exception.message'] })));
+    const events = spans.flatMap((x) =>
+      x.events.filter((e) => e.name === 'exception').map((e) => ({ span: x.name, message: e.attributes['exception.message'] })),
+    );
     // One exception event, on the span active where it was thrown (the request's: pg's and fs's spans have ended by then).
     expect(events).toEqual([{ span: s.name, message: `boom in ${mode} callback` }]);
     if (mode === 'pg') {

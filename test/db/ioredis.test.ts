@@ -36,7 +36,12 @@ describe.skipIf(!available).each(VARIANTS)('ioredis (%s)', (ext) => {
 
     expectClient(only(db, 'SET'), { ...REDIS, 'db.operation.name': 'SET', 'db.query.text': `SET note:${pid} ?` });
     expectClient(only(db, 'HSET'), { ...REDIS, 'db.query.text': `HSET hash:${pid} ? ?` });
-    expect(db.filter((s) => s.name === 'GET').map((s) => s.attributes['db.query.text']).sort()).toEqual([`GET count:${pid}`, `GET note:${pid}`]);
+    expect(
+      db
+        .filter((s) => s.name === 'GET')
+        .map((s) => s.attributes['db.query.text'])
+        .sort(),
+    ).toEqual([`GET count:${pid}`, `GET note:${pid}`]);
     expectClient(only(db, 'DEL'), { ...REDIS, 'db.query.text': `DEL note:${pid} hash:${pid} multi:${pid}` });
     expectClient(only(db, 'MULTI'), {
       ...REDIS,

@@ -27,8 +27,22 @@ describe.each(VARIANTS)('mongodb (%s)', (ext) => {
     const spans = spansOf(rx, service);
     const { server, db } = requestSpans(spans);
     expect(server.name).toBe('GET /mongo');
-    expect(db.map((s) => s.name).sort()).toEqual(['aggregate items', 'createIndexes items', 'delete items', 'find items', 'insert items', 'insert items', 'update items']);
-    const base = { 'db.system.name': 'mongodb', 'db.namespace': 'shop', 'db.collection.name': 'items', 'server.address': '127.0.0.1', 'server.port': mongo.port };
+    expect(db.map((s) => s.name).sort()).toEqual([
+      'aggregate items',
+      'createIndexes items',
+      'delete items',
+      'find items',
+      'insert items',
+      'insert items',
+      'update items',
+    ]);
+    const base = {
+      'db.system.name': 'mongodb',
+      'db.namespace': 'shop',
+      'db.collection.name': 'items',
+      'server.address': '127.0.0.1',
+      'server.port': mongo.port,
+    };
     for (const s of db) expectClient(s, { ...base, 'db.operation.name': s.name.split(' ')[0] });
 
     // The command's shape is kept, every value is `?`.

@@ -53,7 +53,10 @@ describe.skipIf(!available).each(VARIANTS)('mysql2 and mysql2/promise (%s)', (ex
     const missing = only(db, `SELECT missing_${table.slice('orders_'.length)}`);
     expect(missing.status.code).toBe('ERROR');
     expect(missing.attributes).toMatchObject({ 'error.type': '1146', 'db.response.status_code': '1146' });
-    const dup = only(db.filter((s) => s.status.code === 'ERROR'), `INSERT ${table}`);
+    const dup = only(
+      db.filter((s) => s.status.code === 'ERROR'),
+      `INSERT ${table}`,
+    );
     expect(dup.attributes).toMatchObject({ 'error.type': '1062', 'db.response.status_code': '1062' });
     // "Duplicate entry '<secret>' for key 'note'": the value is masked.
     expect(dup.status.message).toMatch(/^Duplicate entry \? for key /);

@@ -57,12 +57,21 @@ describe.skipIf(!available).each(VARIANTS)('pg and pg-pool (%s)', (ext) => {
     expect(selects.filter((s) => s.attributes['db.postgresql.plan'] === 'note-by-id')).toHaveLength(2);
 
     // No table to name it by: the span is named by the operation.
-    expectClient(only(db.filter((s) => s.status.code !== 'ERROR'), 'SELECT'), { ...PG, 'db.query.text': 'SELECT ? AS one', 'db.operation.name': 'SELECT' });
+    expectClient(
+      only(
+        db.filter((s) => s.status.code !== 'ERROR'),
+        'SELECT',
+      ),
+      { ...PG, 'db.query.text': 'SELECT ? AS one', 'db.operation.name': 'SELECT' },
+    );
 
     const missing = only(db, `SELECT missing_${table.slice('orders_'.length)}`);
     expect(missing.status.code).toBe('ERROR');
     expect(missing.attributes).toMatchObject({ 'error.type': '42P01', 'db.response.status_code': '42P01' });
-    const badInt = only(db.filter((s) => s.status.code === 'ERROR'), 'SELECT');
+    const badInt = only(
+      db.filter((s) => s.status.code === 'ERROR'),
+      'SELECT',
+    );
     expect(badInt.attributes).toMatchObject({ 'db.query.text': 'SELECT $1::int AS n', 'error.type': '22P02', 'db.response.status_code': '22P02' });
     // Postgres quotes the rejected value in its message; the exported message does not.
     expect(badInt.status.message).toBe('invalid input syntax for type integer: "?"');

@@ -9,7 +9,7 @@ describe('sanitizeSql: literals become ?', () => {
     ["SELECT $$secret body$$, $tag$ it's $tag$, E'esc\\'aped'", 'postgresql', 'SELECT ?, ?, ?'],
     ['SELECT "CamelTable"."Col" FROM "CamelTable"', 'postgresql', 'SELECT "CamelTable"."Col" FROM "CamelTable"'],
     ["SELECT x::text, '1'::int FROM t", 'postgresql', 'SELECT x::text, ?::int FROM t'],
-    ['SELECT "double is a string" FROM `tbl` WHERE a = ? AND b = \'x\\\'y\'', 'mysql', 'SELECT ? FROM `tbl` WHERE a = ? AND b = ?'],
+    ["SELECT \"double is a string\" FROM `tbl` WHERE a = ? AND b = 'x\\'y'", 'mysql', 'SELECT ? FROM `tbl` WHERE a = ? AND b = ?'],
     ["INSERT INTO t (a, b) VALUES (X'DEADBEEF', -5) -- it's a comment", 'sqlite', "INSERT INTO t (a, b) VALUES (?, -?) -- it's a comment"],
     ['SELECT * FROM [my table] WHERE id = :id OR id = ?1 OR n = @n', 'sqlite', 'SELECT * FROM [my table] WHERE id = :id OR id = ?1 OR n = @n'],
     ["SELECT /* 'not a literal' */ 1", 'postgresql', "SELECT /* 'not a literal' */ ?"],
@@ -63,10 +63,16 @@ describe('redactDbMessage: values echoed by database errors', () => {
     ['relation "nope_table" does not exist', 'relation "nope_table" does not exist'],
     ['unrecognized token: "\'unterminated secret"', 'unrecognized token: "?"'],
     ['near "12345": syntax error', 'near "?": syntax error'],
-    ['E11000 duplicate key error collection: shop.items index: name_1 dup key: { name: "x" }', 'E11000 duplicate key error collection: shop.items index: name_1 dup key: { ? }'],
+    [
+      'E11000 duplicate key error collection: shop.items index: name_1 dup key: { name: "x" }',
+      'E11000 duplicate key error collection: shop.items index: name_1 dup key: { ? }',
+    ],
     ['UNIQUE constraint failed: t.id', 'UNIQUE constraint failed: t.id'],
     ["Table 'test.nope' doesn't exist", "Table ? doesn't exist"],
-    ["You have an error in your SQL syntax; check the manual near ''s3cret' LIMIT 1' at line 1", 'You have an error in your SQL syntax; check the manual near ? at line 1'],
+    [
+      "You have an error in your SQL syntax; check the manual near ''s3cret' LIMIT 1' at line 1",
+      'You have an error in your SQL syntax; check the manual near ? at line 1',
+    ],
   ])('%s', (msg, expected) => {
     expect(redactDbMessage(msg)).toBe(expected);
   });

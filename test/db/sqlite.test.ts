@@ -46,7 +46,17 @@ describe.each(LIBS.flatMap((lib) => VARIANTS.map((ext) => [lib.name, ext, lib] a
     const file = { 'db.system.name': 'sqlite', 'db.namespace': `orders-${pid}.db` };
 
     expect(db.map((s) => s.name).sort()).toEqual(
-      ['INSERT orders', 'INSERT orders', 'SELECT orders', 'SELECT orders', 'SELECT orders', 'SELECT orders', 'SELECT orders', 'CREATE TABLE t INSERT t', ...lib.extraNames].sort(),
+      [
+        'INSERT orders',
+        'INSERT orders',
+        'SELECT orders',
+        'SELECT orders',
+        'SELECT orders',
+        'SELECT orders',
+        'SELECT orders',
+        'CREATE TABLE t INSERT t',
+        ...lib.extraNames,
+      ].sort(),
     );
     const ok = db.filter((s) => s.status.code !== 'ERROR');
     const failed = db.filter((s) => s.status.code === 'ERROR');

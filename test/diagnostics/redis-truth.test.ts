@@ -39,7 +39,12 @@ describe.skipIf(!available).each(VARIANTS)('OTEL_LOG_LEVEL=debug on the current 
 
   it(`node-redis ${REDIS}: @redis/client patched by upstream and the batch layer, with versions; redis covered, not skipped`, async () => {
     const service = `truth-redis-${ext}`;
-    const r = await runFixture({ fixture: `db/redis-ready.${ext}`, args: ['redis'], endpoint: rx.url, env: { OTEL_LOG_LEVEL: 'debug', OTEL_SERVICE_NAME: service, DB_SECRET: 'v' } });
+    const r = await runFixture({
+      fixture: `db/redis-ready.${ext}`,
+      args: ['redis'],
+      endpoint: rx.url,
+      env: { OTEL_LOG_LEVEL: 'debug', OTEL_SERVICE_NAME: service, DB_SECRET: 'v' },
+    });
     expect(r.code, r.stderr).toBe(0);
     // The commands are traced...
     expect(rx.spans().filter((s) => s.resource['service.name'] === service && s.name === 'SET')).toHaveLength(1);
@@ -64,7 +69,11 @@ describe.skipIf(!available).each(VARIANTS)('OTEL_LOG_LEVEL=debug on the current 
   });
 
   it(`ioredis ${IOREDIS}: patched by upstream and the handshake/batch layer, with versions`, async () => {
-    const r = await runFixture({ fixture: `db/redis-ready.${ext}`, args: ['ioredis'], env: { OTEL_LOG_LEVEL: 'debug', OTEL_TRACES_EXPORTER: 'none', DB_SECRET: 'v' } });
+    const r = await runFixture({
+      fixture: `db/redis-ready.${ext}`,
+      args: ['ioredis'],
+      env: { OTEL_LOG_LEVEL: 'debug', OTEL_TRACES_EXPORTER: 'none', DB_SECRET: 'v' },
+    });
     expect(r.code, r.stderr).toBe(0);
     const [line, ...more] = moduleLines(r.stderr, 'ioredis');
     expect(more).toEqual([]);
@@ -99,7 +108,10 @@ describe.skipIf(!available)('otel-agent doctor on a node-redis 6 app', () => {
       );
       expect(mods.filter((m) => m.status === 'skipped')).toEqual([]);
       expect(j.findings.filter((f) => /redis/.test(f.message))).toEqual([]);
-      const human = await doctor(['redis-ready.cjs', '--', 'redis'], { cwd: app.dir, env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'doctor-redis', DB_SECRET: 'v' } });
+      const human = await doctor(['redis-ready.cjs', '--', 'redis'], {
+        cwd: app.dir,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'doctor-redis', DB_SECRET: 'v' },
+      });
       expect(human.stdout).toContain(`patched by "redis" (@opentelemetry/instrumentation-redis ${UP_REDIS}, @x/otel-agent/redis-batch ${AGENT})`);
       expect(human.stdout).toContain(`traced by "redis" through @redis/client ${CLIENT}; redis ${REDIS} itself is not patched`);
       expect(human.stdout).not.toMatch(/NOT patched|outside the supported range/);

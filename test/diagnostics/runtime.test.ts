@@ -81,7 +81,9 @@ describe.each(VARIANTS)('OTEL_LOG_LEVEL=debug: one line per instrumented module 
     const r = await runFixture({ fixture: `doctor/app.${ext}`, env: { OTEL_LOG_LEVEL: 'debug', OTEL_TRACES_EXPORTER: 'none' } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(
-      new RegExp(`\\[otel-agent\\] debug: module "http" \\(Node builtin\\) loaded by ${how} at \\+\\d+ ms: patched by instrumentation "http" \\(@x/otel-agent/http ${dots(AGENT)}\\)\\n`),
+      new RegExp(
+        `\\[otel-agent\\] debug: module "http" \\(Node builtin\\) loaded by ${how} at \\+\\d+ ms: patched by instrumentation "http" \\(@x/otel-agent/http ${dots(AGENT)}\\)\\n`,
+      ),
     );
     expect(r.stderr).toMatch(
       new RegExp(
@@ -97,7 +99,9 @@ describe.each(VARIANTS)('OTEL_LOG_LEVEL=debug: one line per instrumented module 
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`debug: module "pino" ${PINO} loaded by ${how} at +`);
-    expect(r.stderr).toMatch(/module "pino" \S+ loaded by \w+ at \+\d+ ms: not patched: instrumentation "pino" is disabled by OTEL_NODE_DISABLED_INSTRUMENTATIONS\n/);
+    expect(r.stderr).toMatch(
+      /module "pino" \S+ loaded by \w+ at \+\d+ ms: not patched: instrumentation "pino" is disabled by OTEL_NODE_DISABLED_INSTRUMENTATIONS\n/,
+    );
     expect(r.stderr).not.toMatch(/module "pino".*patched by/);
   });
 

@@ -77,7 +77,10 @@ describe.each(VARIANTS)('doctor on a server app that keeps running (%s)', (ext) 
     const service = `doctor-server-${ext}`;
     const app = appDir({ dependencies: {}, fixtures: [`doctor/server.${ext}`] });
     try {
-      const r = await doctor([`server.${ext}`, '--timeout', '1.5', '--json'], { cwd: app.dir, env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service } });
+      const r = await doctor([`server.${ext}`, '--timeout', '1.5', '--json'], {
+        cwd: app.dir,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service },
+      });
       expect(r.json!.findings.filter((f) => f.level === 'problem')).toEqual([]);
       expect(r.code).toBe(0);
       const run = r.json!.run!;
@@ -150,7 +153,9 @@ describe('doctor on a refused endpoint', () => {
       expect(ep).toMatchObject({ reachable: false, accepts: false, url: `http://127.0.0.1:${port}/v1/traces` });
       expect(ep.error).toMatch(/ECONNREFUSED/);
       const problems = r.json!.findings.filter((f) => f.level === 'problem');
-      expect(problems).toEqual([expect.objectContaining({ section: 'endpoint', message: expect.stringContaining(`http://127.0.0.1:${port}/v1/traces is not reachable`) })]);
+      expect(problems).toEqual([
+        expect.objectContaining({ section: 'endpoint', message: expect.stringContaining(`http://127.0.0.1:${port}/v1/traces is not reachable`) }),
+      ]);
       expect(r.stdout).not.toContain('very-secret-value');
 
       const human = await doctor([], { cwd: app.dir, env });
@@ -170,11 +175,20 @@ describe('doctor on a refused endpoint', () => {
     const port = await closedPort();
     const app = appDir({ dependencies: { pino: `^${PINO}` }, link: ['pino'], fixtures: ['doctor/app.cjs'] });
     try {
-      const r = await doctor(['app.cjs', '--json'], { cwd: app.dir, env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_TIMEOUT: '1000' } });
+      const r = await doctor(['app.cjs', '--json'], {
+        cwd: app.dir,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_TIMEOUT: '1000' },
+      });
       expect(r.code).toBe(1);
       const rep = r.json!.run!.report!;
       expect(rep.testSpan).toMatchObject({ exported: false, error: expect.stringMatching(/ECONNREFUSED/) });
-      expect(r.json!.findings).toContainEqual(expect.objectContaining({ level: 'problem', section: 'run', message: expect.stringMatching(/^the test span did not reach OTLP http\/protobuf .*ECONNREFUSED/) }));
+      expect(r.json!.findings).toContainEqual(
+        expect.objectContaining({
+          level: 'problem',
+          section: 'run',
+          message: expect.stringMatching(/^the test span did not reach OTLP http\/protobuf .*ECONNREFUSED/),
+        }),
+      );
     } finally {
       app.cleanup();
     }
@@ -215,7 +229,10 @@ describe.each(VARIANTS)('doctor on an unsupported module version (%s app)', (ext
       fixtures: [`doctor/kafka-app.${ext}`],
     });
     try {
-      const r = await doctor([`kafka-app.${ext}`, '--json'], { cwd: app.dir, env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: `doctor-kafka-${ext}` } });
+      const r = await doctor([`kafka-app.${ext}`, '--json'], {
+        cwd: app.dir,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: `doctor-kafka-${ext}` },
+      });
       expect(r.code).toBe(1);
       const j = r.json!;
       const k = j.packages.instrumentations.find((i) => i.instrumentation === 'kafkajs')!;

@@ -47,7 +47,8 @@ async function protoTypes(): Promise<{ Req: PbType; Res: PbType }> {
   return { Req: v1.ExportTraceServiceRequest as PbType, Res: v1.ExportTraceServiceResponse as PbType };
 }
 
-const hex = (v: unknown): string => (typeof v === 'string' ? (/^[0-9a-f]+$/i.test(v) ? v.toLowerCase() : Buffer.from(v, 'base64').toString('hex')) : Buffer.from(v as Uint8Array).toString('hex'));
+const hex = (v: unknown): string =>
+  typeof v === 'string' ? (/^[0-9a-f]+$/i.test(v) ? v.toLowerCase() : Buffer.from(v, 'base64').toString('hex')) : Buffer.from(v as Uint8Array).toString('hex');
 
 function spansOf(req: Raw): { id: string; service: string }[] {
   const out: { id: string; service: string }[] = [];

@@ -39,7 +39,10 @@ async function withTracer(exporter: SpanExporter, fn: (tracer: ReturnType<Tracer
   });
   fn(provider.getTracer('harness-scope', '1.2.3'));
   // SimpleSpanProcessor.forceFlush rejects when an export failed; hand that back to the caller.
-  const flushError = await provider.forceFlush().then(() => undefined, (e: unknown) => e);
+  const flushError = await provider.forceFlush().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   await provider.shutdown();
   return flushError;
 }
@@ -132,9 +135,7 @@ describe.each<[Transport, boolean]>([
     expect(typeof child.attributes.bool).toBe('boolean');
     expect(child.status).toEqual({ code: 'ERROR', message: 'boom' });
     expect(child.events).toEqual([{ name: 'something happened', attributes: { 'evt.count': 7, 'evt.msg': 'hi', 'evt.ok': true } }]);
-    expect(child.links).toEqual([
-      { traceId: ctx.target.traceId, spanId: ctx.target.spanId, attributes: { 'link.kind': 'follows', 'link.n': 1 } },
-    ]);
+    expect(child.links).toEqual([{ traceId: ctx.target.traceId, spanId: ctx.target.spanId, attributes: { 'link.kind': 'follows', 'link.n': 1 } }]);
 
     for (const s of spans) {
       expect(s.resource).toMatchObject({ 'service.name': 'recv-test', 'deployment.environment': 'ci' });
@@ -171,18 +172,14 @@ describe('spanTree and query helpers', () => {
     });
     const spans = await recv.waitForSpans(6);
     expect(spanTree(spans)).toBe(
-      [
-        'GET /users  SERVER',
-        '  cache.get  CLIENT',
-        '  db.query  CLIENT',
-        '  render  INTERNAL',
-        '    template  INTERNAL',
-        '',
-        'job  CONSUMER',
-      ].join('\n'),
+      ['GET /users  SERVER', '  cache.get  CLIENT', '  db.query  CLIENT', '  render  INTERNAL', '    template  INTERNAL', '', 'job  CONSUMER'].join('\n'),
     );
     expect(spanTree([...spans].reverse())).toBe(spanTree(spans));
-    expect(byName(spans, /^(db|cache)\./).map((s) => s.name).sort()).toEqual(['cache.get', 'db.query']);
+    expect(
+      byName(spans, /^(db|cache)\./)
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(['cache.get', 'db.query']);
     expect(childrenOf(spans, one(spans, 'GET /users')).map((s) => s.name)).toEqual(['cache.get', 'db.query', 'render']);
     expect(() => one(spans, 'nope')).toThrow(/exactly one span named nope, found 0/);
     expect(() => one(spans, /\./)).toThrow(/found 2/);
@@ -292,8 +289,7 @@ describe('waiting and fault injection', () => {
   });
 
   it('status429 sets Retry-After; garbage/close/delay behave as described', async () => {
-    const post = () =>
-      fetch(`${recv.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: new Uint8Array(0) });
+    const post = () => fetch(`${recv.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: new Uint8Array(0) });
     recv.setBehavior('status429');
     const r429 = await post();
     expect([r429.status, r429.headers.get('retry-after')]).toEqual([429, '1']);
@@ -334,10 +330,27 @@ describe('TLS', () => {
   let key: Buffer, cert: Buffer;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'otlp-recv-tls-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     key = readFileSync(join(dir, 'key.pem'));
     cert = readFileSync(join(dir, 'cert.pem'));
   });

@@ -46,15 +46,7 @@ export interface ReceivedRequest {
   spanCount: number;
 }
 
-export type ReceiverBehavior =
-  | 'ok'
-  | 'refuse500'
-  | 'status429'
-  | 'status503'
-  | 'hang'
-  | 'garbage'
-  | 'close'
-  | { delayMs: number };
+export type ReceiverBehavior = 'ok' | 'refuse500' | 'status429' | 'status503' | 'hang' | 'garbage' | 'close' | { delayMs: number };
 
 export interface OtlpReceiver {
   url: string;
@@ -197,9 +189,7 @@ function toSpans(req: Raw): RecvSpan[] {
 function camelKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(camelKeys);
   if (v === null || typeof v !== 'object') return v;
-  return Object.fromEntries(
-    Object.entries(v).map(([k, x]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camelKeys(x)]),
-  );
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camelKeys(x)]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,7 +213,11 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise
   let reqs: ReceivedRequest[] = [];
   let behavior: ReceiverBehavior = 'ok';
   let closed = false;
-  interface Waiter { check(): boolean; done(): void; fail(e: Error): void }
+  interface Waiter {
+    check(): boolean;
+    done(): void;
+    fail(e: Error): void;
+  }
   const waiters = new Set<Waiter>();
   const sockets = new Set<Socket>();
 
@@ -249,9 +243,11 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise
     const signal = SIGNAL_PATHS[path];
     if (!signal) return plain(res, 404, `no OTLP endpoint at ${path}`);
     if (req.method !== 'POST') return plain(res, 405, 'POST only', { allow: 'POST' });
-    const ctype = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    const transport =
-      ctype === 'application/x-protobuf' ? 'http/protobuf' : ctype === 'application/json' ? 'http/json' : undefined;
+    const ctype = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
+    const transport = ctype === 'application/x-protobuf' ? 'http/protobuf' : ctype === 'application/json' ? 'http/json' : undefined;
     if (!transport) return plain(res, 415, `unsupported content-type ${ctype || '(none)'}`);
 
     const contentEncoding = req.headers['content-encoding'] as string | undefined;
@@ -262,8 +258,7 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise
     let spans: RecvSpan[] = [];
     try {
       const enc = (contentEncoding ?? 'identity').toLowerCase();
-      const raw =
-        enc === 'gzip' ? zlib.gunzipSync(body) : enc === 'deflate' ? zlib.inflateSync(body) : enc === 'identity' ? body : undefined;
+      const raw = enc === 'gzip' ? zlib.gunzipSync(body) : enc === 'deflate' ? zlib.inflateSync(body) : enc === 'identity' ? body : undefined;
       if (!raw) return plain(res, 415, `unsupported content-encoding ${enc}`);
       if (signal === 'traces') {
         spans = toSpans(transport === 'http/json' ? camelKeys(JSON.parse(raw.toString('utf8'))) : TraceReq.decode(raw));
@@ -429,8 +424,7 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise
 // ---------------------------------------------------------------------------------------------
 // Query helpers
 
-const byStart = (a: RecvSpan, b: RecvSpan): number =>
-  a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+const byStart = (a: RecvSpan, b: RecvSpan): number => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
  * Deterministic text tree, one trace per block (blocks separated by a blank line, ordered by root
@@ -465,8 +459,7 @@ export function spanTree(spans: RecvSpan[]): string {
     .join('\n\n');
 }
 
-const matches = (s: RecvSpan, name: string | RegExp): boolean =>
-  typeof name === 'string' ? s.name === name : ((name.lastIndex = 0), name.test(s.name));
+const matches = (s: RecvSpan, name: string | RegExp): boolean => (typeof name === 'string' ? s.name === name : ((name.lastIndex = 0), name.test(s.name)));
 
 export function byName(spans: RecvSpan[], name: string | RegExp): RecvSpan[] {
   return spans.filter((s) => matches(s, name));

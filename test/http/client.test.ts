@@ -36,7 +36,12 @@ afterAll(async () => {
 });
 
 /** Runs the client fixture; returns each call's printed result and its CLIENT span (matched by url.full). */
-async function runCalls(ext: string, service: string, calls: Call[], env: Record<string, string> = {}): Promise<{ results: string[]; spans: RecvSpan[]; byCall: RecvSpan[] }> {
+async function runCalls(
+  ext: string,
+  service: string,
+  calls: Call[],
+  env: Record<string, string> = {},
+): Promise<{ results: string[]; spans: RecvSpan[]; byCall: RecvSpan[] }> {
   const r = await runFixture({
     fixture: `http/client.${ext}`,
     endpoint: rx.url,

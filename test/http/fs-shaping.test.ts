@@ -75,7 +75,11 @@ function childrenByPath(spans: RecvSpan[]): Record<string, string[][]> {
   const out: Record<string, string[][]> = {};
   for (const s of spans.filter((x) => x.kind === 'SERVER' && x.parentSpanId === '')) {
     const p = String(s.attributes['url.path']);
-    (out[p] ??= []).push(childrenOf(spans, s).map((c) => c.name).sort());
+    (out[p] ??= []).push(
+      childrenOf(spans, s)
+        .map((c) => c.name)
+        .sort(),
+    );
   }
   return out;
 }

@@ -38,6 +38,11 @@ describe.each(VARIANTS)('fs (%s)', (ext) => {
       expect(s.status.code).toBe('UNSET');
     }
     // The only roots are the two requests.
-    expect(run.spans.filter((s) => s.parentSpanId === '').map((s) => s.name).sort()).toEqual(['GET /work', 'POST /quit']);
+    expect(
+      run.spans
+        .filter((s) => s.parentSpanId === '')
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(['GET /work', 'POST /quit']);
   });
 });

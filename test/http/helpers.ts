@@ -18,10 +18,7 @@ export interface Reply {
 }
 
 /** One request on a fresh connection (no keep-alive, so a fixture's server.close() is never held up by us). */
-export function send(
-  url: string,
-  o: { method?: string; headers?: Record<string, string>; body?: string; ca?: string | Buffer } = {},
-): Promise<Reply> {
+export function send(url: string, o: { method?: string; headers?: Record<string, string>; body?: string; ca?: string | Buffer } = {}): Promise<Reply> {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -120,7 +117,23 @@ export function makeCert(): TestCert | undefined {
   try {
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ],
       { stdio: 'ignore' },
     );
   } catch (e) {

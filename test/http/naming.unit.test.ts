@@ -69,7 +69,10 @@ describe('redaction', () => {
     ['postgres://app:s3cret@db:5432/shop', 'postgres://REDACTED:REDACTED@db:5432/shop'],
     ['https://b.s3.amazonaws.com/k?X-Amz-Signature=abc&X-Amz-Expires=60', 'https://b.s3.amazonaws.com/k?X-Amz-Signature=REDACTED&X-Amz-Expires=60'],
     ['https://x/y?sig=abc&se=2030#frag', 'https://x/y?sig=REDACTED&se=2030#frag'],
-    ['https://x/y?refresh_token=a&page_size=10&client_secret=b&x-api-key=c', 'https://x/y?refresh_token=REDACTED&page_size=10&client_secret=REDACTED&x-api-key=REDACTED'],
+    [
+      'https://x/y?refresh_token=a&page_size=10&client_secret=b&x-api-key=c',
+      'https://x/y?refresh_token=REDACTED&page_size=10&client_secret=REDACTED&x-api-key=REDACTED',
+    ],
     ['/path?password=a&user=bob', '/path?password=REDACTED&user=bob'],
     ['http://host/no-query', 'http://host/no-query'],
   ])('%s', (input, out) => {

@@ -63,10 +63,24 @@ describe.each(VARIANTS)('secrets in URLs and headers (%s)', (ext) => {
   // Names the first list missed: keys, sessions, one-time codes, `;`-separated parameters, and
   // the spellings one name takes (snake, kebab, camel, upper case, percent-encoded).
   const MORE = [
-    'secret_key=SEKRET-sk', 'private_key=SEKRET-pk', 'access_key=SEKRET-ak', 'session=SEKRET-sess', 'sid=SEKRET-sid',
-    'pin=SEKRET-pin', 'otp=SEKRET-otp', 'code=SEKRET-code', 'apiKey=SEKRET-camel', 'API-KEY=SEKRET-kebab',
-    'AWSAccessKeyId=SEKRET-awsid', 'X-Goog-Signature=SEKRET-goog', 'refreshToken=SEKRET-rt', 'JSESSIONID=SEKRET-js',
-    'user%5Bpassword%5D=SEKRET-nested', 'verification_code=SEKRET-vc', 'order_ref=SEKRET-extra', 'promoTicketNo=SEKRET-glob',
+    'secret_key=SEKRET-sk',
+    'private_key=SEKRET-pk',
+    'access_key=SEKRET-ak',
+    'session=SEKRET-sess',
+    'sid=SEKRET-sid',
+    'pin=SEKRET-pin',
+    'otp=SEKRET-otp',
+    'code=SEKRET-code',
+    'apiKey=SEKRET-camel',
+    'API-KEY=SEKRET-kebab',
+    'AWSAccessKeyId=SEKRET-awsid',
+    'X-Goog-Signature=SEKRET-goog',
+    'refreshToken=SEKRET-rt',
+    'JSESSIONID=SEKRET-js',
+    'user%5Bpassword%5D=SEKRET-nested',
+    'verification_code=SEKRET-vc',
+    'order_ref=SEKRET-extra',
+    'promoTicketNo=SEKRET-glob',
   ];
   const MORE_REDACTED = MORE.map((kv) => kv.replace(/=.*/, '=REDACTED'));
   // order_ref and *ticketno come from OTEL_AGENT_REDACT_QUERY_PARAMS; the rest are defaults.
@@ -95,7 +109,11 @@ describe.each(VARIANTS)('secrets in URLs and headers (%s)', (ext) => {
       { via: 'fetch', url: `${ds.url}/files/f?${q}` },
       { via: 'fetch', url: `${ds.url}/files/g?keep=1;session=SEKRET-fsemi;otp=SEKRET-fotp` },
     ];
-    const r = await runFixture({ fixture: `http/client.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, CALLS: JSON.stringify(calls), ...extraNames } });
+    const r = await runFixture({
+      fixture: `http/client.${ext}`,
+      endpoint: rx.url,
+      env: { OTEL_SERVICE_NAME: service, CALLS: JSON.stringify(calls), ...extraNames },
+    });
     expect(r.code, r.stderr).toBe(0);
     const spans = spansOf(rx, service);
     expect(leaks(spans, 'SEKRET')).toEqual([]);

@@ -59,7 +59,11 @@ describe.each(VARIANTS)('http server (%s)', (ext) => {
     for (const s of run.spans) for (const old of OLD_HTTP_ATTRIBUTES) expect(s.attributes, `${s.name} has old attribute ${old}`).not.toHaveProperty(old);
     expect(order.scope.name).toBe('@x/otel-agent/http');
     // The handler's own work hangs under its request.
-    expect(childrenOf(run.spans, order).map((s) => `${s.kind} ${s.name}`).sort()).toEqual([`CLIENT GET ${ds.url}/inventory/:id`, 'INTERNAL fs readFileSync']);
+    expect(
+      childrenOf(run.spans, order)
+        .map((s) => `${s.kind} ${s.name}`)
+        .sort(),
+    ).toEqual([`CLIENT GET ${ds.url}/inventory/:id`, 'INTERNAL fs readFileSync']);
   });
 
   it('keeps callback-style work (body events, an outgoing call with Expect: 100-continue, its response events) under the request', async () => {
@@ -74,11 +78,11 @@ describe.each(VARIANTS)('http server (%s)', (ext) => {
     expect(reply?.body).toBe('5000');
     const server = one(run.spans, 'POST /events');
     // Both fs calls ran in event listeners: one of the request body, one of the downstream's response.
-    expect(childrenOf(run.spans, server).map((s) => `${s.kind} ${s.name}`).sort()).toEqual([
-      `CLIENT PUT ${ds.url}/after-body`,
-      'INTERNAL fs statSync',
-      'INTERNAL fs statSync',
-    ]);
+    expect(
+      childrenOf(run.spans, server)
+        .map((s) => `${s.kind} ${s.name}`)
+        .sort(),
+    ).toEqual([`CLIENT PUT ${ds.url}/after-body`, 'INTERNAL fs statSync', 'INTERNAL fs statSync']);
     const client = one(run.spans, `PUT ${ds.url}/after-body`);
     expect(client.attributes['http.response.status_code']).toBe(200);
     // Node wrote this request's headers in its constructor (Expect): the context still went out.
@@ -90,12 +94,24 @@ describe.each(VARIANTS)('http server (%s)', (ext) => {
   it('behind a proxy, takes server.address/port and client.address from Forwarded or X-Forwarded-*', async () => {
     const service = `srv-proxy-${ext}`;
     const run = await withServer(rx, { ext, service }, async (base) => {
-      await send(`${base}/orders/31`, { headers: { 'x-forwarded-for': '203.0.113.7, 10.0.0.1', 'x-forwarded-host': 'shop.example.com', 'x-forwarded-proto': 'https' } });
+      await send(`${base}/orders/31`, {
+        headers: { 'x-forwarded-for': '203.0.113.7, 10.0.0.1', 'x-forwarded-host': 'shop.example.com', 'x-forwarded-proto': 'https' },
+      });
       await send(`${base}/orders/32`, { headers: { forwarded: 'for="[2001:db8::1]:4711";host=api.example.com:8443;proto=https, for=10.0.0.2' } });
     });
     const byPath = (p: string) => run.spans.find((s) => s.attributes['url.path'] === p)!;
-    expect(byPath('/orders/31').attributes).toMatchObject({ 'server.address': 'shop.example.com', 'server.port': 443, 'client.address': '203.0.113.7', 'network.peer.address': '127.0.0.1' });
-    expect(byPath('/orders/32').attributes).toMatchObject({ 'server.address': 'api.example.com', 'server.port': 8443, 'client.address': '2001:db8::1', 'network.peer.address': '127.0.0.1' });
+    expect(byPath('/orders/31').attributes).toMatchObject({
+      'server.address': 'shop.example.com',
+      'server.port': 443,
+      'client.address': '203.0.113.7',
+      'network.peer.address': '127.0.0.1',
+    });
+    expect(byPath('/orders/32').attributes).toMatchObject({
+      'server.address': 'api.example.com',
+      'server.port': 8443,
+      'client.address': '2001:db8::1',
+      'network.peer.address': '127.0.0.1',
+    });
   });
 
   it('marks 5xx SERVER spans ERROR with error.type, and leaves 4xx unset (the client erred, not the server)', async () => {

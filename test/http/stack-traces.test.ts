@@ -31,7 +31,11 @@ function banner(stderr: string): string {
   return lines.slice(0, end < 0 ? lines.length : end).join('\n');
 }
 
-const frames = (stack: string): string[] => stack.split('\n').filter((l) => /^\s+at /.test(l)).map((l) => l.trim());
+const frames = (stack: string): string[] =>
+  stack
+    .split('\n')
+    .filter((l) => /^\s+at /.test(l))
+    .map((l) => l.trim());
 
 interface Run {
   stack: string;
@@ -64,8 +68,14 @@ describe.concurrent.each(VARIANTS)('a handler that throws synchronously (%s)', (
     expect(banner(traced.stderr)).toBe(banner(bare.stderr));
     // The stack printed after the banner: bare node's, plus the one agent frame explained below.
     const crashStack = (stderr: string): string[] => frames(stderr.slice(stderr.indexOf('Error: thrown by the app handler')));
-    expect(crashStack(traced.stderr).filter((f) => !f.includes(DIST)), traced.stderr).toEqual(crashStack(bare.stderr));
-    expect(crashStack(traced.stderr).filter((f) => f.includes(DIST)), traced.stderr).toHaveLength(1);
+    expect(
+      crashStack(traced.stderr).filter((f) => !f.includes(DIST)),
+      traced.stderr,
+    ).toEqual(crashStack(bare.stderr));
+    expect(
+      crashStack(traced.stderr).filter((f) => f.includes(DIST)),
+      traced.stderr,
+    ).toHaveLength(1);
 
     // A stack the handler captures: exactly one frame from dist/, the patched Server.prototype.emit,
     // which enters the request's context around the app's listeners. It cannot be fewer: Node has no
@@ -75,7 +85,10 @@ describe.concurrent.each(VARIANTS)('a handler that throws synchronously (%s)', (
     const agentFrames = frames(traced.stack).filter((f) => f.includes(DIST));
     expect(agentFrames, traced.stack).toHaveLength(1);
     expect(agentFrames[0]).toMatch(/^at Server\.emit \(/);
-    expect(frames(traced.stack).filter((f) => !f.includes(DIST)), traced.stack).toEqual(frames(bare.stack));
+    expect(
+      frames(traced.stack).filter((f) => !f.includes(DIST)),
+      traced.stack,
+    ).toEqual(frames(bare.stack));
 
     const spans = rx.spans().filter((s) => s.resource['service.name'] === service && s.kind === 'SERVER');
     const thrown = spans.filter((s) => s.attributes['url.path'] === '/throw');

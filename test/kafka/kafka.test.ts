@@ -89,7 +89,12 @@ async function runBoth(ext: string, mode: 'each-message' | 'each-batch', tag: st
   const producerService = `checkout-${tag}-${ext}`;
   const consumerService = `worker-${tag}-${ext}`;
 
-  const p = startFixture({ fixture: `kafka/producer.${ext}`, mode: ext === 'cjs' ? 'require' : 'import', endpoint: rx.url, env: { ...env, OTEL_SERVICE_NAME: producerService } });
+  const p = startFixture({
+    fixture: `kafka/producer.${ext}`,
+    mode: ext === 'cjs' ? 'require' : 'import',
+    endpoint: rx.url,
+    env: { ...env, OTEL_SERVICE_NAME: producerService },
+  });
   const port = (await p.ready).split(' ')[1];
   const res = await fetch(`http://127.0.0.1:${port}/checkout`, { method: 'POST' });
   const body = await res.text();
@@ -134,7 +139,10 @@ async function runBoth(ext: string, mode: 'each-message' | 'each-batch', tag: st
 /** The checkout side, identical for both consumer styles; returns the PRODUCER span per record key. */
 function expectProducerSide(spans: RecvSpan[], records: StoredRecord[], consumed: Consumed[]) {
   const tree = spanTree(spans);
-  const server = one(spans.filter((s) => s.kind === 'SERVER'), 'POST /checkout');
+  const server = one(
+    spans.filter((s) => s.kind === 'SERVER'),
+    'POST /checkout',
+  );
   const sends = spans.filter((s) => s.kind === 'PRODUCER');
   // One PRODUCER span per message (send: 2, sendBatch: 1 + 2), nothing else from kafkajs.
   expect(sends.map((s) => s.name).sort(), tree).toEqual(['send audit', 'send audit', 'send orders', 'send orders', 'send orders']);
@@ -201,7 +209,10 @@ describe.each(VARIANTS)('kafkajs across two processes (%s)', (ext) => {
         'messaging.kafka.offset': String(rec.offset),
       });
       // The handler's HTTP call nests under the message's process span, and carries it onward.
-      const call = one(calls.filter((c) => c.parentSpanId === proc.spanId), /^GET\b/);
+      const call = one(
+        calls.filter((c) => c.parentSpanId === proc.spanId),
+        /^GET\b/,
+      );
       expect(call.traceId).toBe(server.traceId);
       expect(call.attributes['url.full']).toBe(`${downstream.url}/message/${topic}/${key}`);
       expect(downstream.seen.find((d) => d.path === `/message/${topic}/${key}`)?.traceparent).toBe(traceparentOf(call));
@@ -255,7 +266,10 @@ describe.each(VARIANTS)('kafkajs across two processes (%s)', (ext) => {
       expect(mine.map((p) => (p.attributes['messaging.kafka.message.key'] as string | undefined) ?? 'none').sort()).toEqual([...keys].sort());
 
       // The batch handler's HTTP call runs under the poll span.
-      const call = one(calls.filter((c) => c.parentSpanId === poll.spanId), /^GET\b/);
+      const call = one(
+        calls.filter((c) => c.parentSpanId === poll.spanId),
+        /^GET\b/,
+      );
       expect(call.kind).toBe('CLIENT');
       expect(call.attributes['url.full']).toBe(`${downstream.url}/batch/${topic}?n=${keys.length}`);
       expect(downstream.seen.find((d) => d.path === `/batch/${topic}?n=${keys.length}`)?.traceparent).toBe(traceparentOf(call));
@@ -266,7 +280,10 @@ describe.each(VARIANTS)('kafkajs across two processes (%s)', (ext) => {
   it('OTEL_NODE_DISABLED_INSTRUMENTATIONS=kafkajs removes the messaging spans and the record headers, nothing else', async () => {
     const { records, consumed, producerSpans, consumerSpans } = await runBoth(ext, 'each-message', 'off', { OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'kafkajs' });
     const tree = spanTree([...producerSpans, ...consumerSpans]);
-    expect([...producerSpans, ...consumerSpans].filter((s) => s.scope.name === KAFKA_SCOPE), tree).toEqual([]);
+    expect(
+      [...producerSpans, ...consumerSpans].filter((s) => s.scope.name === KAFKA_SCOPE),
+      tree,
+    ).toEqual([]);
     // The checkout request is still traced, but its records carry no context...
     const server = one(producerSpans, 'POST /checkout');
     expect(producerSpans).toEqual([server]);

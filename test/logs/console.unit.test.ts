@@ -24,7 +24,7 @@ describe('correlateLine', () => {
     ['{"msg":"x" }', `{"msg":"x" ,"trace_id":"${SC.traceId}","span_id":"${SC.spanId}","trace_flags":"01"}`],
     ['{}', `{"trace_id":"${SC.traceId}","span_id":"${SC.spanId}","trace_flags":"01"}`],
     // Looks like an object but is not JSON (util.inspect output): plain suffix.
-    ["{ a: 1 }", `{ a: 1 } ${IDS}`],
+    ['{ a: 1 }', `{ a: 1 } ${IDS}`],
     ['[1,2]', `[1,2] ${IDS}`],
   ])('%j', (input, expected) => {
     expect(correlateLine(input, SC)).toBe(expected);

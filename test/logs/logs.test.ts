@@ -90,7 +90,11 @@ async function run(ext: string, tag: string, env: Record<string, string> = {}): 
   const lines = parse(r);
   // Every logger wrote both of its records, whatever the configuration.
   for (const source of ['pino', 'winston', 'bunyan', 'console-json'] as const) {
-    for (const where of ['startup', 'request'] as const) expect(lines.filter((l) => l.source === source && l.where === where), `${source} ${where}`).toHaveLength(1);
+    for (const where of ['startup', 'request'] as const)
+      expect(
+        lines.filter((l) => l.source === source && l.where === where),
+        `${source} ${where}`,
+      ).toHaveLength(1);
   }
   for (const where of ['startup', 'request'] as const) {
     const got = lines.filter((l) => l.source === 'console' && l.where === where).map((l) => [l.text, l.stream]);

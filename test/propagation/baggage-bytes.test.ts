@@ -32,7 +32,10 @@ describe.each(VARIANTS)('baggage is forwarded byte-exact (%s)', (ext) => {
       { tag: 'encoded', headers: [['baggage', ENCODED]] },
     ]);
     expect(run.code, run.stderr).toBe(0);
-    for (const [tag, sent] of [['raw', RAW], ['encoded', ENCODED]] as const) {
+    for (const [tag, sent] of [
+      ['raw', RAW],
+      ['encoded', ENCODED],
+    ] as const) {
       const out = run.out(tag);
       for (const s of [out.fetch, out.http]) {
         expect(invalidLines(s)).toEqual([]);
@@ -47,7 +50,13 @@ describe.each(VARIANTS)('baggage is forwarded byte-exact (%s)', (ext) => {
     const run = await runRelay(rx, down, { ext, service, propagators: 'tracecontext,baggage,jaeger' }, [
       { tag: 'raw', headers: [['baggage', RAW]] },
       // As a Jaeger client sends it: its trace header and the baggage header.
-      { tag: 'uberctx', headers: [['uber-trace-id', '4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1'], ['uberctx-city', utf8Bytes('Zürich')]] },
+      {
+        tag: 'uberctx',
+        headers: [
+          ['uber-trace-id', '4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1'],
+          ['uberctx-city', utf8Bytes('Zürich')],
+        ],
+      },
     ]);
     expect(run.code, run.stderr).toBe(0);
     const raw = run.out('raw');

@@ -30,7 +30,8 @@ describe('W3C baggage: values as the app reads them, bytes as they go out', () =
   });
 
   it('passed on unchanged: exactly the text that came in, member by member', () => {
-    for (const h of [`city=${utf8Bytes('Zürich')}`, 'k=a+b', 'k=%2F', 'k=%c3%a9', 'k=v;ttl=60;p', 'a%20b=1', `k=${utf8Bytes('voilà')}`]) expect(write(read(h))).toBe(h);
+    for (const h of [`city=${utf8Bytes('Zürich')}`, 'k=a+b', 'k=%2F', 'k=%c3%a9', 'k=v;ttl=60;p', 'a%20b=1', `k=${utf8Bytes('voilà')}`])
+      expect(write(read(h))).toBe(h);
     // Optional whitespace and repeated headers are normalised, the members are not.
     expect(write(read(['a=1 ,  b=%2F', 'c=3']))).toBe('a=1,b=%2F,c=3');
   });
@@ -43,6 +44,13 @@ describe('W3C baggage: values as the app reads them, bytes as they go out', () =
 
   it('members that are not baggage are skipped one by one', () => {
     const ctx = read('ok=1,=nokey,novalue,bad key=2,k=v\u0001,also=2');
-    expect(Object.fromEntries(propagation.getBaggage(ctx)!.getAllEntries().map(([k, e]) => [k, e.value]))).toEqual({ ok: '1', also: '2' });
+    expect(
+      Object.fromEntries(
+        propagation
+          .getBaggage(ctx)!
+          .getAllEntries()
+          .map(([k, e]) => [k, e.value]),
+      ),
+    ).toEqual({ ok: '1', also: '2' });
   });
 });

@@ -88,7 +88,13 @@ describe.each(VARIANTS)('extraction accepts what real callers send (%s)', (ext) 
   it('OTEL_PROPAGATORS=jaeger: uberctx-* baggage alone (no uber-trace-id) is read and passed on', async () => {
     const service = `jaeger-${ext}`;
     const run = await runRelay(rx, down, { ext, service, propagators: 'jaeger' }, [
-      { tag: 'bag', headers: [['uberctx-tenant', 'acme'], ['uberctx-request-origin', 'mobile%20app']] },
+      {
+        tag: 'bag',
+        headers: [
+          ['uberctx-tenant', 'acme'],
+          ['uberctx-request-origin', 'mobile%20app'],
+        ],
+      },
     ]);
     expect(run.code, run.stderr).toBe(0);
     const { server } = spansFor(run, service, 'bag');

@@ -50,14 +50,21 @@ describe.each(VARIANTS)('a hostile baggage key does not crash the app (%s)', (ex
       expect(s.headers.baggage?.split(','), s.path).toEqual(['a%20b=1', 'tenant=acme']);
       expect(s.headers['uberctx-tenant'], s.path).toBe('acme');
       // "a b" is no header name: that one entry is not sent as jaeger baggage.
-      expect(s.raw.filter(([k]) => k.toLowerCase().startsWith('uberctx-')).map(([k]) => k.toLowerCase()), s.path).toEqual(['uberctx-tenant']);
+      expect(
+        s.raw.filter(([k]) => k.toLowerCase().startsWith('uberctx-')).map(([k]) => k.toLowerCase()),
+        s.path,
+      ).toEqual(['uberctx-tenant']);
     }
   });
 });
 
 describe.each(VARIANTS)('fields that could not be carried are counted at exit (%s)', (ext) => {
   it('the exit summary (OTEL_LOG_LEVEL=info) says how many header fields were not sent', async () => {
-    const relay = await startRelay(ext, rx.url, down.url, { OTEL_SERVICE_NAME: `count-${ext}`, OTEL_PROPAGATORS: 'tracecontext,baggage,jaeger', OTEL_LOG_LEVEL: 'info' });
+    const relay = await startRelay(ext, rx.url, down.url, {
+      OTEL_SERVICE_NAME: `count-${ext}`,
+      OTEL_PROPAGATORS: 'tracecontext,baggage,jaeger',
+      OTEL_LOG_LEVEL: 'info',
+    });
     await get(relay.port, `/relay/${ext}-count`, [
       ['traceparent', `00-${TRACE}-${PARENT}-01`],
       ['baggage', 'a%20b=1,tenant=acme'],

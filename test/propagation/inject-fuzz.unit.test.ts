@@ -13,7 +13,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import http from 'node:http';
-import { defaultTextMapGetter, defaultTextMapSetter, propagation, ROOT_CONTEXT, trace, TraceFlags, isSpanContextValid, type TextMapPropagator } from '@opentelemetry/api';
+import {
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  propagation,
+  ROOT_CONTEXT,
+  trace,
+  TraceFlags,
+  isSpanContextValid,
+  type TextMapPropagator,
+} from '@opentelemetry/api';
 import { buildPropagator } from '../../src/propagators';
 import { dropCounts } from '../../src/propagation/guard';
 import type { PropagatorName } from '../../src/env';
@@ -44,11 +53,67 @@ const TID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SID = '00f067aa0ba902b7';
 
 /** Pieces real attackers and broken clients send. Raw CR/LF/NUL appear too: non-HTTP carriers (message headers) can hold them. */
-const HOSTILE_KEYS = ['a%20b', '%0D%0Ainjected', 'k%00', '%0A', 'caf%C3%A9', utf8Bytes('clé'), 'a(b)', '%ZZ', '%', 'k%2Cx', 'tenant', 'x y', 'k\r\nx', '', '=', 'k"q'];
-const HOSTILE_VALUES = ['v', '%0D%0Aset-cookie:%20x', '%00', '%0A', 'a%20b', 'caf%C3%A9', utf8Bytes('café 日本'), '%E0%A4%A', '%ZZ', 'a+b', 'x'.repeat(5000), '', ' spaced ', 'v\r\nx', 'v\u0000', 'v\u2028', '\ud800', '"q"', 'a;b'];
+const HOSTILE_KEYS = [
+  'a%20b',
+  '%0D%0Ainjected',
+  'k%00',
+  '%0A',
+  'caf%C3%A9',
+  utf8Bytes('clé'),
+  'a(b)',
+  '%ZZ',
+  '%',
+  'k%2Cx',
+  'tenant',
+  'x y',
+  'k\r\nx',
+  '',
+  '=',
+  'k"q',
+];
+const HOSTILE_VALUES = [
+  'v',
+  '%0D%0Aset-cookie:%20x',
+  '%00',
+  '%0A',
+  'a%20b',
+  'caf%C3%A9',
+  utf8Bytes('café 日本'),
+  '%E0%A4%A',
+  '%ZZ',
+  'a+b',
+  'x'.repeat(5000),
+  '',
+  ' spaced ',
+  'v\r\nx',
+  'v\u0000',
+  'v\u2028',
+  '\ud800',
+  '"q"',
+  'a;b',
+];
 const HOSTILE_PROPS = ['', ';p', ';p=%0A', ';p=\r\n', ';;;', `;${'x'.repeat(300)}`];
-const TRACESTATE = ['vendor=ok', 'UPPER=1,=x,,,k=v=w', `big=${'a'.repeat(600)}`, Array.from({ length: 40 }, (_, i) => `k${i}=v`).join(','), 'k=v\r\nx', '\u00e9=2', ''];
-const B3 = ['0', '1', 'd', 'garbage', `${TID}-${SID}`, `${TID}-${SID}-1`, `${TID}-${SID}-0-${SID}`, `${'0'.repeat(32)}-${'0'.repeat(16)}-1`, 'x'.repeat(4000), `${TID}-${SID}-1\r\n`];
+const TRACESTATE = [
+  'vendor=ok',
+  'UPPER=1,=x,,,k=v=w',
+  `big=${'a'.repeat(600)}`,
+  Array.from({ length: 40 }, (_, i) => `k${i}=v`).join(','),
+  'k=v\r\nx',
+  '\u00e9=2',
+  '',
+];
+const B3 = [
+  '0',
+  '1',
+  'd',
+  'garbage',
+  `${TID}-${SID}`,
+  `${TID}-${SID}-1`,
+  `${TID}-${SID}-0-${SID}`,
+  `${'0'.repeat(32)}-${'0'.repeat(16)}-1`,
+  'x'.repeat(4000),
+  `${TID}-${SID}-1\r\n`,
+];
 const B3_IDS = [TID, SID, '0'.repeat(16), 'zz', 'a'.repeat(5000), `${TID}\r\n`, ''];
 const SAMPLED = ['0', '1', 'true', 'false', 'd', 'garbage', '\r\n'];
 const UBER = [`${TID}:${SID}:0:1`, `${TID}:${SID}:0:0`, 'a:b:c', '0:0:0:1', '%E0%A4%A', `${TID}:${SID}:0:1\r\n`, 'x'.repeat(600)];
@@ -119,7 +184,14 @@ function runCase(p: TextMapPropagator, names: readonly PropagatorName[], incomin
     problems.push(`inject through setHeader threw ${(e as Error).message}`);
   }
   const names2 = Object.keys(msg.getHeaders()).sort();
-  if (names2.join() !== Object.keys(plain).map((k) => k.toLowerCase()).sort().join()) problems.push(`setHeader got ${names2.join()} but the object got ${Object.keys(plain).join()}`);
+  if (
+    names2.join() !==
+    Object.keys(plain)
+      .map((k) => k.toLowerCase())
+      .sort()
+      .join()
+  )
+    problems.push(`setHeader got ${names2.join()} but the object got ${Object.keys(plain).join()}`);
 
   // Every trace header names the same trace, and each configured one is there when there is a trace.
   const sc = trace.getSpanContext(ctx);
@@ -136,7 +208,8 @@ function runCase(p: TextMapPropagator, names: readonly PropagatorName[], incomin
   }
   // What goes out as baggage stays within the W3C limits, whatever came in.
   const bag = plain.baggage;
-  if (typeof bag === 'string' && (bag.length > 8192 || bag.split(',').length > 180)) problems.push(`baggage of ${bag.length} bytes, ${bag.split(',').length} members`);
+  if (typeof bag === 'string' && (bag.length > 8192 || bag.split(',').length > 180))
+    problems.push(`baggage of ${bag.length} bytes, ${bag.split(',').length} members`);
   const uberctx = Object.entries(plain).filter(([k]) => k.startsWith('uberctx-'));
   if (uberctx.reduce((n, [k, v]) => n + k.length + String(v).length, 0) > 8192) problems.push('uberctx-* over 8192 bytes');
   return problems;
@@ -152,7 +225,8 @@ describe('inject fuzz: hostile incoming headers, every propagator combination', 
       for (let i = 0; i < CASES_PER_COMBO; i++) {
         const incoming = hostileHeaders(r);
         cases++;
-        for (const problem of runCase(p, names, incoming)) if (failures.length < 20) failures.push(`[${names.join(',')}] case ${i} ${JSON.stringify(incoming).slice(0, 300)}: ${problem}`);
+        for (const problem of runCase(p, names, incoming))
+          if (failures.length < 20) failures.push(`[${names.join(',')}] case ${i} ${JSON.stringify(incoming).slice(0, 300)}: ${problem}`);
       }
     });
     expect(cases).toBe(COMBOS.length * CASES_PER_COMBO);
@@ -187,7 +261,7 @@ describe('inject fuzz: hostile incoming headers, every propagator combination', 
 
   it('SQS/SNS message attributes: at most 10, names SQS accepts (uberctx keys with other token characters are dropped)', () => {
     const p = buildPropagator(['tracecontext', 'baggage', 'jaeger']);
-    const members = ['ok_1=1', "bad!key=2", ...Array.from({ length: 12 }, (_, i) => `k${i}=v`)].join(',');
+    const members = ['ok_1=1', 'bad!key=2', ...Array.from({ length: 12 }, (_, i) => `k${i}=v`)].join(',');
     const ctx = p.extract(ROOT_CONTEXT, { traceparent: `00-${TID}-${SID}-01`, baggage: members }, defaultTextMapGetter);
     // The aws-sdk instrumentation's setter: each field becomes a String message attribute.
     const attrs: Record<string, { DataType: string; StringValue: string }> = { existing: { DataType: 'String', StringValue: 'x' } };

@@ -81,13 +81,16 @@ export interface Reply {
  */
 export function get(port: number, path: string, headers: [string, string][] = []): Promise<Reply> {
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, path, agent: false, headers: ['host', `127.0.0.1:${port}`, ...headers.flat(), 'connection', 'close'], timeout: 15_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', (e) => resolve({ status: 0, body, error: e.message }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path, agent: false, headers: ['host', `127.0.0.1:${port}`, ...headers.flat(), 'connection', 'close'], timeout: 15_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', (e) => resolve({ status: 0, body, error: e.message }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('no answer within 15 s')));
     req.on('error', (e) => resolve({ status: 0, body: '', error: e.message }));
     req.end();
@@ -103,7 +106,12 @@ export interface Relay {
 
 /** Starts test/fixtures/propagation/relay.<ext> under the agent, calling `downstream`. */
 export async function startRelay(ext: string, endpoint: string, downstream: string, env: Record<string, string>): Promise<Relay> {
-  const fixture = startFixture({ fixture: `propagation/relay.${ext}`, mode: ext === 'cjs' ? 'require' : 'import', endpoint, env: { DOWNSTREAM: downstream, ...env } });
+  const fixture = startFixture({
+    fixture: `propagation/relay.${ext}`,
+    mode: ext === 'cjs' ? 'require' : 'import',
+    endpoint,
+    env: { DOWNSTREAM: downstream, ...env },
+  });
   const port = Number((await fixture.ready).split(' ')[1]);
   return {
     port,

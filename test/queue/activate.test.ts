@@ -15,7 +15,9 @@ function resolveAll(raw: string, entry?: string): { targets: ReturnType<typeof r
 
 describe('resolving the modules named in OTEL_AGENT_QUEUE_HOOKS', () => {
   it('resolves paths against the working directory, grouping the hooks of one file', () => {
-    const { targets, warnings } = resolveAll('./lib/queue.cjs#TaskQueue.prototype.submit=submit(arg1); ./lib/queue.cjs#TaskQueue.prototype.retry=span(); ./lib/worker.mjs#execute=execute(arg0)');
+    const { targets, warnings } = resolveAll(
+      './lib/queue.cjs#TaskQueue.prototype.submit=submit(arg1); ./lib/queue.cjs#TaskQueue.prototype.retry=span(); ./lib/worker.mjs#execute=execute(arg0)',
+    );
     expect(warnings).toEqual([]);
     expect(targets.map((t) => [t.file, t.hooks.length])).toEqual([
       [join(CWD, 'lib/queue.cjs'), 2],

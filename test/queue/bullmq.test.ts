@@ -55,7 +55,11 @@ async function addAndProcess(ext: string, paths: string[], settled: number): Pro
     env: { ...env, OTEL_SERVICE_NAME: `${queue}-worker`, EXPECT_SETTLED: String(settled) },
   });
   await worker.ready;
-  const producer = await runFixture({ fixture: `queue/bullmq-producer.${ext}`, endpoint: rx.url, env: { ...env, OTEL_SERVICE_NAME: `${queue}-web`, PATHS: paths.join(',') } });
+  const producer = await runFixture({
+    fixture: `queue/bullmq-producer.${ext}`,
+    endpoint: rx.url,
+    env: { ...env, OTEL_SERVICE_NAME: `${queue}-web`, PATHS: paths.join(',') },
+  });
   expect(producer.code, producer.stderr).toBe(0);
   const w = await worker.result;
   expect(w.code, w.stderr).toBe(0);
@@ -70,13 +74,21 @@ async function addAndProcess(ext: string, paths: string[], settled: number): Pro
 }
 
 describe.skipIf(!HAVE_REDIS).each(VARIANTS)('BullMQ, no configuration (%s)', (ext) => {
-  it('a job added in an HTTP request is processed under that request\'s trace in the worker process', async () => {
+  it("a job added in an HTTP request is processed under that request's trace in the worker process", async () => {
     const r = await addAndProcess(ext, ['/orders?id=1'], 1);
-    const server = one(r.web.filter((s) => s.kind === 'SERVER'), 'POST /orders');
+    const server = one(
+      r.web.filter((s) => s.kind === 'SERVER'),
+      'POST /orders',
+    );
     const publish = one(r.web, `publish ${r.queue}`);
     expect(publish.kind).toBe('PRODUCER');
     expect(publish.parentSpanId).toBe(server.spanId);
-    const jobId = JSON.parse(r.producer.stdout.split('\n').find((l) => l.startsWith('ADDED '))!.slice(6)).jobId;
+    const jobId = JSON.parse(
+      r.producer.stdout
+        .split('\n')
+        .find((l) => l.startsWith('ADDED '))!
+        .slice(6),
+    ).jobId;
     expect(publish.attributes).toMatchObject({
       'messaging.system': 'bullmq',
       'messaging.operation.type': 'send',
@@ -103,20 +115,29 @@ describe.skipIf(!HAVE_REDIS).each(VARIANTS)('BullMQ, no configuration (%s)', (ex
     const kids = childrenOf(r.work, proc);
     const charge = one(kids, /^GET/);
     expect(charge.kind).toBe('CLIENT');
-    expect(one(r.work.filter((s) => s.kind === 'SERVER'), 'GET /charge').parentSpanId).toBe(charge.spanId);
+    expect(
+      one(
+        r.work.filter((s) => s.kind === 'SERVER'),
+        'GET /charge',
+      ).parentSpanId,
+    ).toBe(charge.spanId);
     expect(kids.filter((s) => s.kind === 'CLIENT' && s.attributes['db.system.name'] === 'redis').length).toBeGreaterThan(0);
 
     // BullMQ's polling and bookkeeping make no root traces of their own in the worker; the
     // app's own 'completed' listener is not silenced: its receipt call is there, as it would be
     // without the agent (a trace of its own: the listener runs after the job's span ended).
     const roots = r.work.filter((s) => !s.parentSpanId);
-    expect(roots.map((s) => `${s.kind} ${String(s.attributes['url.full'] ?? s.name)}`)).toEqual([expect.stringMatching(/^CLIENT http:\/\/127\.0\.0\.1:\d+\/receipt$/)]);
+    expect(roots.map((s) => `${s.kind} ${String(s.attributes['url.full'] ?? s.name)}`)).toEqual([
+      expect.stringMatching(/^CLIENT http:\/\/127\.0\.0\.1:\d+\/receipt$/),
+    ]);
   });
 
   it('a failing job records the error on every attempt, each attempt a child of the same PRODUCER span', async () => {
     const r = await addAndProcess(ext, ['/orders?id=2&fail=1'], 1);
     const publish = one(r.web, `publish ${r.queue}`);
-    const procs = r.work.filter((s) => s.name === `process ${r.queue}`).sort((a, b) => Number(a.attributes['task.attempt']) - Number(b.attributes['task.attempt']));
+    const procs = r.work
+      .filter((s) => s.name === `process ${r.queue}`)
+      .sort((a, b) => Number(a.attributes['task.attempt']) - Number(b.attributes['task.attempt']));
     expect(procs.map((s) => s.attributes['task.attempt'])).toEqual([1, 2]);
     for (const p of procs) {
       expect(p.traceId).toBe(publish.traceId);
@@ -135,7 +156,12 @@ describe.skipIf(!HAVE_REDIS).each(VARIANTS)('BullMQ, no configuration (%s)', (ex
     const procs = r.work.filter((s) => s.name === `process ${r.queue}`);
     expect(procs).toHaveLength(2);
     for (const p of procs) expect(p.parentSpanId).toBe(publish.spanId);
-    const ids = JSON.parse(r.producer.stdout.split('\n').find((l) => l.startsWith('ADDED '))!.slice(6)).jobIds;
+    const ids = JSON.parse(
+      r.producer.stdout
+        .split('\n')
+        .find((l) => l.startsWith('ADDED '))!
+        .slice(6),
+    ).jobIds;
     expect(procs.map((p) => p.attributes['messaging.message.id']).sort()).toEqual([...ids].sort());
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultSpanName, functionName, parseHook, parseQueueHooks } from '../../src/instrumentations/queue-hooks/grammar';
 
 describe('OTEL_AGENT_QUEUE_HOOKS grammar', () => {
-  it("parses the documented example: a class method submit and a named-export execute", () => {
+  it('parses the documented example: a class method submit and a named-export execute', () => {
     const r = parseQueueHooks('./lib/queue.js#TaskQueue.prototype.submit=submit(arg1); ./lib/worker.js#execute=execute(arg0.input)');
     expect(r.errors).toEqual([]);
     expect(r.hooks).toHaveLength(2);

@@ -175,7 +175,10 @@ describe.each(VARIANTS)('queue hooks from the environment (%s)', (ext) => {
     expect(pubs).toHaveLength(3);
     expect(procs).toHaveLength(3);
     expect(new Set(spans.map((s) => s.traceId)).size).toBe(1);
-    const root = one(pubs.filter((p) => p.parentSpanId === ''), 'publish tasks');
+    const root = one(
+      pubs.filter((p) => p.parentSpanId === ''),
+      'publish tasks',
+    );
     // publish <- process <- publish <- process <- publish <- process
     const chain: string[] = [];
     for (let s: RecvSpan | undefined = root; s; s = [...pubs, ...procs].find((c) => c.parentSpanId === s!.spanId)) chain.push(s.kind);

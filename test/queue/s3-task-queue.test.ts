@@ -80,7 +80,14 @@ function hooks(ext: string): string {
 }
 
 const s3Spans = (spans: RecvSpan[]): string[] =>
-  spans.filter((s) => s.name.startsWith('S3.')).map((s) => `${s.name} ${String(s.attributes['aws.s3.key'] ?? '?').replace(/[0-9a-f-]{36}/, '<id>').replace(/\/\d{13}\//, '/<ts>/')}`);
+  spans
+    .filter((s) => s.name.startsWith('S3.'))
+    .map(
+      (s) =>
+        `${s.name} ${String(s.attributes['aws.s3.key'] ?? '?')
+          .replace(/[0-9a-f-]{36}/, '<id>')
+          .replace(/\/\d{13}\//, '/<ts>/')}`,
+    );
 
 describe.skipIf(!HAVE_PG).each(VARIANTS)('oq over S3, traced by OTEL_AGENT_QUEUE_HOOKS alone (%s)', (ext) => {
   it('one trace: request -> submit -> its S3 writes, and submit -> execute -> claim / handler / complete with every call nested', async () => {
@@ -112,7 +119,10 @@ describe.skipIf(!HAVE_PG).each(VARIANTS)('oq over S3, traced by OTEL_AGENT_QUEUE
     expect((await pg.query(`SELECT status FROM ${table} WHERE id = $1`, [orderId])).rows[0]!.status).toBe('paid');
 
     const all = rx.spans().filter((s) => String(s.resource['service.name']).startsWith(service));
-    const server = one(all.filter((s) => s.kind === 'SERVER'), 'POST /orders');
+    const server = one(
+      all.filter((s) => s.kind === 'SERVER'),
+      'POST /orders',
+    );
     const trace = all.filter((s) => s.traceId === server.traceId);
     const tree = spanTree(trace);
     const webSpans = trace.filter((s) => s.resource['service.name'] === `${service}-web`);
@@ -137,16 +147,31 @@ describe.skipIf(!HAVE_PG).each(VARIANTS)('oq over S3, traced by OTEL_AGENT_QUEUE
     const execute = one(workerSpans, 'process orders');
     expect(execute.kind).toBe('CONSUMER');
     expect(execute.parentSpanId, tree).toBe(submit.spanId);
-    expect(execute.attributes).toMatchObject({ 'messaging.system': 'oq', 'messaging.operation.type': 'process', 'messaging.message.id': taskId, 'task.attempt': 1 });
-    expect(childrenOf(trace, execute).map((s) => s.name), tree).toEqual(['claim', 'process_order', 'complete']);
+    expect(execute.attributes).toMatchObject({
+      'messaging.system': 'oq',
+      'messaging.operation.type': 'process',
+      'messaging.message.id': taskId,
+      'task.attempt': 1,
+    });
+    expect(
+      childrenOf(trace, execute).map((s) => s.name),
+      tree,
+    ).toEqual(['claim', 'process_order', 'complete']);
 
     const claim = one(workerSpans, 'claim');
     expect(claim.kind).toBe('INTERNAL');
-    expect(s3Spans(childrenOf(trace, claim)), tree).toEqual(['S3.GetObject tasks/a/<id>.json', 'S3.PutObject leases/a/<id>', 'S3.DeleteObject ready/a/<ts>/<id>']);
+    expect(s3Spans(childrenOf(trace, claim)), tree).toEqual([
+      'S3.GetObject tasks/a/<id>.json',
+      'S3.PutObject leases/a/<id>',
+      'S3.DeleteObject ready/a/<ts>/<id>',
+    ]);
 
     const handler = one(workerSpans, 'process_order');
     const handlerKids = childrenOf(trace, handler);
-    expect(handlerKids.map((s) => s.kind), tree).toEqual(['CLIENT', 'CLIENT', 'CLIENT']);
+    expect(
+      handlerKids.map((s) => s.kind),
+      tree,
+    ).toEqual(['CLIENT', 'CLIENT', 'CLIENT']);
     const [getOrder, charge, markPaid] = handlerKids as [RecvSpan, RecvSpan, RecvSpan];
     expect(getOrder.attributes['db.system.name'] ?? getOrder.attributes['db.system']).toBe('postgresql');
     expect(String(getOrder.attributes['db.query.text'] ?? getOrder.attributes['db.statement'])).toBe(`SELECT amount_cents FROM ${table} WHERE id = $1`);
@@ -154,7 +179,9 @@ describe.skipIf(!HAVE_PG).each(VARIANTS)('oq over S3, traced by OTEL_AGENT_QUEUE
     expect(charge.attributes['url.full']).toBe(`${paymentUrl}/charge`);
     expect(markPaid.attributes['db.system.name'] ?? markPaid.attributes['db.system']).toBe('postgresql');
     // (How literals in query text are shown is the pg instrumentation's business, not this test's.)
-    expect(String(markPaid.attributes['db.query.text'] ?? markPaid.attributes['db.statement'])).toMatch(new RegExp(`^UPDATE ${table} SET status = \\S+ WHERE id = \\$1$`));
+    expect(String(markPaid.attributes['db.query.text'] ?? markPaid.attributes['db.statement'])).toMatch(
+      new RegExp(`^UPDATE ${table} SET status = \\S+ WHERE id = \\$1$`),
+    );
     // The payment service received the handler's context: its CLIENT span.
     const last = charges.at(-1) as { headers: Record<string, string> };
     expect(last.headers.traceparent).toBe(`00-${server.traceId}-${charge.spanId}-01`);
@@ -164,7 +191,10 @@ describe.skipIf(!HAVE_PG).each(VARIANTS)('oq over S3, traced by OTEL_AGENT_QUEUE
 
     // Nothing else in the trace: every span is one of those above.
     const placed = new Set([server, submit, execute, claim, handler, complete, ...[submit, claim, handler, complete].flatMap((p) => childrenOf(trace, p))]);
-    expect(trace.filter((s) => !placed.has(s)).map((s) => s.name), tree).toEqual([]);
+    expect(
+      trace.filter((s) => !placed.has(s)).map((s) => s.name),
+      tree,
+    ).toEqual([]);
 
     // Outside the trace, the worker only made the poll it needed to find the task
     // (list the ready markers, read the task): before that, no context exists to join.

@@ -126,7 +126,12 @@ describe('submit', () => {
 
 function one(name: string): ReadableSpan {
   const s = named(name);
-  if (s.length !== 1) throw new Error(`expected one ${name}, got ${spans().map((x) => x.name).join(', ')}`);
+  if (s.length !== 1)
+    throw new Error(
+      `expected one ${name}, got ${spans()
+        .map((x) => x.name)
+        .join(', ')}`,
+    );
   return s[0]!;
 }
 
@@ -137,7 +142,7 @@ describe('execute', () => {
     return { task, producer: one('publish orders') };
   };
 
-  it('continues the submitter\'s trace: CONSUMER span whose parent is the PRODUCER span', async () => {
+  it("continues the submitter's trace: CONSUMER span whose parent is the PRODUCER span", async () => {
     const { task, producer } = submitted();
     const execute = hook('./w.js#execute=execute(arg0.input, queue=orders, id=arg0.id)', async (t: { id: string }) => `done ${t.id}`);
     const r = await inRoot(() => execute(task));
@@ -171,7 +176,11 @@ describe('execute', () => {
       { _otel: { traceparent: 42, tracestate: {} } },
       { _otel: { traceparent: '00-00000000000000000000000000000000-0000000000000000-01' } },
       { _otel: [] },
-      { get _otel() { throw new Error('getter throws'); } },
+      {
+        get _otel() {
+          throw new Error('getter throws');
+        },
+      },
     ];
     const active = rt.tracer.startSpan('ambient poll loop');
     for (const p of payloads) expect(context.with(trace.setSpan(ROOT_CONTEXT, active), () => execute({ input: p }))).toBe(p);
@@ -286,13 +295,15 @@ describe('sync, async and callback functions', () => {
     expect(one('run').status).toMatchObject({ code: SpanStatusCode.ERROR, message: 'rejected' });
   });
 
-  it('Node-style callback: the span ends when the callback is called, which runs in the caller\'s context', async () => {
+  it("Node-style callback: the span ends when the callback is called, which runs in the caller's context", async () => {
     const f = hook('./m.js#run=span()', (x: number, cb: (e: Error | null, r?: number) => void) => {
       setTimeout(() => cb(null, x * 2), 5);
     });
     const caller = rt.tracer.startSpan('caller');
     const got = await new Promise<{ r?: number; active?: string }>((resolve) =>
-      context.with(trace.setSpan(ROOT_CONTEXT, caller), () => f(21, (_e: Error | null, r?: number) => resolve({ r, active: trace.getActiveSpan()?.spanContext().spanId }))),
+      context.with(trace.setSpan(ROOT_CONTEXT, caller), () =>
+        f(21, (_e: Error | null, r?: number) => resolve({ r, active: trace.getActiveSpan()?.spanContext().spanId })),
+      ),
     );
     caller.end();
     expect(got.r).toBe(42);
@@ -437,7 +448,7 @@ describe('finding and replacing the function (applyHook)', () => {
     expect(r.error).toMatch(/read-only getter \(usually a re-export: hook the module that defines the function\)/);
   });
 
-  it('ESM namespace: assigns through the namespace (as import-in-the-middle\'s setter expects)', () => {
+  it("ESM namespace: assigns through the namespace (as import-in-the-middle's setter expects)", () => {
     const writes: string[] = [];
     const target: Record<string, unknown> = { execute: () => 'x' };
     const ns = new Proxy(target, {

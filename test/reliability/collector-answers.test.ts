@@ -68,7 +68,15 @@ async function run(c: HostileCollector, answer: Answer, ext: string, name: strin
     },
   });
   const port = Number((await f.ready).split(' ')[1]);
-  expect(wrongWorkAnswers(await drive(port, Array.from({ length: REQUESTS }, (_, i) => `/work/${i}?hop=1`), 4))).toEqual([]);
+  expect(
+    wrongWorkAnswers(
+      await drive(
+        port,
+        Array.from({ length: REQUESTS }, (_, i) => `/work/${i}?hop=1`),
+        4,
+      ),
+    ),
+  ).toEqual([]);
   const stats = await settled(f.child);
   await request(port, '/shutdown?code=0', { method: 'POST' });
   const r = await f.result;
@@ -92,10 +100,18 @@ describe.concurrent('hostile answers: every export settles once, a 2xx is never 
     const ids = c.acceptedSpanIds(r.service);
     expect(dupes(ids).length, 'spans the collector got twice').toBe(0);
     // The collector had every span after its status line; nothing was lost or retried.
-    expect({ exported: a.exported, failed: a.failed, dropped: a.dropped, rejected: a.rejected }, r.stderr).toEqual({ exported: a.ended, failed: 0, dropped: 0, rejected: 0 });
+    expect({ exported: a.exported, failed: a.failed, dropped: a.dropped, rejected: a.rejected }, r.stderr).toEqual({
+      exported: a.ended,
+      failed: 0,
+      dropped: 0,
+      rejected: 0,
+    });
     // Everything counted before /shutdown, plus the shutdown request's own spans sent at exit.
     expect(ids.length).toBeGreaterThanOrEqual(a.exported);
-    expect(agentLines(r.stderr).filter((l) => l.includes('could not export')), r.stderr).toEqual([]);
+    expect(
+      agentLines(r.stderr).filter((l) => l.includes('could not export')),
+      r.stderr,
+    ).toEqual([]);
   });
 
   it('503 with a 4 MiB body: retried (the answer did not stall the export), then counted as failed, nothing taken', async () => {
@@ -124,10 +140,24 @@ describe('exit while a 2xx answer is still arriving', () => {
     const f = startTracked({
       fixture: 'reliability/server.cjs',
       endpoint: c.url,
-      env: { OTEL_SERVICE_NAME: service, OTEL_EXPORTER_OTLP_TIMEOUT: '60000', OTEL_BSP_EXPORT_TIMEOUT: '60000', OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_AGENT_FLUSH_TIMEOUT: '5000' },
+      env: {
+        OTEL_SERVICE_NAME: service,
+        OTEL_EXPORTER_OTLP_TIMEOUT: '60000',
+        OTEL_BSP_EXPORT_TIMEOUT: '60000',
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_AGENT_FLUSH_TIMEOUT: '5000',
+      },
     });
     const port = Number((await f.ready).split(' ')[1]);
-    expect(wrongWorkAnswers(await drive(port, Array.from({ length: 5 }, (_, i) => `/work/${i}?hop=1`), 2))).toEqual([]);
+    expect(
+      wrongWorkAnswers(
+        await drive(
+          port,
+          Array.from({ length: 5 }, (_, i) => `/work/${i}?hop=1`),
+          2,
+        ),
+      ),
+    ).toEqual([]);
     // Wait until the collector has taken a batch (its answer then trickles for the rest of the run).
     for (let i = 0; c.acceptedSpanIds(service).length === 0; i++) {
       if (i > 300) throw new Error('the collector never got an export');
@@ -140,11 +170,14 @@ describe('exit while a 2xx answer is still arriving', () => {
     // Without the fix the exit flush resent every batch in flight, including those the collector had answered 200.
     expect(dupes(ids).length, 'spans the collector got twice').toBe(0);
     expect(ids.length).toBeGreaterThanOrEqual(20);
-    expect(agentLines(r.stderr).filter((l) => l.includes('could not export')), r.stderr).toEqual([]);
+    expect(
+      agentLines(r.stderr).filter((l) => l.includes('could not export')),
+      r.stderr,
+    ).toEqual([]);
   });
 });
 
-describe.concurrent('OTLP partial success: rejected spans are counted, warned about once with the collector\'s message, and in the exit summary', () => {
+describe.concurrent("OTLP partial success: rejected spans are counted, warned about once with the collector's message, and in the exit summary", () => {
   const MESSAGE = 'test collector: 1 span dropped (too old)';
   it.each([
     ['http/protobuf', 'cjs'],
@@ -154,7 +187,14 @@ describe.concurrent('OTLP partial success: rejected spans are counted, warned ab
     const c = await startHostileCollector();
     collectors.push(c);
     // One rejected span per export, whatever its size: the rejected count must equal the number of exports.
-    const r = await run(c, { kind: 'partial', rejected: 1, message: MESSAGE }, ext, `partial-${protocol.replace('/', '-')}`, { OTEL_EXPORTER_OTLP_PROTOCOL: protocol, OTEL_LOG_LEVEL: 'info' }, protocol === 'grpc' ? c.grpcUrl : c.url);
+    const r = await run(
+      c,
+      { kind: 'partial', rejected: 1, message: MESSAGE },
+      ext,
+      `partial-${protocol.replace('/', '-')}`,
+      { OTEL_EXPORTER_OTLP_PROTOCOL: protocol, OTEL_LOG_LEVEL: 'info' },
+      protocol === 'grpc' ? c.grpcUrl : c.url,
+    );
     expect(r.code, r.stderr).toBe(0);
     const a = r.stats;
     expect(a.rejected, JSON.stringify(a)).toBeGreaterThan(0);

@@ -112,12 +112,18 @@ describe.each(VARIANTS)('bad configuration in a real run (%s): the app runs and 
       env: { OTEL_SERVICE_NAME: service, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${rx.url}/v1/traces`, ...env },
     });
     const port = Number((await f.ready).split(' ')[1]);
-    const answers = await drive(port, Array.from({ length: 50 }, (_, i) => `/work/${i}?hop=1`), 8);
+    const answers = await drive(
+      port,
+      Array.from({ length: 50 }, (_, i) => `/work/${i}?hop=1`),
+      8,
+    );
     expect(wrongWorkAnswers(answers)).toEqual([]);
     await request(port, '/shutdown?code=42', { method: 'POST' });
     const r = await f.result;
     expect(r.code, r.stderr).toBe(42);
-    const spans = rx.spans().filter((s) => s.resource['service.name'] === service && s.kind === 'SERVER' && String(s.attributes['url.path']).startsWith('/work/'));
+    const spans = rx
+      .spans()
+      .filter((s) => s.resource['service.name'] === service && s.kind === 'SERVER' && String(s.attributes['url.path']).startsWith('/work/'));
     return { stderr: r.stderr, exported: spans.length };
   }
 
@@ -151,7 +157,11 @@ describe.each(VARIANTS)('bad configuration in a real run (%s): the app runs and 
     expect(exported).toBe(50);
     const warnings = stderr.split('\n').filter((l) => l.startsWith('[otel-agent] warning: '));
     expect(warnings.length, stderr).toBe(Object.keys(env).length);
-    for (const n of Object.keys(env)) expect(warnings.filter((l) => l.includes(` ${n}=`)), n).toHaveLength(1);
+    for (const n of Object.keys(env))
+      expect(
+        warnings.filter((l) => l.includes(` ${n}=`)),
+        n,
+      ).toHaveLength(1);
   });
 
   it('every variable empty: no warning at all, defaults, spans exported', async () => {

@@ -115,7 +115,11 @@ describe.concurrent('exporter faults under load: the app is unaffected, memory i
     });
     const port = Number((await f.ready).split(' ')[1]);
 
-    const answers = await drive(port, Array.from({ length: REQUESTS }, (_, i) => `/work/${i}?hop=1`), CONCURRENCY);
+    const answers = await drive(
+      port,
+      Array.from({ length: REQUESTS }, (_, i) => `/work/${i}?hop=1`),
+      CONCURRENCY,
+    );
     expect(wrongWorkAnswers(answers), 'every answer the app gave under load').toEqual([]);
 
     const stats = await getJson<FixtureStats>(port, '/stats');
@@ -138,7 +142,11 @@ describe.concurrent('exporter faults under load: the app is unaffected, memory i
         const s = (await statsBySignal<FixtureStats>(f.child)).agent!;
         return s.ended - s.exported - s.failed - s.dropped === 0;
       }, 20_000);
-      const after = await drive(port, Array.from({ length: 20 }, (_, i) => `/work/${100_000 + i}`), 4);
+      const after = await drive(
+        port,
+        Array.from({ length: 20 }, (_, i) => `/work/${100_000 + i}`),
+        4,
+      );
       expect(wrongWorkAnswers(after)).toEqual([]);
       // Spans queued before the recovery may be flushed first; the new ones follow within a few batches.
       await rx.waitForSpans(

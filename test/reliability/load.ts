@@ -14,7 +14,11 @@ export interface Answer {
   error?: string;
 }
 
-export function request(port: number, path: string, opts: { method?: string; headers?: http.OutgoingHttpHeaders; agent?: http.Agent; timeoutMs?: number } = {}): Promise<Answer> {
+export function request(
+  port: number,
+  path: string,
+  opts: { method?: string; headers?: http.OutgoingHttpHeaders; agent?: http.Agent; timeoutMs?: number } = {},
+): Promise<Answer> {
   return new Promise((resolve) => {
     const req = http.request(
       { host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent ?? false, timeout: opts.timeoutMs ?? 15_000 },

@@ -85,9 +85,17 @@ const pgLoad = (): string[] => Array.from({ length: 200 }, (_, i) => (i % 10 ===
 
 describe.each(VARIANTS)('an instrumentation failing on a module shape it does not expect (%s)', (ext) => {
   it.each([
-    ['frozen', 'its patch throws while the app loads the module: the module loads unpatched', /instrumentation "pg" could not patch pg@8\.99\.0 \(TypeError: .*\); pg is loaded unpatched/],
-    ['bare', 'its wrapper throws inside the app\'s query: the query runs as if untraced, "pg" is switched off', /instrumentation "pg" threw inside Client\.query \(TypeError: .*\); the call went on without it, and "pg" is switched off/],
-  ] as const)('%s client: %s; every answer under load is the app\'s own, one warning', async (shape, _what, warning) => {
+    [
+      'frozen',
+      'its patch throws while the app loads the module: the module loads unpatched',
+      /instrumentation "pg" could not patch pg@8\.99\.0 \(TypeError: .*\); pg is loaded unpatched/,
+    ],
+    [
+      'bare',
+      'its wrapper throws inside the app\'s query: the query runs as if untraced, "pg" is switched off',
+      /instrumentation "pg" threw inside Client\.query \(TypeError: .*\); the call went on without it, and "pg" is switched off/,
+    ],
+  ] as const)("%s client: %s; every answer under load is the app's own, one warning", async (shape, _what, warning) => {
     const service = `pg-${shape}-${ext}`;
     const f = startTracked({ fixture: appWithFakePg(ext, shape), endpoint: rx.url, env: { OTEL_SERVICE_NAME: service } });
     const port = Number((await f.ready).split(' ')[1]);
@@ -114,7 +122,11 @@ const n = 150;
 async function loadUnderFault(ext: string, service: string, fault: string, warning: RegExp): Promise<void> {
   const f = startTracked({ fixture: `reliability/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, OTEL_AGENT_TEST_FAULTS: fault } });
   const port = Number((await f.ready).split(' ')[1]);
-  const answers = await drive(port, Array.from({ length: n }, (_, i) => `/work/${i}?hop=1`), 16);
+  const answers = await drive(
+    port,
+    Array.from({ length: n }, (_, i) => `/work/${i}?hop=1`),
+    16,
+  );
   expect(wrongWorkAnswers(answers)).toEqual([]);
   const bye = await request(port, '/shutdown?code=42', { method: 'POST' });
   expect(bye.status).toBe(200);

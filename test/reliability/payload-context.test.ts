@@ -64,7 +64,12 @@ describe.each(VARIANTS)('hostile trace context in Kafka record headers (%s)', (e
       timeoutMs: 30_000,
     });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.split('\n').filter((l) => l.startsWith('MSG ')).sort()).toEqual(RECORDS.map((x) => `MSG ${x.key} ${`payload of ${x.key}`.length}`).sort());
+    expect(
+      r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('MSG '))
+        .sort(),
+    ).toEqual(RECORDS.map((x) => `MSG ${x.key} ${`payload of ${x.key}`.length}`).sort());
     expect(agentLines(r.stderr)).toEqual([]);
     const consumers = of(service).filter((s) => s.kind === 'CONSUMER');
     const failures: string[] = [];
@@ -75,7 +80,8 @@ describe.each(VARIANTS)('hostile trace context in Kafka record headers (%s)', (e
         continue;
       }
       const continued = s.traceId === TID && s.parentSpanId === SID;
-      if (continued !== (rec.expect === 'continued')) failures.push(`${rec.key}: expected ${rec.expect}, got trace ${s.traceId} parent ${s.parentSpanId || '(none)'}`);
+      if (continued !== (rec.expect === 'continued'))
+        failures.push(`${rec.key}: expected ${rec.expect}, got trace ${s.traceId} parent ${s.parentSpanId || '(none)'}`);
       if (rec.expect === 'root' && s.traceId === TID) failures.push(`${rec.key}: reused the hostile trace id`);
     }
     expect(failures).toEqual([]);
@@ -97,7 +103,10 @@ describe.each(VARIANTS)('hostile `_otel` carriers in OTEL_AGENT_QUEUE_HOOKS task
       timeoutMs: 60_000,
     });
     expect(r.code, r.stderr).toBe(0);
-    const results = r.stdout.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => l.split(' '));
+    const results = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('RESULT '))
+      .map((l) => l.split(' '));
     expect(results.length).toBe(13);
     for (const [, id, ...rest] of results) expect(rest.join(' '), id).toBe(`done ${id}`);
     expect(r.stdout).toContain('POLLUTED undefined');
@@ -132,7 +141,12 @@ describe.each(VARIANTS)('hostile `_otel` carriers in OTEL_AGENT_QUEUE_HOOKS task
     }
     expect(failures).toEqual([]);
 
-    const heap = r.stdout.split('\n').find((l) => l.startsWith('HEAP '))!.split(' ').slice(1).map(Number);
+    const heap = r.stdout
+      .split('\n')
+      .find((l) => l.startsWith('HEAP '))!
+      .split(' ')
+      .slice(1)
+      .map(Number);
     // 300 rounds of 11 hostile tasks (several carrying 1 MB strings) between the two later readings:
     // what the agent keeps is its bounded span queue, which is already full by the first of them.
     expect(heap[2]! - heap[1]!, `heap after GC: ${heap.join(' -> ')}`).toBeLessThan(2 * 1024 * 1024);

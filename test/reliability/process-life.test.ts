@@ -165,7 +165,13 @@ describe('a package manager in between: `npm run` with NODE_OPTIONS="--import @x
     const appPid = Number(m![1]);
     const startLines = r.stderr.split('\n').filter((l) => /^\[otel-agent\] @x\/otel-agent .* on Node/.test(l));
     expect(startLines, `one agent started (the app's), not npm's:\n${r.stderr}`).toHaveLength(1);
-    expect(r.stderr.split('\n').filter((l) => l.startsWith('[otel-agent]')).every((l) => !/warning|error/.test(l)), r.stderr).toBe(true);
+    expect(
+      r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('[otel-agent]'))
+        .every((l) => !/warning|error/.test(l)),
+      r.stderr,
+    ).toBe(true);
     const spans = of(service);
     expect(spans.map((s) => `${s.kind} ${s.resource['process.pid']}`)).toEqual([`CLIENT ${appPid}`]);
     expect(String(spans[0]!.resource['process.command'])).toMatch(/app\.cjs$/);
@@ -215,7 +221,10 @@ async function endUnderLoad(ext: string, mode: LoadMode, e: Ending, service: str
   // An app that shuts down gracefully waits for its clients to go away, as a load balancer would make them.
   await load.stop();
   const r = await f.result;
-  const done = r.stdout.split('\n').filter((l) => l.startsWith('DONE /work/')).map((l) => l.slice(5));
+  const done = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('DONE /work/'))
+    .map((l) => l.slice(5));
   return { r, done };
 }
 
@@ -226,12 +235,25 @@ describe.each(VARIANTS)('ending under load (%s): same exit as without the agent,
     const { r, done } = await endUnderLoad(ext, 'import', e, service);
     expect({ code: r.code, signal: r.signal }, r.stderr).toEqual({ code: plain.r.code, signal: plain.r.signal });
     expect(done.length).toBeGreaterThanOrEqual(300);
-    const exported = new Set(of(service).filter((s) => s.kind === 'SERVER').map((s) => `${String(s.attributes['url.path'])}?${String(s.attributes['url.query'])}`));
+    const exported = new Set(
+      of(service)
+        .filter((s) => s.kind === 'SERVER')
+        .map((s) => `${String(s.attributes['url.path'])}?${String(s.attributes['url.query'])}`),
+    );
     const lost = done.filter((u) => !exported.has(u));
-    expect(lost.length, `${lost.length} of ${done.length} requests answered before the exit have no exported span, e.g. ${lost.slice(0, 3).join(', ')}\n${r.stderr}`).toBe(0);
+    expect(
+      lost.length,
+      `${lost.length} of ${done.length} requests answered before the exit have no exported span, e.g. ${lost.slice(0, 3).join(', ')}\n${r.stderr}`,
+    ).toBe(0);
     // The app's own last words are still there, and the agent added none on the way out.
-    const appLines = (s: string): string[] => s.split('\n').filter((l) => l && !l.startsWith('[otel-agent]')).map((l) => l.replace(/^\(node:\d+\)/, '(node)'));
-    expect(appLines(r.stderr).find((l) => /app (crash|rejection) from/.test(l)) ?? '').toBe(appLines(plain.r.stderr).find((l) => /app (crash|rejection) from/.test(l)) ?? '');
+    const appLines = (s: string): string[] =>
+      s
+        .split('\n')
+        .filter((l) => l && !l.startsWith('[otel-agent]'))
+        .map((l) => l.replace(/^\(node:\d+\)/, '(node)'));
+    expect(appLines(r.stderr).find((l) => /app (crash|rejection) from/.test(l)) ?? '').toBe(
+      appLines(plain.r.stderr).find((l) => /app (crash|rejection) from/.test(l)) ?? '',
+    );
     expect(r.stderr.split('\n').filter((l) => l.startsWith('[otel-agent]'))).toEqual([]);
   });
 });

@@ -28,7 +28,10 @@ interface Soak {
 describe('soak, short (bench/soak.mjs --seconds 10)', () => {
   it('every request answered correctly, handles bounded, clean exit', async () => {
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const c = spawn(process.execPath, [join(ROOT, 'bench/soak.mjs'), '--seconds', '10', '--connections', '32', '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, [join(ROOT, 'bench/soak.mjs'), '--seconds', '10', '--connections', '32', '--json'], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
       c.stdout.on('data', (d: Buffer) => (out += d));

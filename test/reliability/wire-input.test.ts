@@ -42,7 +42,11 @@ const CASES: Case[] = [
   { name: 'traceparent: future version with 10 KB of extra fields', headers: { traceparent: `01-${TID}-${SID}-01-${'x'.repeat(K10)}` }, expect: 'continued' },
   { name: 'traceparent: sent twice', headers: { traceparent: [TP, `00-${'1'.repeat(32)}-${SID}-01`] }, expect: 'root' },
   { name: 'tracestate: 10 KB single member', headers: { traceparent: TP, tracestate: `vendor=${'a'.repeat(K10)}` }, expect: 'continued' },
-  { name: 'tracestate: 200 members', headers: { traceparent: TP, tracestate: Array.from({ length: 200 }, (_, i) => `k${i}=v${i}`).join(',') }, expect: 'continued' },
+  {
+    name: 'tracestate: 200 members',
+    headers: { traceparent: TP, tracestate: Array.from({ length: 200 }, (_, i) => `k${i}=v${i}`).join(',') },
+    expect: 'continued',
+  },
   { name: 'tracestate: malformed members', headers: { traceparent: TP, tracestate: 'UPPER=1,=x,,,k=v=w,ok=1,\u00e9=2' }, expect: 'continued' },
   { name: 'baggage: 10 KB of small entries', headers: { baggage: manyBaggage(1400) }, expect: 'root' },
   { name: 'baggage: one 10 KB value', headers: { baggage: `big=${'b'.repeat(K10)},small=1` }, expect: 'root' },
@@ -105,7 +109,10 @@ describe.each(VARIANTS)('hostile trace context on the wire (%s)', (ext) => {
   it('each case: the app answers, invalid context starts a new trace, valid context is continued, downstream headers are bounded', async () => {
     const answers = await Promise.all(CASES.map((c, i) => request(port, `/hop-headers/${i}`, { headers: c.headers })));
     const spans = await rx.waitForSpans(
-      (all) => CASES.every((_, i) => all.some((s) => s.resource['service.name'] === service && s.kind === 'SERVER' && s.attributes['url.path'] === `/hop-headers/${i}`)),
+      (all) =>
+        CASES.every((_, i) =>
+          all.some((s) => s.resource['service.name'] === service && s.kind === 'SERVER' && s.attributes['url.path'] === `/hop-headers/${i}`),
+        ),
       10_000,
     );
     const failures: string[] = [];
@@ -129,7 +136,7 @@ describe.each(VARIANTS)('hostile trace context on the wire (%s)', (ext) => {
     expect(failures).toEqual([]);
   });
 
-  it('a header beyond Node\'s own 16 KB limit (1 MB traceparent) is refused by Node before the app; the app keeps answering', async () => {
+  it("a header beyond Node's own 16 KB limit (1 MB traceparent) is refused by Node before the app; the app keeps answering", async () => {
     const big = await request(port, '/hop-headers/big', { headers: { traceparent: 'x'.repeat(1 << 20) } });
     // Node answers 431 and closes; a client still sending its 1 MB may see the reset first.
     expect(big.status === 431 || big.error !== undefined, JSON.stringify(big).slice(0, 200)).toBe(true);

@@ -79,7 +79,10 @@ describe.each(VARIANTS)('S3 client (%s)', (ext) => {
     const { app, spans } = await runApp(ext, service, bucket, secret);
     expectAppUnchanged(app, secret);
 
-    const server = one(spans.filter((s) => s.kind === 'SERVER'), 'POST /reports');
+    const server = one(
+      spans.filter((s) => s.kind === 'SERVER'),
+      'POST /reports',
+    );
     const aws = spans.filter((s) => s.scope.name === AWS_SCOPE);
     const tree = spanTree(spans);
     expect(
@@ -99,7 +102,11 @@ describe.each(VARIANTS)('S3 client (%s)', (ext) => {
       'S3.GetObject',
     ]);
     // Each operation is a direct child of the request that made it, in the same trace.
-    expect(childrenOf(spans, server).map((s) => s.spanId).sort()).toEqual(aws.map((s) => s.spanId).sort());
+    expect(
+      childrenOf(spans, server)
+        .map((s) => s.spanId)
+        .sort(),
+    ).toEqual(aws.map((s) => s.spanId).sort());
     for (const s of aws) {
       expect(s.kind).toBe('CLIENT');
       expect(s.traceId).toBe(server.traceId);
@@ -115,7 +122,10 @@ describe.each(VARIANTS)('S3 client (%s)', (ext) => {
     }
     // The SDK's HTTP requests to s3rver are suppressed: the only spans are the S3 ones and the
     // incoming request (no fs spans either: the SDK reads nothing from disk with static credentials).
-    expect(spans.filter((s) => s.kind === 'CLIENT' && s.scope.name !== AWS_SCOPE), tree).toEqual([]);
+    expect(
+      spans.filter((s) => s.kind === 'CLIENT' && s.scope.name !== AWS_SCOPE),
+      tree,
+    ).toEqual([]);
     expect(spans).toHaveLength(aws.length + 1);
     // ...and S3 itself receives no trace context.
     const received = s3.requests.filter((r) => r.url.startsWith(`/${bucket}`));
@@ -168,13 +178,25 @@ describe.each(VARIANTS)('S3 client (%s)', (ext) => {
     expectAppUnchanged(app, secret);
     expect(stderr).not.toMatch(/warn|error/i);
     const tree = spanTree(spans);
-    expect(spans.filter((s) => s.scope.name === AWS_SCOPE), tree).toEqual([]);
-    expect(spans.filter((s) => /^S3\./.test(s.name)), tree).toEqual([]);
-    const server = one(spans.filter((s) => s.kind === 'SERVER'), 'POST /reports');
+    expect(
+      spans.filter((s) => s.scope.name === AWS_SCOPE),
+      tree,
+    ).toEqual([]);
+    expect(
+      spans.filter((s) => /^S3\./.test(s.name)),
+      tree,
+    ).toEqual([]);
+    const server = one(
+      spans.filter((s) => s.kind === 'SERVER'),
+      'POST /reports',
+    );
     // Without the S3 instrumentation nothing suppresses the http one, so the SDK's eleven raw
     // requests show up as plain HTTP CLIENT spans: what a user gets with aws-sdk switched off.
     const http = spans.filter((s) => s.kind === 'CLIENT');
-    expect(http.map((s) => s.attributes['http.request.method']), tree).toEqual(['PUT', 'GET', 'HEAD', 'GET', 'POST', 'PUT', 'PUT', 'PUT', 'POST', 'DELETE', 'GET']);
+    expect(
+      http.map((s) => s.attributes['http.request.method']),
+      tree,
+    ).toEqual(['PUT', 'GET', 'HEAD', 'GET', 'POST', 'PUT', 'PUT', 'PUT', 'POST', 'DELETE', 'GET']);
     const received = s3.requests.filter((r) => r.url.startsWith(`/untraced-${ext}`));
     expect(received.map((r) => r.method)).toEqual(http.map((s) => s.attributes['http.request.method']));
     http.forEach((s, i) => {

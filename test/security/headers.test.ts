@@ -66,6 +66,8 @@ describe.each(VARIANTS)('HTTP header capture (%s)', (ext) => {
     });
     const lines = stderr.split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\[otel-agent\] warning: OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST names authorization, which carries credentials/);
+    expect(lines[0]).toMatch(
+      /^\[otel-agent\] warning: OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST names authorization, which carries credentials/,
+    );
   });
 });

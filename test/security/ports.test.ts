@@ -48,11 +48,19 @@ function boundSockets(pid: number): { tcpListen: string[]; udp: string[] } {
   };
 }
 
-async function observe(ext: string, mode: LoadMode, env: Record<string, string>): Promise<{ kernel: ReturnType<typeof boundSockets>; servers: number; appPort: number }> {
+async function observe(
+  ext: string,
+  mode: LoadMode,
+  env: Record<string, string>,
+): Promise<{ kernel: ReturnType<typeof boundSockets>; servers: number; appPort: number }> {
   const f = startTracked({ fixture: `reliability/server.${ext}`, mode, env });
   const appPort = Number((await f.ready).split(' ')[1]);
   // Traffic first, so the exporter has connected (and would have opened anything it opens).
-  await drive(appPort, Array.from({ length: 40 }, (_, i) => `/work/${i}?hop=1`), 8);
+  await drive(
+    appPort,
+    Array.from({ length: 40 }, (_, i) => `/work/${i}?hop=1`),
+    8,
+  );
   await new Promise((r) => setTimeout(r, 300));
   const kernel = boundSockets(f.child.pid!);
   const stats = await getJson<{ resources: Record<string, number> }>(appPort, '/stats');

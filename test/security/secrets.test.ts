@@ -90,7 +90,7 @@ const has = (spans: RecvSpan[], pred: (s: RecvSpan) => boolean, what: string): v
 };
 
 describe.each(VARIANTS)('no secret leaves the process by default (%s)', (ext) => {
-  it('secrets sent through every instrumented path appear in no exported span and in none of the agent\'s output, even at debug level', async () => {
+  it("secrets sent through every instrumented path appear in no exported span and in none of the agent's output, even at debug level", async () => {
     if (!haveServers) return;
     const S = newSecrets();
     sinkSecret = { body: S.responseBody, cookie: S.setCookie };
@@ -123,7 +123,13 @@ describe.each(VARIANTS)('no secret leaves the process by default (%s)', (ext) =>
     });
     const body = await res.text();
     const r = await f.result;
-    expect(res.status, `${body}\n${r.stderr.split('\n').filter((l) => !l.includes('debug:')).join('\n')}`).toBe(200);
+    expect(
+      res.status,
+      `${body}\n${r.stderr
+        .split('\n')
+        .filter((l) => !l.includes('debug:'))
+        .join('\n')}`,
+    ).toBe(200);
     expect(r.code).toBe(0);
     // The app did handle every secret (so the paths really carried them).
     const app = JSON.parse(body) as { db: string[]; obj: string; message: string; out: string };
@@ -151,7 +157,8 @@ describe.each(VARIANTS)('no secret leaves the process by default (%s)', (ext) =>
     const outputs = { exported, stderr: r.stderr, stdout: r.stdout };
     const leaks: string[] = [];
     for (const [where, text] of Object.entries(outputs)) {
-      for (const t of TAGS) if (text.includes(S[t])) leaks.push(`${t} in ${where}: …${text.slice(Math.max(0, text.indexOf(S[t]) - 120), text.indexOf(S[t]) + 40)}…`);
+      for (const t of TAGS)
+        if (text.includes(S[t])) leaks.push(`${t} in ${where}: …${text.slice(Math.max(0, text.indexOf(S[t]) - 120), text.indexOf(S[t]) + 40)}…`);
       // RabbitMQ's fixed credentials: the password never shows, whatever the attribute.
       if (/guest:guest@|:guest@/.test(text)) leaks.push(`the AMQP password in ${where}`);
     }

@@ -27,13 +27,48 @@ function ssl(...args: string[]): void {
 
 /** A CA, and certificates it signs: `name.crt` / `name.key`. */
 function makeCa(name: string): void {
-  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2',
-    '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
 }
 function makeCert(name: string, ca: string, ext: string): void {
   writeFileSync(p(`${name}.ext`), ext);
   ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-  ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`);
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${ca}.crt`,
+    '-CAkey',
+    `${ca}.key`,
+    '-CAcreateserial',
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '2',
+    '-extfile',
+    `${name}.ext`,
+  );
 }
 
 beforeAll(() => {
@@ -86,7 +121,15 @@ interface Outcome {
 async function exportOverTls(rx: OtlpReceiver, ext: string, service: string, env: Record<string, string>): Promise<Outcome> {
   const f = startTracked({ fixture: `reliability/server.${ext}`, endpoint: rx.url, env: { OTEL_SERVICE_NAME: service, ...env } });
   const port = Number((await f.ready).split(' ')[1]);
-  expect(wrongWorkAnswers(await drive(port, Array.from({ length: 30 }, (_, i) => `/work/${i}`), 6))).toEqual([]);
+  expect(
+    wrongWorkAnswers(
+      await drive(
+        port,
+        Array.from({ length: 30 }, (_, i) => `/work/${i}`),
+        6,
+      ),
+    ),
+  ).toEqual([]);
   const mine = (re: RegExp): number => rx.spans().filter((s) => s.resource['service.name'] === service && re.test(String(s.attributes['url.path']))).length;
   // Delivered or refused: wait until the agent has settled every span ended so far (asking by signal makes no span).
   const end = Date.now() + 10_000;
@@ -96,7 +139,15 @@ async function exportOverTls(rx: OtlpReceiver, ext: string, service: string, env
     await new Promise((r) => setTimeout(r, 50));
   }
   const running = mine(/^\/work\/\d$|^\/work\/[12]\d$/);
-  expect(wrongWorkAnswers(await drive(port, Array.from({ length: 20 }, (_, i) => `/work/${100 + i}`), 4))).toEqual([]);
+  expect(
+    wrongWorkAnswers(
+      await drive(
+        port,
+        Array.from({ length: 20 }, (_, i) => `/work/${100 + i}`),
+        4,
+      ),
+    ),
+  ).toEqual([]);
   await request(port, '/exit-now/3');
   const r = await f.result;
   return {
@@ -146,16 +197,19 @@ describe.each(VARIANTS)('TLS to the collector (%s)', (ext) => {
   it.each([
     ['the configured private CA', true],
     ['the system CAs', false],
-  ] as const)('an untrusted collector certificate is refused (checked against %s): nothing delivered, one warning, the app unaffected', async (_what, withCa) => {
-    if (!openssl) return;
-    const rx = await tlsReceiver({ cert: 'impostor' });
-    const o = await exportOverTls(rx, ext, `tls-untrusted-${withCa}-${ext}`, withCa ? { OTEL_EXPORTER_OTLP_CERTIFICATE: p('ca.crt') } : {});
-    expect(o.code, o.stderr).toBe(3);
-    expect(o.running + o.atExit).toBe(0);
-    expect(rx.requests()).toEqual([]);
-    expect(o.warnings, o.stderr).toHaveLength(1);
-    expect(o.warnings[0]).toMatch(/could not export spans .*(certificate|CERT)/i);
-  });
+  ] as const)(
+    'an untrusted collector certificate is refused (checked against %s): nothing delivered, one warning, the app unaffected',
+    async (_what, withCa) => {
+      if (!openssl) return;
+      const rx = await tlsReceiver({ cert: 'impostor' });
+      const o = await exportOverTls(rx, ext, `tls-untrusted-${withCa}-${ext}`, withCa ? { OTEL_EXPORTER_OTLP_CERTIFICATE: p('ca.crt') } : {});
+      expect(o.code, o.stderr).toBe(3);
+      expect(o.running + o.atExit).toBe(0);
+      expect(rx.requests()).toEqual([]);
+      expect(o.warnings, o.stderr).toHaveLength(1);
+      expect(o.warnings[0]).toMatch(/could not export spans .*(certificate|CERT)/i);
+    },
+  );
 
   it('an unreadable certificate file: one warning naming the variable, the default trust store used, the app runs', async () => {
     if (!openssl) return;
@@ -164,7 +218,13 @@ describe.each(VARIANTS)('TLS to the collector (%s)', (ext) => {
     expect(o.code).toBe(3);
     // Without the private CA, the collector's certificate cannot be verified: nothing is sent to it.
     expect(o.running + o.atExit).toBe(0);
-    expect(o.warnings.filter((w) => w.includes('OTEL_EXPORTER_OTLP_CERTIFICATE=')), o.stderr).toHaveLength(1);
-    expect(o.warnings.filter((w) => w.includes('could not export spans')), o.stderr).toHaveLength(1);
+    expect(
+      o.warnings.filter((w) => w.includes('OTEL_EXPORTER_OTLP_CERTIFICATE=')),
+      o.stderr,
+    ).toHaveLength(1);
+    expect(
+      o.warnings.filter((w) => w.includes('could not export spans')),
+      o.stderr,
+    ).toHaveLength(1);
   });
 });

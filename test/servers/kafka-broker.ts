@@ -60,14 +60,35 @@ export interface KafkaBroker {
 // Protocol constants
 
 const API_NAMES: Record<number, string> = {
-  0: 'Produce', 1: 'Fetch', 2: 'ListOffsets', 3: 'Metadata', 8: 'OffsetCommit', 9: 'OffsetFetch',
-  10: 'FindCoordinator', 11: 'JoinGroup', 12: 'Heartbeat', 13: 'LeaveGroup', 14: 'SyncGroup',
-  18: 'ApiVersions', 19: 'CreateTopics',
+  0: 'Produce',
+  1: 'Fetch',
+  2: 'ListOffsets',
+  3: 'Metadata',
+  8: 'OffsetCommit',
+  9: 'OffsetFetch',
+  10: 'FindCoordinator',
+  11: 'JoinGroup',
+  12: 'Heartbeat',
+  13: 'LeaveGroup',
+  14: 'SyncGroup',
+  18: 'ApiVersions',
+  19: 'CreateTopics',
 };
 /** [min, max] version per API key; the handlers below implement exactly these. */
 const VERSIONS: Record<number, [number, number]> = {
-  0: [3, 3], 1: [4, 4], 2: [2, 2], 3: [4, 4], 8: [2, 2], 9: [2, 2], 10: [1, 1], 11: [2, 2],
-  12: [1, 1], 13: [1, 1], 14: [1, 1], 18: [0, 2], 19: [1, 1],
+  0: [3, 3],
+  1: [4, 4],
+  2: [2, 2],
+  3: [4, 4],
+  8: [2, 2],
+  9: [2, 2],
+  10: [1, 1],
+  11: [2, 2],
+  12: [1, 1],
+  13: [1, 1],
+  14: [1, 1],
+  18: [0, 2],
+  19: [1, 1],
 };
 
 const ERR = {
@@ -92,12 +113,33 @@ const BATCH = { length: 8, magic: 16, attributes: 21, lastOffsetDelta: 23, first
 // Wire encoding helpers
 
 class Reader {
-  constructor(private readonly buf: Buffer, public pos = 0) {}
-  int8(): number { const v = this.buf.readInt8(this.pos); this.pos += 1; return v; }
-  int16(): number { const v = this.buf.readInt16BE(this.pos); this.pos += 2; return v; }
-  int32(): number { const v = this.buf.readInt32BE(this.pos); this.pos += 4; return v; }
-  int64(): number { const v = Number(this.buf.readBigInt64BE(this.pos)); this.pos += 8; return v; }
-  bool(): boolean { return this.int8() !== 0; }
+  constructor(
+    private readonly buf: Buffer,
+    public pos = 0,
+  ) {}
+  int8(): number {
+    const v = this.buf.readInt8(this.pos);
+    this.pos += 1;
+    return v;
+  }
+  int16(): number {
+    const v = this.buf.readInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  int32(): number {
+    const v = this.buf.readInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  int64(): number {
+    const v = Number(this.buf.readBigInt64BE(this.pos));
+    this.pos += 8;
+    return v;
+  }
+  bool(): boolean {
+    return this.int8() !== 0;
+  }
   nullableString(): string | null {
     const n = this.int16();
     if (n < 0) return null;
@@ -105,8 +147,12 @@ class Reader {
     this.pos += n;
     return s;
   }
-  string(): string { return this.nullableString() ?? ''; }
-  bytes(): Buffer | null { return this.take(this.int32()); }
+  string(): string {
+    return this.nullableString() ?? '';
+  }
+  bytes(): Buffer | null {
+    return this.take(this.int32());
+  }
   /** An array; a null (-1) array reads as null. */
   nullableArray<T>(item: (r: Reader) => T): T[] | null {
     const n = this.int32();
@@ -115,7 +161,9 @@ class Reader {
     for (let i = 0; i < n; i++) out.push(item(this));
     return out;
   }
-  array<T>(item: (r: Reader) => T): T[] { return this.nullableArray(item) ?? []; }
+  array<T>(item: (r: Reader) => T): T[] {
+    return this.nullableArray(item) ?? [];
+  }
   /** Zig-zag varint/varlong (exact up to 2^53). */
   varint(): number {
     let raw = 0;
@@ -129,7 +177,9 @@ class Reader {
     } while (byte & 0x80);
     return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
   }
-  varBytes(): Buffer | null { return this.take(this.varint()); }
+  varBytes(): Buffer | null {
+    return this.take(this.varint());
+  }
   private take(n: number): Buffer | null {
     if (n < 0) return null;
     if (this.pos + n > this.buf.length) throw new Error('truncated field');
@@ -147,30 +197,54 @@ class Writer {
     this.chunks.push(b);
     return this;
   }
-  int8(v: number): this { return this.fixed(1, (b) => b.writeInt8(v)); }
-  int16(v: number): this { return this.fixed(2, (b) => b.writeInt16BE(v)); }
-  int32(v: number): this { return this.fixed(4, (b) => b.writeInt32BE(v)); }
-  int64(v: number): this { return this.fixed(8, (b) => b.writeBigInt64BE(BigInt(v))); }
+  int8(v: number): this {
+    return this.fixed(1, (b) => b.writeInt8(v));
+  }
+  int16(v: number): this {
+    return this.fixed(2, (b) => b.writeInt16BE(v));
+  }
+  int32(v: number): this {
+    return this.fixed(4, (b) => b.writeInt32BE(v));
+  }
+  int64(v: number): this {
+    return this.fixed(8, (b) => b.writeBigInt64BE(BigInt(v)));
+  }
   string(s: string | null): this {
     if (s === null) return this.int16(-1);
     const b = Buffer.from(s, 'utf8');
     return this.int16(b.length).raw(b);
   }
-  bytes(b: Buffer | null): this { return b === null ? this.int32(-1) : this.int32(b.length).raw(b); }
-  raw(b: Buffer): this { this.chunks.push(b); return this; }
+  bytes(b: Buffer | null): this {
+    return b === null ? this.int32(-1) : this.int32(b.length).raw(b);
+  }
+  raw(b: Buffer): this {
+    this.chunks.push(b);
+    return this;
+  }
   array<T>(items: readonly T[], item: (w: Writer, v: T, index: number) => void): this {
     this.int32(items.length);
     items.forEach((v, i) => item(this, v, i));
     return this;
   }
-  build(): Buffer { return Buffer.concat(this.chunks); }
+  build(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Broker state
 
-interface Batch { base: number; last: number; maxTimestamp: number; data: Buffer; records: StoredRecord[] | null }
-interface PartitionLog { batches: Batch[]; next: number }
+interface Batch {
+  base: number;
+  last: number;
+  maxTimestamp: number;
+  data: Buffer;
+  records: StoredRecord[] | null;
+}
+interface PartitionLog {
+  batches: Batch[];
+  next: number;
+}
 
 interface Member {
   id: string;
@@ -241,7 +315,10 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
   };
 
   function createTopic(name: string, partitions: number): void {
-    topics.set(name, Array.from({ length: partitions }, () => ({ batches: [], next: 0 })));
+    topics.set(
+      name,
+      Array.from({ length: partitions }, () => ({ batches: [], next: 0 })),
+    );
   }
 
   function partitionLog(topic: string, partition: number): PartitionLog | undefined {
@@ -298,7 +375,14 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
         const parts = topics.get(name) ?? [];
         const error = topics.has(name) ? ERR.NONE : TOPIC_NAME.test(name) ? ERR.UNKNOWN_TOPIC_OR_PARTITION : ERR.INVALID_TOPIC;
         w.int16(error).string(name).int8(0); // is_internal = false
-        w.array(parts, (w, _log, i) => w.int16(ERR.NONE).int32(i).int32(0).array([0], (w, n) => w.int32(n)).array([0], (w, n) => w.int32(n)));
+        w.array(parts, (w, _log, i) =>
+          w
+            .int16(ERR.NONE)
+            .int32(i)
+            .int32(0)
+            .array([0], (w, n) => w.int32(n))
+            .array([0], (w, n) => w.int32(n)),
+        );
       })
       .build();
   }
@@ -351,9 +435,7 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
     }));
     if (acks === 0) return null; // the client expects no response at all
     return new Writer()
-      .array(results, (w, t) =>
-        w.string(t.topic).array(t.partitions, (w, p) => w.int32(p.partition).int16(p.error).int64(p.base).int64(-1)),
-      )
+      .array(results, (w, t) => w.string(t.topic).array(t.partitions, (w, p) => w.int32(p.partition).int16(p.error).int64(p.base).int64(-1)))
       .int32(0) // throttle_time_ms
       .build();
   }
@@ -432,8 +514,10 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
           const log = partitionLog(t.topic, p.partition);
           if (!log) return w.int32(p.partition).int16(ERR.UNKNOWN_TOPIC_OR_PARTITION).int64(-1).int64(-1);
           let offset: number;
-          if (p.timestamp === -1) offset = log.next; // latest
-          else if (p.timestamp === -2) offset = 0; // earliest (nothing is ever deleted)
+          if (p.timestamp === -1)
+            offset = log.next; // latest
+          else if (p.timestamp === -2)
+            offset = 0; // earliest (nothing is ever deleted)
           else offset = log.batches.find((b) => b.maxTimestamp >= p.timestamp)?.base ?? -1;
           return w.int32(p.partition).int16(ERR.NONE).int64(-1).int64(offset);
         }),
@@ -443,8 +527,7 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
 
   // --- Consumer group coordinator ------------------------------------------------------------
 
-  const coordinator = (): Buffer =>
-    new Writer().int32(0).int16(ERR.NONE).string(null).int32(0).string(host).int32(port).build();
+  const coordinator = (): Buffer => new Writer().int32(0).int16(ERR.NONE).string(null).int32(0).string(host).int32(port).build();
 
   function group(id: string): Group {
     let g = groups.get(id);
@@ -466,8 +549,7 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
       .array(members, (w, m) => w.string(m.id).bytes(m.protocols.find((p) => p.name === g?.protocol)?.metadata ?? EMPTY))
       .build();
 
-  const syncResponse = (error: number, assignment: Buffer = EMPTY): Buffer =>
-    new Writer().int32(0).int16(error).bytes(assignment).build();
+  const syncResponse = (error: number, assignment: Buffer = EMPTY): Buffer => new Writer().int32(0).int16(error).bytes(assignment).build();
 
   const errorOnly = (error: number): Buffer => new Writer().int32(0).int16(error).build();
 
@@ -642,7 +724,10 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
       .array(wanted, (w, t) =>
         w.string(t.topic).array(t.partitions, (w, partition) => {
           const c = offsets?.get(`${t.topic}:${partition}`);
-          w.int32(partition).int64(c ? c.offset : -1).string(c ? c.metadata : '').int16(ERR.NONE);
+          w.int32(partition)
+            .int64(c ? c.offset : -1)
+            .string(c ? c.metadata : '')
+            .int16(ERR.NONE);
         }),
       )
       .int16(ERR.NONE)
@@ -652,8 +737,18 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
   // --- Connections -----------------------------------------------------------------------------
 
   const handlers: Record<number, (r: Reader, clientId: string) => Buffer | null | Promise<Buffer>> = {
-    0: produce, 1: fetch, 2: listOffsets, 3: metadata, 8: offsetCommit, 9: offsetFetch, 10: coordinator,
-    11: joinGroup, 12: heartbeat, 13: leaveGroup, 14: syncGroup, 19: createTopics,
+    0: produce,
+    1: fetch,
+    2: listOffsets,
+    3: metadata,
+    8: offsetCommit,
+    9: offsetFetch,
+    10: coordinator,
+    11: joinGroup,
+    12: heartbeat,
+    13: leaveGroup,
+    14: syncGroup,
+    19: createTopics,
   };
 
   async function handle(socket: Socket, frame: Buffer): Promise<void> {

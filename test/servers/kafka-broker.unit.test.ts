@@ -1,15 +1,7 @@
 // Exercises the in-memory Kafka broker with the real kafkajs client (no tracing involved).
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CompressionTypes,
-  Kafka,
-  logLevel,
-  type Consumer,
-  type ConsumerConfig,
-  type EachMessagePayload,
-  type IHeaders,
-} from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type Consumer, type ConsumerConfig, type EachMessagePayload, type IHeaders } from 'kafkajs';
 import { startKafkaBroker, type KafkaBroker } from './kafka-broker';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -49,8 +41,7 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): 
   }
 }
 
-const byPosition = (a: Received, b: Received): number =>
-  a.topic.localeCompare(b.topic) || a.partition - b.partition || Number(a.offset) - Number(b.offset);
+const byPosition = (a: Received, b: Received): number => a.topic.localeCompare(b.topic) || a.partition - b.partition || Number(a.offset) - Number(b.offset);
 
 let broker: KafkaBroker;
 let kafka: Kafka;
@@ -220,10 +211,38 @@ describe('in-memory kafka broker', () => {
     await waitFor(() => first.received.length >= 5, 'late message');
 
     expect(first.received.sort(byPosition)).toEqual([
-      { topic: 'each-message', partition: 0, offset: '0', key: 'key-0', value: 'value-0', headers: { traceparent: Buffer.from(traceparent), seq: Buffer.from([0, 0xff]) } },
-      { topic: 'each-message', partition: 0, offset: '1', key: 'key-2', value: 'value-2', headers: { traceparent: Buffer.from(traceparent), seq: Buffer.from([2, 0xff]) } },
-      { topic: 'each-message', partition: 1, offset: '0', key: 'key-1', value: 'value-1', headers: { traceparent: Buffer.from(traceparent), seq: Buffer.from([1, 0xff]) } },
-      { topic: 'each-message', partition: 1, offset: '1', key: 'key-3', value: 'value-3', headers: { traceparent: Buffer.from(traceparent), seq: Buffer.from([3, 0xff]) } },
+      {
+        topic: 'each-message',
+        partition: 0,
+        offset: '0',
+        key: 'key-0',
+        value: 'value-0',
+        headers: { traceparent: Buffer.from(traceparent), seq: Buffer.from([0, 0xff]) },
+      },
+      {
+        topic: 'each-message',
+        partition: 0,
+        offset: '1',
+        key: 'key-2',
+        value: 'value-2',
+        headers: { traceparent: Buffer.from(traceparent), seq: Buffer.from([2, 0xff]) },
+      },
+      {
+        topic: 'each-message',
+        partition: 1,
+        offset: '0',
+        key: 'key-1',
+        value: 'value-1',
+        headers: { traceparent: Buffer.from(traceparent), seq: Buffer.from([1, 0xff]) },
+      },
+      {
+        topic: 'each-message',
+        partition: 1,
+        offset: '1',
+        key: 'key-3',
+        value: 'value-3',
+        headers: { traceparent: Buffer.from(traceparent), seq: Buffer.from([3, 0xff]) },
+      },
       { topic: 'each-message', partition: 1, offset: '2', key: null, value: 'late', headers: { traceparent: Buffer.from(traceparent) } },
     ]);
     expect(first.joins).toEqual([{ 'each-message': [0, 1] }]);
@@ -292,7 +311,13 @@ describe('in-memory kafka broker', () => {
     const a = await admin();
     await a.createTopics({ topics: [{ topic: 'rebalance', numPartitions: 2 }] });
     const p = await producer();
-    await p.send({ topic: 'rebalance', messages: [{ partition: 0, value: 'a0' }, { partition: 1, value: 'a1' }] });
+    await p.send({
+      topic: 'rebalance',
+      messages: [
+        { partition: 0, value: 'a0' },
+        { partition: 1, value: 'a1' },
+      ],
+    });
 
     const first = await collectingConsumer('group-rebalance', 'rebalance');
     await waitFor(() => first.received.length >= 2, 'initial messages');
@@ -305,7 +330,13 @@ describe('in-memory kafka broker', () => {
     expect([ownerA.length, ownerB.length]).toEqual([1, 1]);
     expect([...ownerA, ...ownerB].sort()).toEqual([0, 1]);
 
-    await p.send({ topic: 'rebalance', messages: [{ partition: 0, value: 'b0' }, { partition: 1, value: 'b1' }] });
+    await p.send({
+      topic: 'rebalance',
+      messages: [
+        { partition: 0, value: 'b0' },
+        { partition: 1, value: 'b1' },
+      ],
+    });
     await waitFor(() => first.received.length + second.received.length >= 4, 'messages after rebalance');
     const ofRound = (list: Received[], prefix: string) => list.filter((r) => r.value?.startsWith(prefix)).map((r) => r.partition);
     expect(ofRound(first.received, 'b')).toEqual(ownerA);
@@ -315,7 +346,13 @@ describe('in-memory kafka broker', () => {
     await second.consumer.disconnect(); // LeaveGroup: the first member takes both partitions back
     await waitFor(() => first.joins.length === 3, 'rebalance after leave');
     expect(first.joins[2]).toEqual({ rebalance: [0, 1] });
-    await p.send({ topic: 'rebalance', messages: [{ partition: 0, value: 'c0' }, { partition: 1, value: 'c1' }] });
+    await p.send({
+      topic: 'rebalance',
+      messages: [
+        { partition: 0, value: 'c0' },
+        { partition: 1, value: 'c1' },
+      ],
+    });
     await waitFor(() => ofRound(first.received, 'c').length === 2, 'messages after leave');
     expect(ofRound(first.received, 'c').sort()).toEqual([0, 1]);
   });
@@ -385,12 +422,28 @@ describe('in-memory kafka broker', () => {
 
     // Hand-written Fetch v4 request at the log end, waiting up to 20 s for data.
     const i16 = (v: number) => Buffer.from([(v >> 8) & 0xff, v & 0xff]);
-    const i32 = (v: number) => { const b = Buffer.alloc(4); b.writeInt32BE(v); return b; };
+    const i32 = (v: number) => {
+      const b = Buffer.alloc(4);
+      b.writeInt32BE(v);
+      return b;
+    };
     const str = (s: string) => Buffer.concat([i16(Buffer.byteLength(s)), Buffer.from(s)]);
     const body = Buffer.concat([
-      i16(1), i16(4), i32(7), str('probe'), // api key Fetch, version 4, correlation id, client id
-      i32(-1), i32(20_000), i32(1), i32(1 << 20), Buffer.from([0]), // replica, max wait, min/max bytes, isolation
-      i32(1), str('doomed'), i32(1), i32(0), Buffer.from([0, 0, 0, 0, 0, 0, 0, 1]), i32(1 << 20), // offset 1 = log end
+      i16(1),
+      i16(4),
+      i32(7),
+      str('probe'), // api key Fetch, version 4, correlation id, client id
+      i32(-1),
+      i32(20_000),
+      i32(1),
+      i32(1 << 20),
+      Buffer.from([0]), // replica, max wait, min/max bytes, isolation
+      i32(1),
+      str('doomed'),
+      i32(1),
+      i32(0),
+      Buffer.from([0, 0, 0, 0, 0, 0, 0, 1]),
+      i32(1 << 20), // offset 1 = log end
     ]);
     const frame = Buffer.concat([i32(body.length), body]);
 
@@ -409,8 +462,8 @@ describe('in-memory kafka broker', () => {
     await doomed.close();
     await socketClosed;
     expect(Date.now() - started).toBeLessThan(1000);
-    await expect(
-      new Promise((resolve, reject) => connect(doomed.port, doomed.host).on('connect', resolve).on('error', reject)),
-    ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(new Promise((resolve, reject) => connect(doomed.port, doomed.host).on('connect', resolve).on('error', reject))).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
   });
 });

@@ -76,8 +76,13 @@ function bsonTypeOf(v: unknown): string | undefined {
 
 function isPlainObject(v: unknown): v is Doc {
   return (
-    typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date) &&
-    !(v instanceof RegExp) && !(v instanceof Uint8Array) && bsonTypeOf(v) === undefined
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    !(v instanceof Date) &&
+    !(v instanceof RegExp) &&
+    !(v instanceof Uint8Array) &&
+    bsonTypeOf(v) === undefined
   );
 }
 
@@ -105,12 +110,18 @@ function compare(a: unknown, b: unknown): number {
   if (ra !== rb) return ra - rb;
   const cmp = <T>(x: T, y: T): number => (x < y ? -1 : x > y ? 1 : 0);
   switch (ra) {
-    case 1: return 0;
-    case 2: return cmp(toNumber(a), toNumber(b));
-    case 3: return cmp(a as string, b as string);
-    case 7: return cmp((a as ObjectId).toHexString(), (b as ObjectId).toHexString());
-    case 8: return cmp(Number(a), Number(b));
-    case 9: return cmp((a as Date).getTime(), (b as Date).getTime());
+    case 1:
+      return 0;
+    case 2:
+      return cmp(toNumber(a), toNumber(b));
+    case 3:
+      return cmp(a as string, b as string);
+    case 7:
+      return cmp((a as ObjectId).toHexString(), (b as ObjectId).toHexString());
+    case 8:
+      return cmp(Number(a), Number(b));
+    case 9:
+      return cmp((a as Date).getTime(), (b as Date).getTime());
     case 4: // plain objects and arrays: field by field
     case 5: {
       if (ra === 4 && (!isPlainObject(a) || !isPlainObject(b))) return cmp(EJSON.stringify({ a }), EJSON.stringify({ a: b }));
@@ -122,7 +133,8 @@ function compare(a: unknown, b: unknown): number {
       }
       return x.length - y.length;
     }
-    default: return cmp(EJSON.stringify({ a }), EJSON.stringify({ a: b }));
+    default:
+      return cmp(EJSON.stringify({ a }), EJSON.stringify({ a: b }));
   }
 }
 
@@ -192,21 +204,30 @@ function matchField(value: unknown, cond: unknown): boolean {
   if (!isOperatorDoc(cond)) return equalsCond(value, cond);
   return Object.entries(cond).every(([op, arg]) => {
     switch (op) {
-      case '$eq': return equalsCond(value, arg);
-      case '$ne': return !equalsCond(value, arg);
-      case '$gt': return rangeCond(value, arg, (c) => c > 0);
-      case '$gte': return rangeCond(value, arg, (c) => c >= 0);
-      case '$lt': return rangeCond(value, arg, (c) => c < 0);
-      case '$lte': return rangeCond(value, arg, (c) => c <= 0);
+      case '$eq':
+        return equalsCond(value, arg);
+      case '$ne':
+        return !equalsCond(value, arg);
+      case '$gt':
+        return rangeCond(value, arg, (c) => c > 0);
+      case '$gte':
+        return rangeCond(value, arg, (c) => c >= 0);
+      case '$lt':
+        return rangeCond(value, arg, (c) => c < 0);
+      case '$lte':
+        return rangeCond(value, arg, (c) => c <= 0);
       case '$in':
         if (!Array.isArray(arg)) throw badValue('$in needs an array');
         return arg.some((a) => equalsCond(value, a));
       case '$nin':
         if (!Array.isArray(arg)) throw badValue('$nin needs an array');
         return !arg.some((a) => equalsCond(value, a));
-      case '$exists': return (value !== undefined) === Boolean(arg);
-      case '$not': return !matchField(value, arg);
-      default: throw badValue(`unknown operator: ${op}`);
+      case '$exists':
+        return (value !== undefined) === Boolean(arg);
+      case '$not':
+        return !matchField(value, arg);
+      default:
+        throw badValue(`unknown operator: ${op}`);
     }
   });
 }
@@ -215,10 +236,14 @@ function matches(doc: Doc, filter: Doc | undefined): boolean {
   if (!filter) return true;
   return Object.entries(filter).every(([key, cond]) => {
     switch (key) {
-      case '$and': return asDocs(cond, '$and').every((f) => matches(doc, f));
-      case '$or': return asDocs(cond, '$or').some((f) => matches(doc, f));
-      case '$nor': return !asDocs(cond, '$nor').some((f) => matches(doc, f));
-      case '$comment': return true;
+      case '$and':
+        return asDocs(cond, '$and').every((f) => matches(doc, f));
+      case '$or':
+        return asDocs(cond, '$or').some((f) => matches(doc, f));
+      case '$nor':
+        return !asDocs(cond, '$nor').some((f) => matches(doc, f));
+      case '$comment':
+        return true;
       default:
         if (key.startsWith('$')) throw badValue(`unknown top level operator: ${key}`);
         return matchField(getPath(doc, key), cond);
@@ -254,7 +279,7 @@ function evalExpr(doc: Doc, expr: unknown): unknown {
 
 function project(doc: Doc, proj: Doc | undefined): Doc {
   if (!proj || Object.keys(proj).length === 0) return doc;
-  const isIncluded = (v: unknown): boolean => typeof v !== 'number' && typeof v !== 'boolean' ? true : Boolean(v);
+  const isIncluded = (v: unknown): boolean => (typeof v !== 'number' && typeof v !== 'boolean' ? true : Boolean(v));
   const inclusive = Object.entries(proj).some(([k, v]) => k !== '_id' && isIncluded(v));
   if (!inclusive) {
     const out = clone(doc);
@@ -295,13 +320,23 @@ function applyUpdate(doc: Doc, update: unknown, isInsert: boolean): Doc {
     if (!isPlainObject(fields)) throw new CommandError(9, 'FailedToParse', `Modifiers operate on fields but we found type ${typeof fields} instead`);
     for (const [path, arg] of Object.entries(fields)) {
       switch (op) {
-        case '$set': setPath(out, path, clone(arg)); break;
-        case '$setOnInsert': if (isInsert) setPath(out, path, clone(arg)); break;
-        case '$unset': unsetPath(out, path); break;
+        case '$set':
+          setPath(out, path, clone(arg));
+          break;
+        case '$setOnInsert':
+          if (isInsert) setPath(out, path, clone(arg));
+          break;
+        case '$unset':
+          unsetPath(out, path);
+          break;
         case '$inc': {
           const cur = getPath(out, path) ?? 0;
           if (typeRank(cur) !== 2 || typeRank(arg) !== 2) {
-            throw new CommandError(14, 'TypeMismatch', `Cannot apply $inc to a value of non-numeric type. {_id: ${EJSON.stringify(out._id)}} has the field '${path}' of non-numeric type`);
+            throw new CommandError(
+              14,
+              'TypeMismatch',
+              `Cannot apply $inc to a value of non-numeric type. {_id: ${EJSON.stringify(out._id)}} has the field '${path}' of non-numeric type`,
+            );
           }
           setPath(out, path, toNumber(cur) + toNumber(arg));
           break;
@@ -313,7 +348,12 @@ function applyUpdate(doc: Doc, update: unknown, isInsert: boolean): Doc {
           else throw new CommandError(2, 'BadValue', `The field '${path}' must be an array but is of type ${typeof cur}`);
           break;
         }
-        default: throw new CommandError(9, 'FailedToParse', `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`);
+        default:
+          throw new CommandError(
+            9,
+            'FailedToParse',
+            `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`,
+          );
       }
     }
   }
@@ -336,11 +376,13 @@ function upsertSeed(filter: Doc | undefined): Doc {
 
 function groupDocs(docs: Doc[], spec: Doc): Doc[] {
   if (!('_id' in spec)) throw new CommandError(15955, 'Location15955', 'a group specification must include an _id');
-  const accs = Object.entries(spec).filter(([k]) => k !== '_id').map(([field, acc]) => {
-    const entries = isPlainObject(acc) ? Object.entries(acc) : [];
-    if (entries.length !== 1) throw new CommandError(40234, 'Location40234', `The field '${field}' must be an accumulator object`);
-    return { field, op: entries[0]![0], expr: entries[0]![1] };
-  });
+  const accs = Object.entries(spec)
+    .filter(([k]) => k !== '_id')
+    .map(([field, acc]) => {
+      const entries = isPlainObject(acc) ? Object.entries(acc) : [];
+      if (entries.length !== 1) throw new CommandError(40234, 'Location40234', `The field '${field}' must be an accumulator object`);
+      return { field, op: entries[0]![0], expr: entries[0]![1] };
+    });
   const groups = new Map<string, { id: unknown; values: unknown[][] }>();
   for (const doc of docs) {
     const id = evalExpr(doc, spec._id) ?? null;
@@ -356,16 +398,35 @@ function groupDocs(docs: Doc[], spec: Doc): Doc[] {
       const nums = vals.filter((v) => typeRank(v) === 2).map(toNumber);
       const present = vals.filter((v) => v !== undefined && v !== null);
       switch (op) {
-        case '$sum': out[field] = nums.reduce((s, n) => s + n, 0); break;
-        case '$count': out[field] = vals.length; break;
-        case '$avg': out[field] = nums.length ? nums.reduce((s, n) => s + n, 0) / nums.length : null; break;
-        case '$min': out[field] = present.length ? present.reduce((m, v) => (compare(v, m) < 0 ? v : m)) : null; break;
-        case '$max': out[field] = present.length ? present.reduce((m, v) => (compare(v, m) > 0 ? v : m)) : null; break;
-        case '$first': out[field] = vals[0] ?? null; break;
-        case '$last': out[field] = vals[vals.length - 1] ?? null; break;
-        case '$push': out[field] = vals.filter((v) => v !== undefined); break;
-        case '$addToSet': out[field] = present.filter((v, j) => present.findIndex((w) => compare(v, w) === 0) === j); break;
-        default: throw new CommandError(15952, 'Location15952', `unknown group operator '${op}'`);
+        case '$sum':
+          out[field] = nums.reduce((s, n) => s + n, 0);
+          break;
+        case '$count':
+          out[field] = vals.length;
+          break;
+        case '$avg':
+          out[field] = nums.length ? nums.reduce((s, n) => s + n, 0) / nums.length : null;
+          break;
+        case '$min':
+          out[field] = present.length ? present.reduce((m, v) => (compare(v, m) < 0 ? v : m)) : null;
+          break;
+        case '$max':
+          out[field] = present.length ? present.reduce((m, v) => (compare(v, m) > 0 ? v : m)) : null;
+          break;
+        case '$first':
+          out[field] = vals[0] ?? null;
+          break;
+        case '$last':
+          out[field] = vals[vals.length - 1] ?? null;
+          break;
+        case '$push':
+          out[field] = vals.filter((v) => v !== undefined);
+          break;
+        case '$addToSet':
+          out[field] = present.filter((v, j) => present.findIndex((w) => compare(v, w) === 0) === j);
+          break;
+        default:
+          throw new CommandError(15952, 'Location15952', `unknown group operator '${op}'`);
       }
     });
     return out;
@@ -380,14 +441,29 @@ function runPipeline(input: Doc[], pipeline: Doc[]): Doc[] {
     const name = keys[0]!;
     const arg = stage[name];
     switch (name) {
-      case '$match': docs = docs.filter((d) => matches(d, optDoc(arg))); break;
-      case '$sort': docs = sortDocs(docs, optDoc(arg)); break;
-      case '$limit': docs = docs.slice(0, toNumber(arg)); break;
-      case '$skip': docs = docs.slice(toNumber(arg)); break;
-      case '$project': docs = docs.map((d) => project(d, optDoc(arg))); break;
-      case '$group': docs = groupDocs(docs, optDoc(arg) ?? {}); break;
-      case '$count': docs = docs.length > 0 ? [{ [String(arg)]: docs.length }] : []; break;
-      default: throw new CommandError(40324, 'Location40324', `Unrecognized pipeline stage name: '${name}'`);
+      case '$match':
+        docs = docs.filter((d) => matches(d, optDoc(arg)));
+        break;
+      case '$sort':
+        docs = sortDocs(docs, optDoc(arg));
+        break;
+      case '$limit':
+        docs = docs.slice(0, toNumber(arg));
+        break;
+      case '$skip':
+        docs = docs.slice(toNumber(arg));
+        break;
+      case '$project':
+        docs = docs.map((d) => project(d, optDoc(arg)));
+        break;
+      case '$group':
+        docs = groupDocs(docs, optDoc(arg) ?? {});
+        break;
+      case '$count':
+        docs = docs.length > 0 ? [{ [String(arg)]: docs.length }] : [];
+        break;
+      default:
+        throw new CommandError(40324, 'Location40324', `Unrecognized pipeline stage name: '${name}'`);
     }
   }
   return docs;
@@ -397,9 +473,20 @@ function runPipeline(input: Doc[], pipeline: Doc[]): Doc[] {
 // The in-memory server state and command dispatcher
 // ---------------------------------------------------------------------------------------------
 
-interface IndexSpec extends Doc { v: number; key: Doc; name: string; unique?: boolean }
-interface Collection { docs: Doc[]; indexes: IndexSpec[] }
-interface Cursor { ns: string; docs: Doc[] }
+interface IndexSpec extends Doc {
+  v: number;
+  key: Doc;
+  name: string;
+  unique?: boolean;
+}
+interface Collection {
+  docs: Doc[];
+  indexes: IndexSpec[];
+}
+interface Cursor {
+  ns: string;
+  docs: Doc[];
+}
 
 class FakeMongo {
   private readonly dbs = new Map<string, Map<string, Collection>>();
@@ -425,7 +512,10 @@ class FakeMongo {
       const clash = coll.docs.some((other) => other !== self && fields.every((f) => compare(getPath(other, f) ?? null, keyValue[f]) === 0));
       if (clash) {
         const shown = fields.map((f) => `${f}: ${EJSON.stringify(keyValue[f])}`).join(', ');
-        throw new CommandError(11000, 'DuplicateKey', `E11000 duplicate key error collection: ${ns} index: ${idx.name} dup key: { ${shown} }`, { keyPattern: idx.key, keyValue });
+        throw new CommandError(11000, 'DuplicateKey', `E11000 duplicate key error collection: ${ns} index: ${idx.name} dup key: { ${shown} }`, {
+          keyPattern: idx.key,
+          keyValue,
+        });
       }
     }
   }
@@ -483,10 +573,18 @@ class FakeMongo {
       case 'ismaster':
         // A standalone server (no setName/msg); no topologyVersion, so the driver's monitor polls.
         return {
-          ...(name === 'hello' ? { isWritablePrimary: true } : { ismaster: true }), helloOk: true,
-          maxBsonObjectSize: 16 * 1024 * 1024, maxMessageSizeBytes: MAX_MESSAGE_SIZE, maxWriteBatchSize: 100_000,
-          localTime: new Date(), logicalSessionTimeoutMinutes: 30, connectionId,
-          minWireVersion: 0, maxWireVersion: MAX_WIRE_VERSION, readOnly: false, ok: 1,
+          ...(name === 'hello' ? { isWritablePrimary: true } : { ismaster: true }),
+          helloOk: true,
+          maxBsonObjectSize: 16 * 1024 * 1024,
+          maxMessageSizeBytes: MAX_MESSAGE_SIZE,
+          maxWriteBatchSize: 100_000,
+          localTime: new Date(),
+          logicalSessionTimeoutMinutes: 30,
+          connectionId,
+          minWireVersion: 0,
+          maxWireVersion: MAX_WIRE_VERSION,
+          readOnly: false,
+          ok: 1,
         };
       case 'ping':
       case 'endSessions':
@@ -544,7 +642,10 @@ class FakeMongo {
       case 'findandmodify': {
         const coll = this.coll(db, collName, true)!;
         const q = optDoc(cmd.query);
-        const target = sortDocs(coll.docs.filter((d) => matches(d, q)), optDoc(cmd.sort))[0];
+        const target = sortDocs(
+          coll.docs.filter((d) => matches(d, q)),
+          optDoc(cmd.sort),
+        )[0];
         const fields = optDoc(cmd.fields);
         if (cmd.remove === true) {
           if (target) coll.docs = coll.docs.filter((d) => d !== target);
@@ -563,12 +664,20 @@ class FakeMongo {
 
       case 'find': {
         const docs = this.coll(db, collName, false)?.docs ?? [];
-        let result = sortDocs(docs.filter((d) => matches(d, optDoc(cmd.filter))), optDoc(cmd.sort));
+        let result = sortDocs(
+          docs.filter((d) => matches(d, optDoc(cmd.filter))),
+          optDoc(cmd.sort),
+        );
         const limit = optNum(cmd.limit) ?? 0;
         result = result.slice(optNum(cmd.skip) ?? 0);
         if (limit !== 0) result = result.slice(0, Math.abs(limit));
         const projection = optDoc(cmd.projection);
-        return this.cursorReply(ns, result.map((d) => project(d, projection)), optNum(cmd.batchSize), cmd.singleBatch === true || limit < 0);
+        return this.cursorReply(
+          ns,
+          result.map((d) => project(d, projection)),
+          optNum(cmd.batchSize),
+          cmd.singleBatch === true || limit < 0,
+        );
       }
       case 'aggregate': {
         if (typeof collName !== 'string') throw badValue('the test mongo server only supports collection-level aggregate');
@@ -624,7 +733,11 @@ class FakeMongo {
         return { dropped: db, ok: 1 };
       case 'listCollections': {
         const infos = [...(this.dbs.get(db)?.keys() ?? [])].map((collection) => ({
-          name: collection, type: 'collection', options: {}, info: { readOnly: false }, idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
+          name: collection,
+          type: 'collection',
+          options: {},
+          info: { readOnly: false },
+          idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
         }));
         const filtered = infos.filter((info) => matches(info, optDoc(cmd.filter)));
         const out = cmd.nameOnly === true ? filtered.map(({ name: n, type }) => ({ name: n, type })) : filtered;
@@ -644,7 +757,12 @@ class FakeMongo {
       case 'listIndexes': {
         const coll = this.coll(db, collName, false);
         if (!coll) throw new CommandError(26, 'NamespaceNotFound', `ns does not exist: ${ns}`);
-        return this.cursorReply(ns, coll.indexes.map((i) => ({ ...i })), optNum(optDoc(cmd.cursor)?.batchSize), false);
+        return this.cursorReply(
+          ns,
+          coll.indexes.map((i) => ({ ...i })),
+          optNum(optDoc(cmd.cursor)?.batchSize),
+          false,
+        );
       }
       default:
         return undefined;

@@ -58,11 +58,19 @@ describe('mongo stand-in server', () => {
   });
 
   it('finds with filter, sort, skip, limit and getMore batches', async () => {
-    const docs = await items.find({ qty: { $gte: 2, $lt: 9 }, kind: 'even' }).sort({ qty: -1 }).toArray();
+    const docs = await items
+      .find({ qty: { $gte: 2, $lt: 9 }, kind: 'even' })
+      .sort({ qty: -1 })
+      .toArray();
     expect(docs.map((d) => d.qty)).toEqual([8, 6, 4, 2]);
 
     started.length = 0;
-    const batched = await items.find({ qty: { $in: [1, 2, 3, 4, 5, 6, 7] } }, { batchSize: 2 }).sort({ qty: 1 }).skip(1).limit(5).toArray();
+    const batched = await items
+      .find({ qty: { $in: [1, 2, 3, 4, 5, 6, 7] } }, { batchSize: 2 })
+      .sort({ qty: 1 })
+      .skip(1)
+      .limit(5)
+      .toArray();
     expect(batched.map((d) => d.name)).toEqual(['item2', 'item3', 'item4', 'item5', 'item6']);
     const names = started.map((e) => e.commandName);
     expect(names[0]).toBe('find');
@@ -133,7 +141,11 @@ describe('mongo stand-in server', () => {
     expect((err as MongoServerError).message).toMatch(/E11000 duplicate key error collection: shop.items index: _id_/);
 
     const bulk = await items
-      .insertMany([{ _id: 'a', name: 'a', qty: 1, kind: 'x' }, { _id: 'a', name: 'a2', qty: 1, kind: 'x' }, { _id: 'b', name: 'b', qty: 1, kind: 'x' }])
+      .insertMany([
+        { _id: 'a', name: 'a', qty: 1, kind: 'x' },
+        { _id: 'a', name: 'a2', qty: 1, kind: 'x' },
+        { _id: 'b', name: 'b', qty: 1, kind: 'x' },
+      ])
       .catch((e: unknown) => e);
     expect(bulk).toBeInstanceOf(MongoBulkWriteError);
     expect((bulk as MongoBulkWriteError).code).toBe(11000);
@@ -141,7 +153,13 @@ describe('mongo stand-in server', () => {
     expect(await items.countDocuments({ kind: 'x' })).toBe(1); // ordered: stopped at the error
 
     const unordered = await items
-      .insertMany([{ _id: 'a', name: 'a3', qty: 1, kind: 'y' }, { _id: 'c', name: 'c', qty: 1, kind: 'y' }], { ordered: false })
+      .insertMany(
+        [
+          { _id: 'a', name: 'a3', qty: 1, kind: 'y' },
+          { _id: 'c', name: 'c', qty: 1, kind: 'y' },
+        ],
+        { ordered: false },
+      )
       .catch((e: unknown) => e);
     expect((unordered as MongoBulkWriteError).writeErrors).toMatchObject([{ index: 0, code: 11000 }]);
     expect(await items.countDocuments({ kind: 'y' })).toBe(1);
@@ -151,7 +169,10 @@ describe('mongo stand-in server', () => {
   });
 
   it('answers unknown commands with CommandNotFound', async () => {
-    const err = await client.db('shop').command({ frobnicate: 1 }).catch((e: unknown) => e);
+    const err = await client
+      .db('shop')
+      .command({ frobnicate: 1 })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MongoServerError);
     expect(err).toMatchObject({ code: 59, codeName: 'CommandNotFound' });
   });

@@ -108,5 +108,4 @@ export class BetterSqlite3Instrumentation extends InstrumentationBase<Instrument
     }
     return call;
   }
-
 }

@@ -238,7 +238,9 @@ export class BullMQInstrumentation extends InstrumentationBase<InstrumentationCo
       if (this?.opts?.telemetry || typeof this?.name !== 'string' || !Array.isArray(jobs)) return original.call(this, jobs, ...rest);
       const { span, ctx } = inst.producerSpan(this, { [BATCH_COUNT]: jobs.length });
       const meta = serialize(ctx);
-      const withCtx = jobs.map((j: { name?: string; data?: unknown; opts?: JobsOptions }) => (j && typeof j === 'object' ? { ...j, opts: withMetadata(j.opts, meta) } : j));
+      const withCtx = jobs.map((j: { name?: string; data?: unknown; opts?: JobsOptions }) =>
+        j && typeof j === 'object' ? { ...j, opts: withMetadata(j.opts, meta) } : j,
+      );
       return finish(span, () => context.with(ctx, () => original.call(this, withCtx, ...rest)));
     };
   }

@@ -5,7 +5,15 @@
  * summary span name.
  */
 import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
-import { ATTR_DB_COLLECTION_NAME, ATTR_DB_OPERATION_NAME, ATTR_DB_QUERY_SUMMARY, ATTR_DB_QUERY_TEXT, ATTR_DB_RESPONSE_STATUS_CODE, ATTR_DB_SYSTEM_NAME, ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
+import {
+  ATTR_DB_COLLECTION_NAME,
+  ATTR_DB_OPERATION_NAME,
+  ATTR_DB_QUERY_SUMMARY,
+  ATTR_DB_QUERY_TEXT,
+  ATTR_DB_RESPONSE_STATUS_CODE,
+  ATTR_DB_SYSTEM_NAME,
+  ATTR_ERROR_TYPE,
+} from '@opentelemetry/semantic-conventions';
 import type { Hooks, SpanState } from './shaper';
 import { analyzeSql, redactDbMessage, type SqlDialect } from './sql';
 
@@ -25,10 +33,7 @@ export function finishError(span: Span, st: SpanState, serverCode?: string, fall
   if (a[ATTR_ERROR_TYPE] === undefined) {
     const code = a[ATTR_DB_RESPONSE_STATUS_CODE] ?? serverCode;
     const exType = exceptionEvent(st)?.['exception.type'];
-    span.setAttribute(
-      ATTR_ERROR_TYPE,
-      typeof code === 'string' ? code : fallbackType ?? (typeof exType === 'string' && exType !== '' ? exType : '_OTHER'),
-    );
+    span.setAttribute(ATTR_ERROR_TYPE, typeof code === 'string' ? code : (fallbackType ?? (typeof exType === 'string' && exType !== '' ? exType : '_OTHER')));
   }
   if (st.status.message) {
     const m = redactDbMessage(st.status.message);

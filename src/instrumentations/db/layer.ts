@@ -28,7 +28,8 @@ export function quietly<T>(fn: () => T): T | undefined {
   }
 }
 
-export const exportsOf = <T>(m: unknown): T => ((m as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Module' ? (m as { default: T }).default : (m as T));
+export const exportsOf = <T>(m: unknown): T =>
+  (m as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Module' ? (m as { default: T }).default : (m as T);
 
 const OURS = Symbol('@x/otel-agent/db-shaping original');
 type Wrapped = AnyFn & { [OURS]?: AnyFn; __original?: AnyFn };

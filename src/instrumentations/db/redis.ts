@@ -4,7 +4,14 @@
  * span a MULTI or pipeline makes.
  */
 import { SpanKind, SpanStatusCode, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
-import { ATTR_DB_OPERATION_BATCH_SIZE, ATTR_DB_OPERATION_NAME, ATTR_DB_QUERY_TEXT, ATTR_DB_SYSTEM_NAME, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions';
+import {
+  ATTR_DB_OPERATION_BATCH_SIZE,
+  ATTR_DB_OPERATION_NAME,
+  ATTR_DB_QUERY_TEXT,
+  ATTR_DB_SYSTEM_NAME,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+} from '@opentelemetry/semantic-conventions';
 import type { Hooks } from './shaper';
 import { exceptionEvent, finishError } from './errors';
 import { quietly } from './layer';
@@ -15,18 +22,94 @@ import { quietly } from './layer';
 
 /** Commands whose arguments are not keys (passwords, scripts, messages, numbers): all masked. */
 const REDIS_KEYLESS = new Set([
-  'AUTH', 'HELLO', 'PING', 'ECHO', 'SELECT', 'QUIT', 'MIGRATE', 'EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL',
-  'FCALL_RO', 'SWAPDB', 'FAILOVER', 'REPLICAOF', 'SLAVEOF', 'SHUTDOWN', 'WAIT', 'WAITAOF', 'INFO', 'DBSIZE', 'FLUSHALL',
-  'FLUSHDB', 'TIME', 'LASTSAVE', 'SAVE', 'BGSAVE', 'BGREWRITEAOF', 'RANDOMKEY', 'MULTI', 'EXEC', 'DISCARD', 'UNWATCH',
-  'ROLE', 'READONLY', 'READWRITE', 'RESET', 'MONITOR', 'SCAN', 'LOLWUT', 'SYNC', 'PSYNC',
+  'AUTH',
+  'HELLO',
+  'PING',
+  'ECHO',
+  'SELECT',
+  'QUIT',
+  'MIGRATE',
+  'EVAL',
+  'EVALSHA',
+  'EVAL_RO',
+  'EVALSHA_RO',
+  'FCALL',
+  'FCALL_RO',
+  'SWAPDB',
+  'FAILOVER',
+  'REPLICAOF',
+  'SLAVEOF',
+  'SHUTDOWN',
+  'WAIT',
+  'WAITAOF',
+  'INFO',
+  'DBSIZE',
+  'FLUSHALL',
+  'FLUSHDB',
+  'TIME',
+  'LASTSAVE',
+  'SAVE',
+  'BGSAVE',
+  'BGREWRITEAOF',
+  'RANDOMKEY',
+  'MULTI',
+  'EXEC',
+  'DISCARD',
+  'UNWATCH',
+  'ROLE',
+  'READONLY',
+  'READWRITE',
+  'RESET',
+  'MONITOR',
+  'SCAN',
+  'LOLWUT',
+  'SYNC',
+  'PSYNC',
 ]);
 /** Container commands: the subcommand is shown, its arguments masked (CONFIG SET requirepass ...). */
-const REDIS_SUBCOMMAND = new Set(['CONFIG', 'CLIENT', 'ACL', 'CLUSTER', 'COMMAND', 'FUNCTION', 'MEMORY', 'OBJECT', 'SCRIPT', 'XINFO', 'XGROUP', 'PUBSUB', 'MODULE', 'LATENCY', 'SLOWLOG', 'DEBUG']);
+const REDIS_SUBCOMMAND = new Set([
+  'CONFIG',
+  'CLIENT',
+  'ACL',
+  'CLUSTER',
+  'COMMAND',
+  'FUNCTION',
+  'MEMORY',
+  'OBJECT',
+  'SCRIPT',
+  'XINFO',
+  'XGROUP',
+  'PUBSUB',
+  'MODULE',
+  'LATENCY',
+  'SLOWLOG',
+  'DEBUG',
+]);
 /** Every argument is a key (or channel / pattern). */
 const REDIS_ALL_KEYS = new Set([
-  'DEL', 'UNLINK', 'EXISTS', 'TOUCH', 'MGET', 'WATCH', 'SUNION', 'SINTER', 'SDIFF', 'SUNIONSTORE', 'SINTERSTORE', 'SDIFFSTORE',
-  'PFCOUNT', 'PFMERGE', 'SUBSCRIBE', 'UNSUBSCRIBE', 'PSUBSCRIBE', 'PUNSUBSCRIBE', 'SSUBSCRIBE', 'SUNSUBSCRIBE', 'RENAME',
-  'RENAMENX', 'KEYS',
+  'DEL',
+  'UNLINK',
+  'EXISTS',
+  'TOUCH',
+  'MGET',
+  'WATCH',
+  'SUNION',
+  'SINTER',
+  'SDIFF',
+  'SUNIONSTORE',
+  'SINTERSTORE',
+  'SDIFFSTORE',
+  'PFCOUNT',
+  'PFMERGE',
+  'SUBSCRIBE',
+  'UNSUBSCRIBE',
+  'PSUBSCRIBE',
+  'PUNSUBSCRIBE',
+  'SSUBSCRIBE',
+  'SUNSUBSCRIBE',
+  'RENAME',
+  'RENAMENX',
+  'KEYS',
 ]);
 /** key value key value ... */
 const REDIS_PAIRS = new Set(['MSET', 'MSETNX']);
@@ -82,7 +165,12 @@ export const finishRedis: Hooks['end'] = (span, st) => {
 const BATCH_TEXT_MAX = 20;
 
 /** A span for a whole MULTI / pipeline: `MULTI SET` when every command is SET, else `MULTI`. */
-export function startBatchSpan(tracer: Tracer, kind: 'MULTI' | 'PIPELINE', commands: { name: string; text: string }[], server: { host?: unknown; port?: unknown }): Span {
+export function startBatchSpan(
+  tracer: Tracer,
+  kind: 'MULTI' | 'PIPELINE',
+  commands: { name: string; text: string }[],
+  server: { host?: unknown; port?: unknown },
+): Span {
   const names = new Set(commands.map((c) => c.name));
   const op = names.size === 1 ? `${kind} ${[...names][0]}` : kind;
   const texts = commands.map((c) => c.text);

@@ -6,7 +6,20 @@
  * (public `setTracerProvider`), so its spans can be dropped at start or
  * corrected just before they end.
  */
-import { context, createContextKey, diag, INVALID_SPAN_CONTEXT, SpanStatusCode, trace, type Attributes, type Context, type Span, type SpanOptions, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import {
+  context,
+  createContextKey,
+  diag,
+  INVALID_SPAN_CONTEXT,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type SpanOptions,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
 
 /** What an SDK span exposes for reading (sdk-trace's ReadableSpan fields). */
 export interface SpanState {

@@ -51,10 +51,7 @@ export type FsSpanMode = 'io' | 'all';
 
 /** Span names (`fs <function>`) of calls that only ask whether a file exists, what it is or where it points. */
 const PROBES: ReadonlySet<string> = new Set(
-  ['access', 'exists', 'stat', 'lstat', 'realpath', 'realpath.native', 'readlink'].flatMap((f) => [
-    `fs ${f}`,
-    `fs ${f.replace(/^(\w+)/, '$1Sync')}`,
-  ]),
+  ['access', 'exists', 'stat', 'lstat', 'realpath', 'realpath.native', 'readlink'].flatMap((f) => [`fs ${f}`, `fs ${f.replace(/^(\w+)/, '$1Sync')}`]),
 );
 
 /** What a probe answers when the file is not there: the answer to the question, not a failure. */

@@ -203,7 +203,11 @@ function forwarded(header: string, key: 'for' | 'host' | 'proto'): string | unde
   const first = header.split(',')[0] ?? '';
   for (const pair of first.split(';')) {
     const eq = pair.indexOf('=');
-    if (eq > 0 && pair.slice(0, eq).trim().toLowerCase() === key) return pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    if (eq > 0 && pair.slice(0, eq).trim().toLowerCase() === key)
+      return pair
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1');
   }
   return undefined;
 }
@@ -242,8 +246,7 @@ function callTarget(a: unknown, b: unknown): { auth: boolean; port?: number } {
   }
   // Options (the only argument, or after a URL) override what the URL said, as in Node.
   const o = (a !== null && typeof a === 'object' && !(a instanceof URL) ? a : b !== null && typeof b === 'object' ? b : undefined) as
-    | { auth?: unknown; port?: unknown }
-    | undefined;
+    { auth?: unknown; port?: unknown } | undefined;
   if (o) {
     if (typeof o.auth === 'string' && o.auth) auth = true;
     if (o.port !== undefined && o.port !== null && o.port !== '') {
@@ -316,7 +319,9 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     if (this.failed) return;
     this.failed = true;
     const why = (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).slice(0, 300);
-    this._diag.warn(`instrumentation "http" threw inside ${where} (${why}); the call went on without it, and "http" is switched off for the rest of this process`);
+    this._diag.warn(
+      `instrumentation "http" threw inside ${where} (${why}); the call went on without it, and "http" is switched off for the rest of this process`,
+    );
     try {
       this.disable();
     } catch {
@@ -711,7 +716,12 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
         if (err !== undefined && err !== null && typeof err === 'object') {
           // Recorded under the precise type (a refused connection is ECONNREFUSED, not "Error").
           const e = err as { name?: unknown; message?: unknown; stack?: unknown };
-          span.recordException({ name: failure, code: failure, message: typeof e.message === 'string' ? e.message : String(err), stack: typeof e.stack === 'string' ? e.stack : undefined });
+          span.recordException({
+            name: failure,
+            code: failure,
+            message: typeof e.message === 'string' ? e.message : String(err),
+            stack: typeof e.stack === 'string' ? e.stack : undefined,
+          });
           span.setStatus({ code: SpanStatusCode.ERROR, message: typeof e.message === 'string' ? e.message : String(err) });
         } else span.setStatus({ code: SpanStatusCode.ERROR });
       }

@@ -65,30 +65,33 @@ class MongoErrors extends Layer {
     const patch = (m: unknown): unknown => {
       const proto = (m as { Connection?: { prototype?: object } }).Connection?.prototype;
       const shaper = this.shaper;
-      this.wrapMethod(proto, 'command', (original) =>
-        function command(this: unknown, ...args: unknown[]) {
-          const span = shaper.claim();
-          const p = original.apply(this, args);
-          if (span && p && typeof (p as Promise<unknown>).then === 'function') {
-            // A handler that threw would be an unhandled rejection in the app: both are guarded.
-            (p as Promise<unknown>).then(
-              (reply) =>
-                quietly(() => {
-                  const we = writeError(reply);
-                  if (!we) return;
-                  const code = typeof we.code === 'number' ? String(we.code) : undefined;
-                  annotateError(span, code, 'MongoWriteError');
-                  span.setStatus({ code: SpanStatusCode.ERROR, message: typeof we.errmsg === 'string' ? we.errmsg : 'write error' });
-                }),
-              (err: unknown) =>
-                quietly(() => {
-                  const e = err as { code?: unknown };
-                  annotateError(span, typeof e?.code === 'number' ? String(e.code) : undefined, errorName(err));
-                }),
-            );
-          }
-          return p;
-        },
+      this.wrapMethod(
+        proto,
+        'command',
+        (original) =>
+          function command(this: unknown, ...args: unknown[]) {
+            const span = shaper.claim();
+            const p = original.apply(this, args);
+            if (span && p && typeof (p as Promise<unknown>).then === 'function') {
+              // A handler that threw would be an unhandled rejection in the app: both are guarded.
+              (p as Promise<unknown>).then(
+                (reply) =>
+                  quietly(() => {
+                    const we = writeError(reply);
+                    if (!we) return;
+                    const code = typeof we.code === 'number' ? String(we.code) : undefined;
+                    annotateError(span, code, 'MongoWriteError');
+                    span.setStatus({ code: SpanStatusCode.ERROR, message: typeof we.errmsg === 'string' ? we.errmsg : 'write error' });
+                  }),
+                (err: unknown) =>
+                  quietly(() => {
+                    const e = err as { code?: unknown };
+                    annotateError(span, typeof e?.code === 'number' ? String(e.code) : undefined, errorName(err));
+                  }),
+              );
+            }
+            return p;
+          },
       );
       return m;
     };

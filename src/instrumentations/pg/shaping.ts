@@ -22,12 +22,15 @@ class PgPoolCheckout extends Layer {
         (m) => {
           const proto = exportsOf<{ prototype?: object }>(m).prototype;
           const shaper = this.shaper;
-          this.wrapMethod(proto, 'connect', (original) =>
-            function connect(this: unknown, ...args: unknown[]) {
-              const pool = this as { _idle?: unknown[]; _pendingQueue?: unknown[] };
-              const immediate = Array.isArray(pool._idle) && Array.isArray(pool._pendingQueue) && pool._idle.length > pool._pendingQueue.length;
-              return immediate ? shaper.withoutSpans(() => original.apply(this, args)) : original.apply(this, args);
-            },
+          this.wrapMethod(
+            proto,
+            'connect',
+            (original) =>
+              function connect(this: unknown, ...args: unknown[]) {
+                const pool = this as { _idle?: unknown[]; _pendingQueue?: unknown[] };
+                const immediate = Array.isArray(pool._idle) && Array.isArray(pool._pendingQueue) && pool._idle.length > pool._pendingQueue.length;
+                return immediate ? shaper.withoutSpans(() => original.apply(this, args)) : original.apply(this, args);
+              },
           );
           return m;
         },

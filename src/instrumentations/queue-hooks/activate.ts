@@ -85,7 +85,13 @@ export function resolveTargets(hooks: HookSpec[], cwd: string, entryFile: string
       continue;
     }
     const base = basename(file ?? module, extname(file ?? module));
-    const resolved: ResolvedHook[] = specs.map((spec) => ({ spec, file, moduleBase: base === 'index' && file ? basename(resolve(file, '..')) : base, calls: 0, state: 'pending' }));
+    const resolved: ResolvedHook[] = specs.map((spec) => ({
+      spec,
+      file,
+      moduleBase: base === 'index' && file ? basename(resolve(file, '..')) : base,
+      calls: 0,
+      state: 'pending',
+    }));
     targets.push({ file, specifier, module, hooks: resolved });
   }
   return targets;

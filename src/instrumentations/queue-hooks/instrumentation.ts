@@ -37,7 +37,7 @@ export interface QueueHooksConfig extends InstrumentationConfig {
 }
 
 export const REACH_NOTE =
-  'Only functions reachable through the module\'s exports can be hooked: an exported function, `default`, ' +
+  "Only functions reachable through the module's exports can be hooked: an exported function, `default`, " +
   'or a method of an exported class or object (Class.prototype.method). A function the module calls by its own ' +
   'local name never goes through the export, so those calls stay untraced.';
 

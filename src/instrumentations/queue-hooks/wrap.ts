@@ -248,7 +248,10 @@ export function wrapFunction(hook: ResolvedHook, original: AnyFn, rt: HookRuntim
     try {
       started = start(hook, rt, this, args);
     } catch (e) {
-      rt.warnOnce(`internal:${spec.text}`, `OTEL_AGENT_QUEUE_HOOKS: hook "${spec.text}" could not start its span (${(e as Error)?.message}); calls run untraced`);
+      rt.warnOnce(
+        `internal:${spec.text}`,
+        `OTEL_AGENT_QUEUE_HOOKS: hook "${spec.text}" could not start its span (${(e as Error)?.message}); calls run untraced`,
+      );
       return callOriginal(args);
     }
     const { span, ctx } = started;

@@ -92,7 +92,8 @@ export class SqliteInstrumentation extends InstrumentationBase<InstrumentationCo
     // Database / Statement with the *Sync names as aliases: each prototype is wrapped once.
     for (const dbProto of prototypes(mod, ['DatabaseSync', 'Database'])) {
       if (typeof dbProto.exec === 'function' && !isWrapped(dbProto.exec)) this._wrap(dbProto, 'exec', ((o: AnyFn) => wrapExec(this.target, o)) as never);
-      if (typeof dbProto.prepare === 'function' && !isWrapped(dbProto.prepare)) this._wrap(dbProto, 'prepare', ((o: AnyFn) => wrapPrepare(this.target, o)) as never);
+      if (typeof dbProto.prepare === 'function' && !isWrapped(dbProto.prepare))
+        this._wrap(dbProto, 'prepare', ((o: AnyFn) => wrapPrepare(this.target, o)) as never);
     }
     for (const stProto of prototypes(mod, ['StatementSync', 'Statement'])) {
       for (const method of ['run', 'get', 'all', 'iterate'] as const) {
@@ -141,5 +142,4 @@ export class SqliteInstrumentation extends InstrumentationBase<InstrumentationCo
     }
     return call;
   }
-
 }
