@@ -60,6 +60,7 @@ import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
   ATTR_NETWORK_PEER_ADDRESS,
   ATTR_NETWORK_PEER_PORT,
   ATTR_NETWORK_PROTOCOL_VERSION,
@@ -71,13 +72,15 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import { clientSpanName, errorType, KNOWN_METHODS, serverSpanName } from '../http-naming';
+import { clientSpanName, errorType, KNOWN_METHODS, methodForName } from '../http-naming';
 import { redactQuery, redactUrlLike } from '../../redact';
 import { AGENT_VERSION } from '../../version';
 import type { PropagatorName } from '../../env';
 import { readableHeaders } from '../../propagation/readable-headers';
 import { contextStore } from './context-store';
 import { noteThrow } from './sync-throw';
+import { serverError, serverRoute } from './server-route';
+import { GuessedNames } from './guessed-names';
 
 export interface HttpConfig extends InstrumentationConfig {
   /** Lower-case header names recorded as `http.request.header.<name>` / `http.response.header.<name>`. */
@@ -125,6 +128,8 @@ interface Exchange {
   /** CLIENT: the response once it arrived. */
   res?: httpT.IncomingMessage;
   server?: { address?: string; port?: number };
+  /** SERVER, sampled: the request target as it arrived (routers rewrite req.url while they dispatch). */
+  target?: string;
 }
 
 interface Hist {
@@ -269,6 +274,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
   private hist: Hist = {};
   private fields: { names: Set<string>; lengths: Set<number>; prefixes: string[]; minPrefix: number } | undefined;
   private protoPatched = false;
+  private readonly guessed = new GuessedNames();
 
   private readonly testFault: boolean;
 
@@ -505,8 +511,9 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
 
   /** Name and request attributes of a sampled SERVER span. */
   private describeServer(span: Span, req: httpT.IncomingMessage, method: string, scheme: string, ex: Exchange): void {
+    // Named when it ends (endServer): by then a framework may have told the route, or the status says no route matched.
     const target = req.url ?? '/';
-    span.updateName(serverSpanName(req.method, target));
+    ex.target = target;
     const headers = readHeaders(req.rawHeaders);
     const q = target.indexOf('?');
     let path = q >= 0 ? target.slice(0, q) : target;
@@ -561,9 +568,14 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     if (this.testFault) throw new Error('test fault in http bookkeeping');
     // A response the client went away from before its headers were sent has no status code.
     const status = res.headersSent ? res.statusCode : undefined;
+    // A handler error the framework answered with a 5xx (server-route.ts); a 4xx mapped from an error is the client's.
+    if (err === undefined && (status === undefined || status >= 500)) err = serverError(ex.req);
     const failure = err !== undefined ? errorType(err) : status !== undefined && status >= 500 ? String(status) : undefined;
     const span = ex.span;
+    const route = serverRoute(ex.req) ?? (span ? routeSetOn(span) : undefined);
     if (span) {
+      span.updateName(this.serverName(ex, route, status));
+      if (route !== undefined) span.setAttribute(ATTR_HTTP_ROUTE, route);
       if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
       if (failure !== undefined) {
         span.setAttribute(ATTR_ERROR_TYPE, failure);
@@ -579,12 +591,24 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     const h = this.hist.server;
     if (h) {
       const a: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: ex.method, [ATTR_URL_SCHEME]: ex.scheme };
+      if (route !== undefined) a[ATTR_HTTP_ROUTE] = route;
       if (status !== undefined) a[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
       if (failure !== undefined) a[ATTR_ERROR_TYPE] = failure;
       const v = (ex.req as httpT.IncomingMessage).httpVersion;
       if (v) a[ATTR_NETWORK_PROTOCOL_VERSION] = v;
       h.record((performance.now() - ex.t0) / 1000, a);
     }
+  }
+
+  /**
+   * `{method} {route}` when a framework (or the app, on the span) told the route; `{method}` for a
+   * request no route matched (404, 405), so probes never mint names; else the bounded path guess.
+   */
+  private serverName(ex: Exchange, route: string | undefined, status: number | undefined): string {
+    const method = (ex.req as httpT.IncomingMessage).method;
+    if (route !== undefined) return `${methodForName(method)} ${route}`;
+    if (status === 404 || status === 405 || ex.target === undefined) return methodForName(method);
+    return this.guessed.name(method, ex.target);
   }
 
   /**
@@ -746,6 +770,12 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
  * go into a copy of the caller's options instead (the caller's object is not
  * touched); every other request gets them with setHeader() once built.
  */
+/** http.route the app or a framework (Next.js does) set on the SERVER span itself. */
+function routeSetOn(span: Span): string | undefined {
+  const r = (span as { attributes?: Attributes }).attributes?.[ATTR_HTTP_ROUTE];
+  return typeof r === 'string' && r.length > 0 ? r : undefined;
+}
+
 function withEarlyHeaders(args: ArrayLike<unknown>, ctx: Context): ArrayLike<unknown> {
   const i = args[0] !== null && typeof args[0] === 'object' && !(args[0] instanceof URL) ? 0 : args[1] !== null && typeof args[1] === 'object' ? 1 : -1;
   if (i < 0) return args;
