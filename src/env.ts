@@ -59,6 +59,8 @@ export interface AgentConfig {
     redactQueryParams: readonly string[];
     /** `io`: no fs spans for existence/metadata checks; `all`: every fs call (see own/fs-shaping.ts). */
     fsSpans: 'io' | 'all';
+    /** Web frameworks' INTERNAL spans: `none`, `handlers` (route handlers), `all` (handlers and middleware). */
+    webSpans: 'none' | 'handlers' | 'all';
     /** Internal: set by `otel-agent doctor` for the app it runs; '' when unset. */
     doctorReport: string;
     /** Internal, for the agent's own reliability tests only (OTEL_AGENT_TEST_FAULTS); empty otherwise. */

@@ -103,6 +103,7 @@ export function loadConfig(env: Env = process.env): AgentConfig {
       esmHooks: v.OTEL_AGENT_ESM_HOOKS,
       redactQueryParams: Object.freeze(v.OTEL_AGENT_REDACT_QUERY_PARAMS),
       fsSpans: v.OTEL_AGENT_FS_SPANS,
+      webSpans: v.OTEL_AGENT_WEB_SPANS,
       doctorReport: v.OTEL_AGENT_DOCTOR_REPORT,
       testFaults: Object.freeze(v.OTEL_AGENT_TEST_FAULTS),
     }),

@@ -282,6 +282,13 @@ export const SPEC = [
     doc: '`io`: fs spans for reads, writes, opens, listings and changes, none for existence and metadata checks (`exists`, `access`, `stat`, `lstat`, `realpath`, `readlink`, sync and promise forms too); `all`: every fs call. A check that finds no file is never an error.',
   },
   {
+    name: 'OTEL_AGENT_WEB_SPANS',
+    kind: 'enum',
+    allowed: ['none', 'handlers', 'all'],
+    default: 'none',
+    doc: 'Web frameworks: `none` (the route names the SERVER span and nothing more), `handlers` (an INTERNAL span for each route handler), `all` (handlers and every middleware). See docs/web-frameworks.md.',
+  },
+  {
     name: 'OTEL_AGENT_ESM_HOOKS',
     kind: 'enum',
     allowed: ['auto', 'sync', 'async', 'off'],

@@ -5,7 +5,7 @@
  * whose guess is new is named by its method alone. A name already minted keeps
  * being used. The guess is a name only: it is never written to http.route.
  */
-import { methodForName, serverSpanName } from '../http-naming';
+import { methodForName } from '../http-naming';
 
 /** Documented in docs/http.md ("Span names"). */
 export const GUESSED_NAME_LIMIT = 500;
@@ -15,13 +15,15 @@ export class GuessedNames {
 
   constructor(private readonly limit = GUESSED_NAME_LIMIT) {}
 
-  /** `GET /orders/:id` for `/orders/42`, or `GET` once the limit is reached and the guess is new. */
-  name(method: string | undefined, target: string): string {
-    const n = serverSpanName(method, target);
-    if (this.seen.has(n)) return n;
+  /**
+   * `guess` (serverSpanName's `GET /orders/:id` for `/orders/42`) if it is already minted or the limit
+   * allows one more, else `method` alone.
+   */
+  name(method: string | undefined, guess: string): string {
+    if (this.seen.has(guess)) return guess;
     if (this.seen.size >= this.limit) return methodForName(method);
-    this.seen.add(n);
-    return n;
+    this.seen.add(guess);
+    return guess;
   }
 
   get size(): number {

@@ -72,7 +72,7 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import { clientSpanName, errorType, KNOWN_METHODS, methodForName } from '../http-naming';
+import { clientSpanName, errorType, KNOWN_METHODS, methodForName, serverSpanName } from '../http-naming';
 import { redactQuery, redactUrlLike } from '../../redact';
 import { AGENT_VERSION } from '../../version';
 import type { PropagatorName } from '../../env';
@@ -128,8 +128,8 @@ interface Exchange {
   /** CLIENT: the response once it arrived. */
   res?: httpT.IncomingMessage;
   server?: { address?: string; port?: number };
-  /** SERVER, sampled: the request target as it arrived (routers rewrite req.url while they dispatch). */
-  target?: string;
+  /** SERVER, sampled: the name guessed from the path as it arrived (routers rewrite req.url while they dispatch). */
+  guess?: string;
 }
 
 interface Hist {
@@ -511,9 +511,11 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
 
   /** Name and request attributes of a sampled SERVER span. */
   private describeServer(span: Span, req: httpT.IncomingMessage, method: string, scheme: string, ex: Exchange): void {
-    // Named when it ends (endServer): by then a framework may have told the route, or the status says no route matched.
+    // The path guess until it ends (endServer): by then a framework may have told the route, or the status
+    // says no route matched. A span ended some other way (the process crashed) keeps the guess.
     const target = req.url ?? '/';
-    ex.target = target;
+    ex.guess = serverSpanName(req.method, target);
+    span.updateName(ex.guess);
     const headers = readHeaders(req.rawHeaders);
     const q = target.indexOf('?');
     let path = q >= 0 ? target.slice(0, q) : target;
@@ -607,8 +609,8 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
   private serverName(ex: Exchange, route: string | undefined, status: number | undefined): string {
     const method = (ex.req as httpT.IncomingMessage).method;
     if (route !== undefined) return `${methodForName(method)} ${route}`;
-    if (status === 404 || status === 405 || ex.target === undefined) return methodForName(method);
-    return this.guessed.name(method, ex.target);
+    if (status === 404 || status === 405 || ex.guess === undefined) return methodForName(method);
+    return this.guessed.name(method, ex.guess);
   }
 
   /**
