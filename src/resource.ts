@@ -2,7 +2,8 @@
  * Builds the resource synchronously from the config. We do our own small
  * detectors instead of the upstream ones: they are synchronous (no pending
  * async attributes at startup), never touch the network, and the process
- * detector leaves out command-line arguments, which often carry secrets.
+ * detector leaves out command-line arguments, which often carry secrets,
+ * and file paths (the executable and the entry are given by file name).
  */
 import { hostname, arch, type as osType, release } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
@@ -60,9 +61,9 @@ export function buildResource(cfg: AgentConfig, entry = process.argv[1]): Resour
   }
   if (d.has('process')) {
     attrs['process.pid'] = process.pid;
+    // File names, not paths: a path names the user's home, the deploy layout, a CI workspace.
     attrs['process.executable.name'] = basename(process.execPath);
-    attrs['process.executable.path'] = process.execPath;
-    if (entry) attrs['process.command'] = entry;
+    if (entry) attrs['process.command'] = basename(entry);
     attrs['process.runtime.name'] = 'nodejs';
     attrs['process.runtime.version'] = process.versions.node;
     attrs['process.runtime.description'] = 'Node.js';

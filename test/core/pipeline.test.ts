@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startOtlpReceiver, type OtlpReceiver, type RecvSpan, one } from '../harness/otlp-receiver';
-import { runFixture, VARIANTS } from '../harness/fixture';
+import { ROOT, runFixture, VARIANTS } from '../harness/fixture';
 
 let rx: OtlpReceiver;
 beforeAll(async () => {
@@ -205,6 +205,11 @@ describe('resource and limits', () => {
     expect(s.resource['telemetry.distro.name']).toBe('@x/otel-agent');
     expect(s.resource['process.pid']).toEqual(expect.any(Number));
     expect(s.resource['process.command_args']).toBeUndefined();
+    // File names, never paths: the entry and the executable are named, their directories are not.
+    expect(s.resource['process.executable.path']).toBeUndefined();
+    expect(s.resource['process.executable.name']).toMatch(/^node/);
+    expect(s.resource['process.command']).toMatch(/^[^/\\]+\.c?js$/);
+    for (const v of Object.values(s.resource)) expect(String(v)).not.toContain(ROOT);
   });
 
   it('honours OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT and OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', async () => {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { startOtlpReceiver, type OtlpReceiver } from '../harness/otlp-receiver';
 import { FIXTURES, ROOT, runFixture } from '../harness/fixture';
 
@@ -24,13 +24,13 @@ afterAll(async () => {
 
 const json = (p: string, v: unknown): void => writeFileSync(p, JSON.stringify(v));
 
-/** `<root>/node_modules/<dep>/` with package.json `<dep>@<version>` and bin/cli.<ext> running core/lifecycle.<ext>. */
+/** `<root>/node_modules/<dep>/` with package.json `<dep>@<version>` and bin/<dep>.<ext> running core/lifecycle.<ext>. */
 function fakeDependency(root: string, dep: string, version: string, ext: 'cjs' | 'mjs'): string {
   const pkg = join(root, 'node_modules', dep);
   mkdirSync(join(pkg, 'bin'), { recursive: true });
-  json(join(pkg, 'package.json'), { name: dep, version, bin: { [dep]: `bin/cli.${ext}` } });
+  json(join(pkg, 'package.json'), { name: dep, version, bin: { [dep]: `bin/${dep}.${ext}` } });
   const target = join(FIXTURES, `core/lifecycle.${ext}`);
-  const bin = join(pkg, 'bin', `cli.${ext}`);
+  const bin = join(pkg, 'bin', `${dep}.${ext}`);
   writeFileSync(bin, ext === 'cjs' ? `require(${JSON.stringify(target)});\n` : `await import(${JSON.stringify(target)});\n`);
   return bin;
 }
@@ -43,7 +43,8 @@ describe.each(['cjs', 'mjs'] as const)('service identity of an app started throu
     const bin = fakeDependency(app, 'next-like', '16.4.6', ext);
     const r = await runFixture({ fixture: bin, args: ['drain'], endpoint: rx.url, env: { OTEL_SERVICE_NAME: undefined } });
     expect(r.code, r.stderr).toBe(0);
-    const spans = rx.spans().filter((s) => s.resource['process.command'] === bin);
+    // process.command is the entry's file name (resource.ts: no paths on the resource).
+    const spans = rx.spans().filter((s) => s.resource['process.command'] === basename(bin));
     expect(spans.length).toBeGreaterThanOrEqual(3);
     for (const s of spans) {
       expect(s.resource['service.name']).toBe(`storefront-${ext}`);
@@ -69,7 +70,8 @@ describe.each(['cjs', 'mjs'] as const)('service identity of an app started throu
       env: { OTEL_SERVICE_NAME: undefined },
     });
     expect(r.code, r.stderr).toBe(0);
-    const spans = rx.spans().filter((s) => s.resource['process.command'] === bin);
+    // process.command is the entry's file name (resource.ts: no paths on the resource).
+    const spans = rx.spans().filter((s) => s.resource['process.command'] === basename(bin));
     expect(spans.length).toBeGreaterThanOrEqual(3);
     for (const s of spans) {
       expect(s.resource['service.name']).toBe(`billing-${ext}`);
