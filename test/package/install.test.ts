@@ -48,10 +48,11 @@ afterAll(async () => {
 });
 
 describe('the packed package', () => {
-  it('holds the built agent, its README and package.json, and nothing else', ({ skip }) => {
+  it('holds the built agent, its licence, README and package.json, and nothing else', ({ skip }) => {
     if (!online) return skip();
     const instr = packed.filter((p) => p.startsWith('dist/instr/'));
     expect(packed.filter((p) => !p.startsWith('dist/instr/'))).toEqual([
+      'LICENSE',
       'README.md',
       'dist/agent.cjs',
       'dist/cli.cjs',
