@@ -9,6 +9,7 @@
 //   dist/vendor/grpc.cjs              @grpc/grpc-js, loaded only when an exporter speaks gRPC
 //   dist/instr/<name>.cjs             each instrumentation, loaded when its module is first loaded
 //   dist/cli.cjs                      `otel-agent doctor`
+//   dist/config-file.cjs              OTEL_CONFIG_FILE (YAML), loaded only when a file is named
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -130,6 +131,8 @@ const jobs = [
   one(join(ROOT, 'src/env.ts'), 'env-table.cjs'),
   one(join(ROOT, 'src/signals.ts'), 'signals.cjs'),
   one(join(ROOT, 'src/cli.ts'), 'cli.cjs'),
+  // OTEL_CONFIG_FILE support with its YAML parser: loaded only when a file is named (src/config/index.ts).
+  one(join(ROOT, 'src/config/file/index.ts'), 'config-file.cjs'),
   // Console log correlation: not an instrumentation of a module, loaded by agent.ts.
   one(join(ROOT, 'src/instrumentations/console.ts'), 'instr/console.cjs'),
 ];

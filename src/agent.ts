@@ -73,6 +73,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   const log = createLog(cfg.logLevel);
   installDiag(log);
   for (const w of cfg.warnings) log.warn(w);
+  for (const n of cfg.notices) log.info(n);
   warnCredentialHeaders(cfg, log);
 
   const entries = enabledEntries(cfg);

@@ -23,6 +23,7 @@ Options:
   --json            machine-readable output
   --timeout <s>     how long to let the app run (default 5 seconds)
   --no-run          do not start the app, only inspect its directory
+  --config <file>   validate this configuration file (OTEL_CONFIG_FILE) and use it
   -h, --help        this text
   -v, --version     the agent version
 
@@ -37,6 +38,7 @@ interface Args {
   json: boolean;
   timeoutMs: number;
   run: boolean;
+  configFile?: string;
 }
 
 function parse(argv: string[]): Args | string {
@@ -54,6 +56,10 @@ function parse(argv: string[]): Args | string {
       const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(v ?? '');
       if (!m) return `--timeout needs a number of seconds (e.g. --timeout 10), got ${JSON.stringify(v ?? '')}`;
       a.timeoutMs = m[2] === 'ms' ? Number(m[1]) : Number(m[1]) * 1000;
+    } else if (x === '--config' || x.startsWith('--config=')) {
+      const v = x.includes('=') ? x.slice(x.indexOf('=') + 1) : argv[++i];
+      if (!v) return '--config needs the path of a configuration file (e.g. --config otel.yaml)';
+      a.configFile = v;
     } else if (x.startsWith('-')) return `unknown option ${x}`;
     else if (!a.command) a.command = x;
     else if (!a.entry) a.entry = x;
@@ -79,7 +85,7 @@ async function main(argv: string[]): Promise<void> {
     const err = entryError(cwd, a.entry);
     if (err) return finish(`otel-agent doctor: ${err}\n`, 2, true);
   }
-  const result = await runDoctor({ entry: a.entry, args: a.appArgs, timeoutMs: a.timeoutMs, run: a.run, distDir: __dirname, cwd });
+  const result = await runDoctor({ entry: a.entry, args: a.appArgs, timeoutMs: a.timeoutMs, run: a.run, distDir: __dirname, cwd, configFile: a.configFile });
   finish(a.json ? JSON.stringify(result, null, 2) + '\n' : formatHuman(result), result.ok ? 0 : 1);
 }
 

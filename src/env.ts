@@ -73,8 +73,10 @@ export interface AgentConfig {
     captureClientResponseHeaders: readonly string[];
   };
   /** For `doctor` and diagnostics: where each variable's value came from. */
-  sources: Readonly<Record<string, { value: string; source: 'env' | 'default'; warning?: string }>>;
+  sources: Readonly<Record<string, { value: string; source: 'env' | 'default' | 'file'; origin?: string; warning?: string }>>;
   warnings: readonly string[];
+  /** Said once at info at startup (e.g. which variables OTEL_CONFIG_FILE made the agent ignore). */
+  notices: readonly string[];
 }
 
 export { INSTRUMENTATION_NAMES } from './config/instrumentation-names';

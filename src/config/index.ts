@@ -9,10 +9,19 @@
 import type { AgentConfig, OtlpConfig, PropagatorName, TracesExporterName } from '../env';
 import { headerProblem } from './export-headers';
 import { Reader, type Env } from './read';
+import { SPEC } from './spec';
 
-export function loadConfig(env: Env = process.env): AgentConfig {
-  const r = new Reader(env);
+const VAR_NAMES: readonly string[] = SPEC.map((s) => s.name);
+
+/**
+ * `files` reads OTEL_CONFIG_FILE: by default the bundle dist/config-file.cjs (the YAML parser is only
+ * loaded when a file is named); the unit tests hand in src/config/file directly.
+ */
+export function loadConfig(env: Env = process.env, files: FileSupport = bundledFileSupport): AgentConfig {
+  const file = fromFile(env, files);
+  const r = new Reader(file?.env ?? env, file?.origin);
   const v = r.readAll();
+  if (file) r.warnings.unshift(...file.warnings);
 
   const protocol = v.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL;
   const base = v.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -115,9 +124,51 @@ export function loadConfig(env: Env = process.env): AgentConfig {
     }),
     sources: Object.freeze(r.sources),
     warnings: Object.freeze([...r.warnings]),
+    notices: Object.freeze(file?.notices ?? []),
   };
   return Object.freeze(cfg);
 }
+
+/** Set by the agent's own tooling, never by a user: they keep coming from the environment when a file is used. */
+const INTERNAL = new Set(['OTEL_AGENT_DOCTOR_REPORT', 'OTEL_AGENT_TEST_FAULTS']);
+
+interface FromFile {
+  env: Env;
+  origin: Record<string, string>;
+  /** Problems in the file (each names the file, line and key). */
+  warnings: string[];
+  /** The one line saying which set variables the file made the agent ignore (info: that is the specified behaviour). */
+  notices: string[];
+}
+
+/**
+ * OTEL_CONFIG_FILE: the file's model becomes the variables (file/model.ts), and the spec's other
+ * variables are ignored, as the configuration specification requires; a file that cannot be used
+ * falls back to the environment with one warning. The YAML parser is its own bundle (dist/config-file.cjs).
+ */
+function fromFile(env: Env, files: FileSupport): FromFile | undefined {
+  const path = (env.OTEL_CONFIG_FILE ?? '').trim();
+  if (!path) return undefined;
+  let result: FileResult;
+  try {
+    result = files().loadConfigFile(path, env);
+  } catch (e) {
+    result = { ok: false, error: `could not be loaded (${e instanceof Error ? e.message : String(e)})` };
+  }
+  if (!result.ok) return { env, origin: {}, warnings: [`OTEL_CONFIG_FILE=${path} ${result.error}; using the environment variables instead`], notices: [] };
+  const own: Record<string, string | undefined> = { ...result.mapped.vars };
+  for (const name of INTERNAL) own[name] = env[name];
+  own.OTEL_CONFIG_FILE = path;
+  const ignored = VAR_NAMES.filter((n) => !INTERNAL.has(n) && n !== 'OTEL_CONFIG_FILE' && env[n] !== undefined && env[n]!.trim() !== '');
+  const notices = ignored.length ? [`OTEL_CONFIG_FILE=${path} is in use, so these variables are ignored: ${ignored.join(', ')}`] : [];
+  return { env: Object.freeze(own), origin: result.mapped.origin, warnings: [...result.mapped.warnings], notices };
+}
+
+type FileSupport = () => typeof import('./file');
+type FileResult = import('./file').FileResult;
+
+// A computed specifier: esbuild leaves it alone instead of bundling the YAML parser into every entry.
+const bundledFileSupport: FileSupport = () => require(`${__dirname}/config-file.cjs`) as typeof import('./file');
 
 /** Reads only the switches the thin entry needs, so a disabled agent loads nothing else. */
 export function earlyFlags(env: Env = process.env): { disabled: boolean; enableInWorkers: boolean } {

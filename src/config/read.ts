@@ -11,7 +11,9 @@ import { SPEC, type VarSpec } from './spec';
 export type Env = Readonly<Record<string, string | undefined>>;
 export interface Source {
   value: string;
-  source: 'env' | 'default';
+  /** 'file': from OTEL_CONFIG_FILE, `origin` says where in it. */
+  source: 'env' | 'default' | 'file';
+  origin?: string;
   warning?: string;
 }
 
@@ -54,7 +56,14 @@ export class Reader {
   private readonly fromEnv = new Set<string>();
   private readonly byName = new Map<string, VarSpec>(SPEC.map((s) => [s.name, s]));
 
-  constructor(private readonly env: Env) {}
+  /**
+   * `origin`: for values that came from a configuration file (the file's model mapped onto these names),
+   * where each was written (`config.yaml:12 tracer_provider...`); warnings and sources then name that place.
+   */
+  constructor(
+    private readonly env: Env,
+    private readonly origin: Readonly<Record<string, string>> = {},
+  ) {}
 
   raw(name: string): string | undefined {
     const v = this.env[name];
@@ -65,11 +74,12 @@ export class Reader {
 
   warn(name: string, value: string, problem: string, fallback: string, secret = false): void {
     const shownValue = secret ? '<redacted>' : JSON.stringify(value.length > 200 ? value.slice(0, 200) + '...' : value);
-    const msg = `${name}=${shownValue} ${problem}; using ${fallback}`;
+    const where = this.origin[name];
+    const msg = where ? `${where} (${name}): ${shownValue} ${problem}; using ${fallback}` : `${name}=${shownValue} ${problem}; using ${fallback}`;
     this.warnings.push(msg);
     const src = this.sources[name];
     if (src) src.warning = src.warning ? `${src.warning}; ${msg}` : msg;
-    else this.sources[name] = { value: secret ? '<redacted>' : value, source: 'env', warning: msg };
+    else this.sources[name] = { ...this.from(name), value: secret ? '<redacted>' : value, warning: msg };
   }
 
   /** Every variable of the spec, read once each, in spec order; unset ones are listed with their default as their source. */
@@ -89,8 +99,13 @@ export class Reader {
     return v;
   }
 
+  private from(name: string): Pick<Source, 'source' | 'origin'> {
+    const origin = this.origin[name];
+    return origin ? { source: 'file', origin } : { source: 'env' };
+  }
+
   private note(name: string, shown: string): void {
-    this.sources[name] = { value: shown, source: 'env' };
+    this.sources[name] = { ...this.from(name), value: shown };
   }
 
   /** What an unset or invalid variable falls back to: its default, or the value of the variable it inherits from. */

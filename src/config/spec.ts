@@ -64,6 +64,13 @@ const limit = <N extends string>(name: N, doc: string, inherits?: string) =>
 const captureHeaders = <N extends string>(name: N, doc: string) => ({ name, kind: 'names', pattern: HEADER_NAME, what: 'header name', doc }) as const;
 
 export const SPEC = [
+  {
+    name: 'OTEL_CONFIG_FILE',
+    kind: 'string',
+    default: '',
+    docDefault: '(none)',
+    doc: 'Path of a YAML configuration file (the OpenTelemetry configuration model, `file_format: "1.1"`). When set, the other variables of this table are ignored and the file says everything; see docs/configuration-file.md.',
+  },
   { name: 'OTEL_SDK_DISABLED', kind: 'bool', default: false, doc: '`true` loads nothing but the entry file: no SDK, no hooks, no spans.' },
   {
     name: 'OTEL_SERVICE_NAME',

@@ -43,7 +43,15 @@ export function formatHuman(r: DoctorResult): string {
   );
   const width = Math.max(...r.config.variables.map((v) => v.name.length)) + 2;
   const fromEnv = r.config.variables.filter((v) => v.source === 'env');
-  line(fromEnv.length ? '  set in the environment:' : '  no OTEL_* variable is set: everything below is a default');
+  const fromFile = r.config.variables.filter((v) => v.source === 'file');
+  if (fromFile.length) {
+    line('  set in the configuration file:');
+    for (const v of fromFile) {
+      line(`    ${v.warning ? BAD : ' '} ${pad(v.name, width)}${v.value}   (${v.origin ?? 'OTEL_CONFIG_FILE'})`);
+      if (v.warning) line(`      ${v.warning}`);
+    }
+  }
+  if (fromEnv.length || !fromFile.length) line(fromEnv.length ? '  set in the environment:' : '  no OTEL_* variable is set: everything below is a default');
   for (const v of fromEnv) {
     line(`    ${v.warning ? BAD : ' '} ${pad(v.name, width)}${v.value}`);
     if (v.warning) line(`      ${v.warning}`);

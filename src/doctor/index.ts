@@ -26,7 +26,9 @@ export interface Finding {
 export interface ConfigVariable {
   name: string;
   value: string;
-  source: 'env' | 'default';
+  source: 'env' | 'default' | 'file';
+  /** source 'file': where in OTEL_CONFIG_FILE (`config.yaml:12 tracer_provider...`). */
+  origin?: string;
   warning?: string;
 }
 
@@ -58,6 +60,8 @@ export interface DoctorOptions {
   run: boolean;
   distDir: string;
   cwd: string;
+  /** --config: the configuration file to validate and use, as OTEL_CONFIG_FILE (the app run gets it too). */
+  configFile?: string;
 }
 
 /** Endpoint values may carry tokens in the query string; show which keys are there, never their values. */
@@ -78,6 +82,7 @@ function configFindings(cfg: AgentConfig, env: Readonly<Record<string, string | 
   const problem = (message: string): void => void f.push({ level: 'problem', section: 'config', message });
   const note = (message: string): void => void f.push({ level: 'note', section: 'config', message });
   for (const w of cfg.warnings) problem(w);
+  for (const n of cfg.notices) note(n);
   if (cfg.disabled) problem('OTEL_SDK_DISABLED=true: the agent loads nothing and produces no spans');
   if (cfg.tracesExporters.length === 0) problem('OTEL_TRACES_EXPORTER=none: spans are not sent anywhere');
   else if (cfg.tracesExporters.length === 1 && cfg.tracesExporters[0] === 'console')
@@ -170,7 +175,7 @@ function runFindings(r: RunResult, cfg: AgentConfig): Finding[] {
 }
 
 export async function runDoctor(o: DoctorOptions): Promise<DoctorResult> {
-  const env = envSnapshot();
+  const env = o.configFile ? Object.freeze({ ...envSnapshot(), OTEL_CONFIG_FILE: resolve(o.cwd, o.configFile) }) : envSnapshot();
   const cfg = loadConfig(env);
   const entry = o.entry ? resolve(o.cwd, o.entry) : undefined;
   const appDir = entry ? dirname(entry) : o.cwd;
@@ -178,6 +183,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorResult> {
   const variables: ConfigVariable[] = VARS.map((v) => {
     const s = cfg.sources[v.name] ?? { value: v.default, source: 'default' as const };
     const row: ConfigVariable = { name: v.name, value: shownValue(v.name, s.value), source: s.source };
+    if (s.origin) row.origin = s.origin;
     if (s.warning) row.warning = s.warning;
     return row;
   });

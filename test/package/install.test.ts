@@ -56,6 +56,7 @@ describe('the packed package', () => {
       'README.md',
       'dist/agent.cjs',
       'dist/cli.cjs',
+      'dist/config-file.cjs',
       'dist/register.cjs',
       'dist/register.mjs',
       'dist/signals.cjs',
