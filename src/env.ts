@@ -61,6 +61,8 @@ export interface AgentConfig {
     fsSpans: 'io' | 'all';
     /** Web frameworks' INTERNAL spans: `none`, `handlers` (route handlers), `all` (handlers and middleware). */
     webSpans: 'none' | 'handlers' | 'all';
+    /** With metrics on: the Node.js runtime metrics (src/metrics/runtime.ts). */
+    runtimeMetrics: boolean;
     /** Internal: set by `otel-agent doctor` for the app it runs; '' when unset. */
     doctorReport: string;
     /** Internal, for the agent's own reliability tests only (OTEL_AGENT_TEST_FAULTS); empty otherwise. */

@@ -4,7 +4,7 @@
  * this file (with the SDK parts it bundles) is loaded only then.
  *
  * With metrics on, the instrumentations' own metrics (e.g. http.server.request.duration)
- * are exported; with logs on, pino/winston/bunyan records are sent as OTLP logs
+ * and the Node.js runtime metrics (metrics/runtime.ts) are exported; with logs on, pino/winston/bunyan records are sent as OTLP logs
  * in addition to being correlated.
  */
 // The logs API lives in @opentelemetry/api since 1.10, which is where the log
@@ -15,6 +15,8 @@ import { BatchLogRecordProcessor, ConsoleLogRecordExporter, LoggerProvider, type
 import type { Resource } from '@opentelemetry/resources';
 import type { AgentConfig } from './env';
 import type { AgentLog } from './log';
+import { startRuntimeMetrics } from './metrics/runtime';
+import { AGENT_VERSION } from './version';
 
 export interface SignalsHandle {
   shutdown(): Promise<void>;
@@ -68,6 +70,14 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
     );
     const mp = new MeterProvider({ resource, readers });
     if (!metrics.setGlobalMeterProvider(mp)) log.warn('another OpenTelemetry SDK registered a global meter provider first; OTEL_METRICS_EXPORTER is ignored');
+    else if (cfg.agent.runtimeMetrics) {
+      try {
+        const runtime = startRuntimeMetrics(mp.getMeter('@x/otel-agent/runtime', AGENT_VERSION));
+        parts.push({ shutdown: async () => runtime.stop(), forceFlush: async () => undefined });
+      } catch (e) {
+        log.warn(`runtime metrics could not start (${e instanceof Error ? e.message : String(e)}); the other metrics go on`);
+      }
+    }
     parts.push(mp);
   }
   if (cfg.logsExporters.length) {

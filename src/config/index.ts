@@ -113,6 +113,7 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
       redactQueryParams: Object.freeze(v.OTEL_AGENT_REDACT_QUERY_PARAMS),
       fsSpans: v.OTEL_AGENT_FS_SPANS,
       webSpans: v.OTEL_AGENT_WEB_SPANS,
+      runtimeMetrics: v.OTEL_AGENT_RUNTIME_METRICS,
       doctorReport: v.OTEL_AGENT_DOCTOR_REPORT,
       testFaults: Object.freeze(v.OTEL_AGENT_TEST_FAULTS),
     }),

@@ -289,6 +289,12 @@ export const SPEC = [
     doc: '`io`: fs spans for reads, writes, opens, listings and changes, none for existence and metadata checks (`exists`, `access`, `stat`, `lstat`, `realpath`, `readlink`, sync and promise forms too); `all`: every fs call. A check that finds no file is never an error.',
   },
   {
+    name: 'OTEL_AGENT_RUNTIME_METRICS',
+    kind: 'bool',
+    default: true,
+    doc: 'With metrics on (`OTEL_METRICS_EXPORTER`): Node.js runtime metrics (`nodejs.eventloop.*`, `v8js.*`, `process.cpu.*`, `process.memory.usage`); `false` leaves them out. See [Metrics](metrics.md).',
+  },
+  {
     name: 'OTEL_AGENT_WEB_SPANS',
     kind: 'enum',
     allowed: ['none', 'handlers', 'all'],

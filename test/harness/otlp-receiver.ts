@@ -13,6 +13,9 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
+import { toMetricPoints, type RecvMetricPoint } from './otlp-metrics';
+
+export type { RecvMetricPoint } from './otlp-metrics';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -52,6 +55,8 @@ export interface OtlpReceiver {
   url: string;
   grpcUrl: string;
   spans(): RecvSpan[];
+  /** Metric data points received over OTLP/HTTP (one record per point). */
+  metrics(): RecvMetricPoint[];
   requests(): ReceivedRequest[];
   waitForSpans(pred: number | ((spans: RecvSpan[]) => boolean), timeoutMs?: number): Promise<RecvSpan[]>;
   clear(): void;
@@ -72,16 +77,20 @@ interface PbType {
 }
 /** Generated protobufjs static module (CommonJS, `module.exports = $root`). */
 const PROTO_ROOT_MODULE = 'otlp-proto-root/build/src/generated/root.js';
-let protoTypes: Promise<{ TraceReq: PbType; TraceRes: PbType }> | undefined;
+let protoTypes: Promise<{ TraceReq: PbType; TraceRes: PbType; MetricsReq: PbType }> | undefined;
 // A dynamic import (rather than createRequire(import.meta.url)) keeps this file valid whether it
 // is compiled as ESM or as CommonJS; `default` is the CommonJS module.exports under ESM.
-function loadProtoTypes(): Promise<{ TraceReq: PbType; TraceRes: PbType }> {
+function loadProtoTypes(): Promise<{ TraceReq: PbType; TraceRes: PbType; MetricsReq: PbType }> {
   return (protoTypes ??= import(PROTO_ROOT_MODULE).then((m: { default?: unknown }) => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const root: any = m.default ?? m;
     const v1 = root.opentelemetry.proto.collector.trace.v1;
     // Keep direct references: the generated module registers into protobufjs' shared default root.
-    return { TraceReq: v1.ExportTraceServiceRequest as PbType, TraceRes: v1.ExportTraceServiceResponse as PbType };
+    return {
+      TraceReq: v1.ExportTraceServiceRequest as PbType,
+      TraceRes: v1.ExportTraceServiceResponse as PbType,
+      MetricsReq: root.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest as PbType,
+    };
   }));
 }
 
@@ -207,7 +216,8 @@ function describeRequests(reqs: ReceivedRequest[]): string {
 }
 
 export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise<OtlpReceiver> {
-  const { TraceReq, TraceRes } = await loadProtoTypes();
+  const { TraceReq, TraceRes, MetricsReq } = await loadProtoTypes();
+  let points: RecvMetricPoint[] = [];
   const EMPTY_RESPONSE = Buffer.from(TraceRes.encode({}).finish()); // an empty message is zero bytes
   let received: RecvSpan[] = [];
   let reqs: ReceivedRequest[] = [];
@@ -262,6 +272,9 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise
       if (!raw) return plain(res, 415, `unsupported content-encoding ${enc}`);
       if (signal === 'traces') {
         spans = toSpans(transport === 'http/json' ? camelKeys(JSON.parse(raw.toString('utf8'))) : TraceReq.decode(raw));
+      } else if (signal === 'metrics') {
+        const m = transport === 'http/json' ? camelKeys(JSON.parse(raw.toString('utf8'))) : MetricsReq.decode(raw);
+        if (behavior === 'ok') points.push(...toMetricPoints(m, { attrs, toBig, idHex }));
       }
     } catch (e) {
       return plain(res, 400, `cannot decode OTLP ${transport} payload: ${(e as Error).message}`);
@@ -359,9 +372,11 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise
     url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     grpcUrl: `http://127.0.0.1:${grpcPort}`,
     spans: () => received.slice(),
+    metrics: () => points.slice(),
     requests: () => reqs.slice(),
     clear() {
       received = [];
+      points = [];
       reqs = [];
     },
     setBehavior(b) {

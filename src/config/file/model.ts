@@ -337,6 +337,7 @@ interface Kit {
 const AGENT_KEYS: Record<string, string> = {
   fs_spans: 'OTEL_AGENT_FS_SPANS',
   web_spans: 'OTEL_AGENT_WEB_SPANS',
+  runtime_metrics: 'OTEL_AGENT_RUNTIME_METRICS',
   queue_hooks: 'OTEL_AGENT_QUEUE_HOOKS',
   log_correlation: 'OTEL_AGENT_LOG_CORRELATION',
   redact_query_params: 'OTEL_AGENT_REDACT_QUERY_PARAMS',
