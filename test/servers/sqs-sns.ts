@@ -98,7 +98,9 @@ function selectAttributes(all: Record<string, SqsAttribute>, names: unknown): Re
   if (!Array.isArray(names) || names.length === 0) return undefined;
   const out: Record<string, SqsAttribute> = {};
   for (const [k, v] of Object.entries(all)) {
-    const wanted = names.some((n: unknown) => typeof n === 'string' && (n === 'All' || n === '.*' || n === k || (n.endsWith('.*') && k.startsWith(n.slice(0, -1)))));
+    const wanted = names.some(
+      (n: unknown) => typeof n === 'string' && (n === 'All' || n === '.*' || n === k || (n.endsWith('.*') && k.startsWith(n.slice(0, -1)))),
+    );
     if (wanted) out[k] = v;
   }
   return Object.keys(out).length ? out : undefined;
@@ -158,7 +160,8 @@ export async function startSqsSns(): Promise<SqsSnsServer> {
       case 'SendMessageBatch': {
         const q = queueFromUrl(input.QueueUrl);
         const entries = (input.Entries ?? []) as Array<Record<string, unknown>>;
-        if (entries.length > 10) throw new AwsError('TooManyEntriesInBatchRequest', `Maximum number of entries per request are 10. You have sent ${entries.length}.`);
+        if (entries.length > 10)
+          throw new AwsError('TooManyEntriesInBatchRequest', `Maximum number of entries per request are 10. You have sent ${entries.length}.`);
         const Successful: unknown[] = [];
         const Failed: unknown[] = [];
         for (const e of entries) {
