@@ -2,10 +2,11 @@
 // attributes, re-sent commands), the DynamoDB key-value filter on upstream's real extension,
 // and the processing wrapper passing the app's results and errors through unchanged.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { context, propagation, ROOT_CONTEXT, trace, TraceFlags, type Span } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Span } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
+import { TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { AgentLog } from '../../src/log';
 import { extractFrom, injectInto, type Attributes } from '../../src/instrumentations/aws-sdk/carrier';
 import { traceProcessing } from '../../src/instrumentations/aws-sdk/process';
@@ -170,5 +171,43 @@ describe('traceProcessing', () => {
     // Nothing enumerable was added: the array looks the same to the app.
     expect(Object.keys(messages)).toEqual(['0', '1']);
     expect(JSON.stringify(messages)).toBe('[{"MessageId":"1"},{"MessageId":"2"}]');
+  });
+
+  it('parents each call to its producer, ends when an async callback settles, marks a rejection, and skips unsampled ones', async () => {
+    const ended: ReadableSpan[] = [];
+    const provider = new TracerProvider({
+      spanProcessors: [{ onStart: () => undefined, onEnd: (s) => void ended.push(s), forceFlush: async () => undefined, shutdown: async () => undefined }],
+    });
+    const producer = active('b7ad6b7169203331');
+    const unsampled = trace.setSpanContext(ROOT_CONTEXT, { traceId: TRACE, spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.NONE, isRemote: true });
+    const [ok, bad, quiet] = [{ MessageId: 'ok' }, { MessageId: 'bad' }, { MessageId: 'quiet' }];
+    const parents = new WeakMap<object, ReturnType<typeof active>>([
+      [ok, producer],
+      [bad, producer],
+      [quiet, unsampled],
+    ]);
+    const messages = [ok, bad, quiet];
+    traceProcessing(messages, { tracer: provider.getTracer('t'), queue: 'q', attributes: { 'messaging.system': 'aws_sqs' }, parents });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const inside: Array<string | undefined> = [];
+    const results = messages.map(async (m) => {
+      inside.push(trace.getActiveSpan()?.spanContext().spanId);
+      await gate;
+      if (m === bad) throw new Error('handler failed');
+      return m.MessageId;
+    });
+    expect(ended).toEqual([]);
+    release();
+    await expect(results[0]).resolves.toBe('ok');
+    await expect(results[1]).rejects.toThrow('handler failed');
+    await expect(results[2]).resolves.toBe('quiet');
+    expect(ended.map((s) => [s.name, s.kind, s.parentSpanContext?.spanId, s.attributes['messaging.message.id'], s.status.code])).toEqual([
+      ['process q', SpanKind.CONSUMER, 'b7ad6b7169203331', 'ok', SpanStatusCode.UNSET],
+      ['process q', SpanKind.CONSUMER, 'b7ad6b7169203331', 'bad', SpanStatusCode.ERROR],
+    ]);
+    expect(ended[1]!.events.map((e) => e.name)).toEqual(['exception']);
+    // The callbacks ran inside their spans; the unsampled one inside the producer's context.
+    expect(inside).toEqual([ended[0]!.spanContext().spanId, ended[1]!.spanContext().spanId, '00f067aa0ba902b7']);
   });
 });
