@@ -8,6 +8,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
 import { TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { AgentLog } from '../../src/log';
+import { buildPropagator } from '../../src/propagators';
 import { extractFrom, injectInto, type Attributes } from '../../src/instrumentations/aws-sdk/carrier';
 import { traceProcessing } from '../../src/instrumentations/aws-sdk/process';
 import { shape } from '../../src/instrumentations/aws-sdk/shaping';
@@ -75,6 +76,28 @@ describe('injectInto', () => {
     }
     expect(log.warnings).toHaveLength(1);
     expect(log.warnings[0]).toMatch(/^aws-sdk: a message with 10 message attributes has no room for traceparent/);
+  });
+
+  it('with the agent propagators: SQS name rules from the guard, the 10 counted with the app attributes', () => {
+    const log = recordingLog();
+    propagation.disable();
+    propagation.setGlobalPropagator(buildPropagator(['tracecontext', 'baggage', 'jaeger']));
+    try {
+      const members = ['ok_1=1', 'bad!key=2', ...Array.from({ length: 12 }, (_, i) => `k${i}=v`)].join(',');
+      const ctx = propagation.extract(ROOT_CONTEXT, { traceparent: `00-${TRACE}-b7ad6b7169203331-01`, baggage: members });
+      const input: { MessageAttributes?: Attributes } = { MessageAttributes: attrs(5) };
+      context.with(ctx, () => injectInto(input, log));
+      const names = Object.keys(input.MessageAttributes!);
+      expect(names).toHaveLength(10);
+      expect(names.slice(0, 8)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'traceparent', 'baggage', 'uber-trace-id']);
+      expect(names).not.toContain('uberctx-bad!key');
+      for (const n of names) expect(n).toMatch(/^[A-Za-z0-9_.-]+$/);
+      expect(log.warnings).toHaveLength(1);
+      expect(log.warnings[0]).toMatch(/^aws-sdk: a message with 5 message attributes has no room for uberctx-/);
+    } finally {
+      propagation.disable();
+      propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    }
   });
 
   it('adds nothing without an active span, and reads contexts back from attributes and envelopes', () => {

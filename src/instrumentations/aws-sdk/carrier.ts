@@ -4,7 +4,7 @@
  * message attributes or, for an SNS notification delivered to SQS without raw delivery, from
  * the JSON envelope in the body.
  */
-import { context, propagation, ROOT_CONTEXT, type Context, type TextMapGetter } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, type Context, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
 import type { AgentLog } from '../../log';
 
 /** SQS (and SNS delivered to SQS) rejects a message with more message attributes than this. */
@@ -17,6 +17,12 @@ export interface MessageAttribute {
   Value?: string;
 }
 export type Attributes = Record<string, MessageAttribute>;
+
+const setter: TextMapSetter<Attributes> = {
+  set: (c, k, v) => {
+    c[k] = { DataType: 'String', StringValue: v };
+  },
+};
 
 /** Remembers, on a command input (or batch entry), the app's own attributes and what we sent. */
 const SENT = Symbol('@x/otel-agent/aws-sdk-attributes');
@@ -35,8 +41,10 @@ export function injectInto(holder: Holder, log: AgentLog): void {
   const current = holder.MessageAttributes;
   const prev = holder[SENT];
   const app = prev && prev.sent === current ? prev.app : current;
-  const carrier: Record<string, string> = {};
-  propagation.inject(context.active(), carrier);
+  // Injected as message attributes into a fresh object: the propagation guard then applies
+  // SQS's attribute-name rules (src/propagation/guard.ts), and the room left is counted here.
+  const carrier: Attributes = {};
+  propagation.inject(context.active(), carrier, setter);
   const have = app ? Object.keys(app).length : 0;
   const sent: Attributes = { ...app };
   const dropped: string[] = [];
@@ -47,14 +55,14 @@ export function injectInto(holder: Holder, log: AgentLog): void {
       dropped.push(k);
       continue;
     }
-    sent[k] = { DataType: 'String', StringValue: v };
+    sent[k] = v;
     count++;
   }
   if (dropped.length) {
     log.warnOnce(
       'aws-sdk:attribute-limit',
       `aws-sdk: a message with ${have} message attributes has no room for ${dropped.join(', ')} (SQS and SNS allow ${MAX_MESSAGE_ATTRIBUTES}); ` +
-        'such messages are sent without that trace context, so their consumers start new traces (said once)',
+        'they are left out, and a message left without its trace context starts a new trace at its consumer (said once)',
     );
   }
   if (count === have) return;
