@@ -4,6 +4,7 @@
  * once in src/config/spec.ts and read by src/config/ (the only code that
  * touches `process.env`); see src/config/index.ts.
  */
+import type { SamplingRuleSpec } from './sampling/rules';
 
 export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
@@ -74,6 +75,8 @@ export interface AgentConfig {
     captureClientRequestHeaders: readonly string[];
     captureClientResponseHeaders: readonly string[];
   };
+  /** Sampling rules (src/sampling/rules.ts): the probe set, then the configuration file's rules, first match wins. */
+  sampling: { dropProbes: boolean; rules: readonly SamplingRuleSpec[] };
   /** For `doctor` and diagnostics: where each variable's value came from. */
   sources: Readonly<Record<string, { value: string; source: 'env' | 'default' | 'file'; origin?: string; warning?: string }>>;
   warnings: readonly string[];

@@ -15,8 +15,16 @@ import { configureQueryRedaction, RedactingProcessor } from './redact';
 import { guardProcessors } from './contain';
 import { OpenSpanTree } from './exit-uncaught';
 import { PooledIdGenerator } from './ids';
+import { probeRules, RuleSampler } from './sampling/rules';
 
+/** The configured sampler, behind the sampling rules when there are any (src/sampling/rules.ts). */
 export function buildSampler(cfg: AgentConfig): Sampler {
+  const base = configuredSampler(cfg);
+  const rules = [...(cfg.sampling.dropProbes ? probeRules() : []), ...cfg.sampling.rules];
+  return rules.length ? new RuleSampler(rules, base, (r) => new TraceIdRatioBasedSampler(r)) : base;
+}
+
+function configuredSampler(cfg: AgentConfig): Sampler {
   const ratio = new TraceIdRatioBasedSampler(cfg.sampler.ratio);
   switch (cfg.sampler.name) {
     case 'always_on':
@@ -62,6 +70,8 @@ export interface Pipeline {
   batches: BatchProcessor[];
   provider: AgentTracerProvider;
   openSpans: OpenSpanTree;
+  /** The sampler in use: a RuleSampler counts what its rules decided, for the exit summary. */
+  sampler: Sampler;
 }
 
 /** `wrapExporter` lets the doctor's report see what reaches each exporter. */
@@ -91,12 +101,13 @@ export function buildPipeline(cfg: AgentConfig, log: AgentLog, wrapExporter: (e:
 
   const resource = buildResource(cfg);
   // Our own tracer (src/tracer.ts), not the SDK's: about half the SDK span's cost was its object and the garbage it makes.
+  const sampler = buildSampler(cfg);
   const provider = new AgentTracerProvider({
     resource,
-    sampler: buildSampler(cfg),
+    sampler,
     spanLimits: cfg.spanLimits,
     spanProcessors: processors,
     idGenerator: new PooledIdGenerator(),
   });
-  return { stats, resource, exporters, batches, provider, openSpans };
+  return { stats, resource, exporters, batches, provider, openSpans, sampler };
 }

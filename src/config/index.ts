@@ -123,6 +123,7 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
       captureClientRequestHeaders: v.OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST,
       captureClientResponseHeaders: v.OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE,
     }),
+    sampling: Object.freeze({ dropProbes: v.OTEL_AGENT_DROP_PROBES, rules: Object.freeze(file?.samplingRules ?? []) }),
     sources: Object.freeze(r.sources),
     warnings: Object.freeze([...r.warnings]),
     notices: Object.freeze(file?.notices ?? []),
@@ -140,6 +141,8 @@ interface FromFile {
   warnings: string[];
   /** The one line saying which set variables the file made the agent ignore (info: that is the specified behaviour). */
   notices: string[];
+  /** What only a file can say: sampling rules. */
+  samplingRules?: import('../sampling/rules').SamplingRuleSpec[];
 }
 
 /**
@@ -162,7 +165,7 @@ function fromFile(env: Env, files: FileSupport): FromFile | undefined {
   own.OTEL_CONFIG_FILE = path;
   const ignored = VAR_NAMES.filter((n) => !INTERNAL.has(n) && n !== 'OTEL_CONFIG_FILE' && env[n] !== undefined && env[n]!.trim() !== '');
   const notices = ignored.length ? [`OTEL_CONFIG_FILE=${path} is in use, so these variables are ignored: ${ignored.join(', ')}`] : [];
-  return { env: Object.freeze(own), origin: result.mapped.origin, warnings: [...result.mapped.warnings], notices };
+  return { env: Object.freeze(own), origin: result.mapped.origin, warnings: [...result.mapped.warnings], notices, samplingRules: result.mapped.samplingRules };
 }
 
 type FileSupport = () => typeof import('./file');

@@ -289,6 +289,12 @@ export const SPEC = [
     doc: '`io`: fs spans for reads, writes, opens, listings and changes, none for existence and metadata checks (`exists`, `access`, `stat`, `lstat`, `realpath`, `readlink`, sync and promise forms too); `all`: every fs call. A check that finds no file is never an error.',
   },
   {
+    name: 'OTEL_AGENT_DROP_PROBES',
+    kind: 'bool',
+    default: false,
+    doc: '`true`: no spans for health and readiness probes (SERVER spans for `/health`, `/healthz`, `/ready`, `/readyz`, `/live`, `/livez`, `/metrics`, `/favicon.ico`). Sampling rules of your own go in the configuration file; see [Sampling rules](sampling-rules.md).',
+  },
+  {
     name: 'OTEL_AGENT_RUNTIME_METRICS',
     kind: 'bool',
     default: true,

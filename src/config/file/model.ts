@@ -11,6 +11,7 @@
  * the file still applies. docs/configuration-file.md lists what is read.
  */
 import type { Data, Parsed } from './parse';
+import type { RuleKind, SamplingRuleSpec } from '../../sampling/rules';
 
 export interface Mapped {
   /** Spec variable -> value, as an environment would have given it. */
@@ -18,6 +19,8 @@ export interface Mapped {
   /** Spec variable -> `config.yaml:12 tracer_provider.processors[0].batch.schedule_delay`, for warnings and the doctor. */
   origin: Record<string, string>;
   warnings: string[];
+  /** `tracer_provider.sampler.rule_based/development.rules` (sampling-rules.md). */
+  samplingRules?: SamplingRuleSpec[];
 }
 
 type Obj = { [key: string]: Data };
@@ -139,6 +142,22 @@ export function mapModel(parsed: Parsed, file: string): Mapped {
     const s = one(v, path);
     if (!s) return;
     const [kind, cfg] = s;
+    if (kind === 'rule_based/development') {
+      const p = `${path}.${kind}`;
+      object(cfg, p, {
+        rules: (l, lp) => {
+          const rules: SamplingRuleSpec[] = [];
+          list(l, lp, (item, ip) => {
+            const r = rule(item, ip, rules.length + 1);
+            if (r) rules.push(r);
+          });
+          out.samplingRules = rules;
+        },
+        fallback: (f, fp) => sampler(f, fp),
+        drop_probes: scalar('OTEL_AGENT_DROP_PROBES', 'bool'),
+      });
+      return;
+    }
     if (kind === 'parent_based') {
       const c = isObj(cfg) ? cfg : {};
       const root: [string, Data] | undefined = c.root === undefined ? ['always_on', null] : one(c.root, `${path}.parent_based.root`);
@@ -168,6 +187,41 @@ export function mapModel(parsed: Parsed, file: string): Mapped {
     if (kind === 'trace_id_ratio_based') ratio(cfg, `${path}.${kind}`);
   };
   const ratio = (cfg: Data, path: string): void => object(cfg, path, { ratio: scalar('OTEL_TRACES_SAMPLER_ARG', 'number') });
+  const RULE_KINDS = ['server', 'client', 'producer', 'consumer', 'internal'];
+  /** One sampling rule, or undefined (with a warning) when it cannot be used as written. */
+  const rule = (v: Data, path: string, n: number): SamplingRuleSpec | undefined => {
+    if (!isObj(v)) return void warn(path, 'should be a mapping with an action; ignored');
+    const r: Partial<SamplingRuleSpec> = {};
+    let bad = false;
+    const no = (p: string, what: string): void => {
+      bad = true;
+      warn(p, `${what}; this rule is ignored`);
+    };
+    object(v, path, {
+      action: (a, ap) => (a === 'drop' || a === 'sample' ? (r.action = a) : no(ap, 'should be drop or sample')),
+      ratio: (x, xp) => (typeof x === 'number' && x >= 0 && x <= 1 ? (r.ratio = x) : no(xp, 'should be a number in [0, 1]')),
+      span_kind: (k, kp) =>
+        typeof k === 'string' && RULE_KINDS.includes(k.toLowerCase())
+          ? (r.kind = k.toLowerCase() as RuleKind)
+          : no(kp, `should be one of ${RULE_KINDS.join(', ')}`),
+      span_name: (x, xp) => (typeof x === 'string' ? (r.name = x) : no(xp, 'should be a string')),
+      attributes: (a, ap) => {
+        if (!isObj(a)) return no(ap, 'should be a mapping of attribute name to value pattern');
+        const attrs: Record<string, string> = {};
+        for (const [k, x] of Object.entries(a)) {
+          const t = scalarText(x);
+          if (t === undefined) return no(`${ap}.${k}`, 'should be a value pattern');
+          attrs[k] = t;
+        }
+        r.attributes = attrs;
+      },
+      override_parent: (x, xp) => (typeof x === 'boolean' ? (r.overrideParent = x) : no(xp, 'should be a boolean')),
+    });
+    if (!r.action && !bad) no(path, 'has no action (drop or sample)');
+    if (bad || !r.action) return undefined;
+    const what = [r.kind, r.name && `name=${r.name}`, ...Object.entries(r.attributes ?? {}).map(([k, x]) => `${k}=${x}`)].filter(Boolean).join(' ');
+    return { ...r, action: r.action, label: `rule ${n} (${r.action}${r.action === 'sample' ? ` ${r.ratio ?? 1}` : ''}${what ? ` ${what}` : ''})` };
+  };
 
   const batch = (prefix: 'BSP' | 'BLRP', signal: 'TRACES' | 'LOGS', chosen: string[]) => (v: Data, path: string) => {
     const e = one(v, path);

@@ -22,6 +22,7 @@ export const http: Definition = {
         metrics: cfg.metricsExporters.length > 0,
         testFault: cfg.agent.testFaults.includes('http-bookkeeping'),
         propagators: cfg.propagators,
+        startAttributes: cfg.sampling.dropProbes || cfg.sampling.rules.some((r) => r.attributes !== undefined),
       }),
     ),
   docs: {

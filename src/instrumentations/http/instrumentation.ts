@@ -94,6 +94,12 @@ export interface HttpConfig extends InstrumentationConfig {
   metrics?: boolean;
   /** OTEL_PROPAGATORS: a request carrying any header these can read is extracted. */
   propagators?: readonly PropagatorName[];
+  /**
+   * Sampling rules read attributes at span start: the SERVER span then starts with `url.path`,
+   * `http.request.method` and `server.address` (otherwise it starts bare: nothing is built before
+   * the sampler has decided).
+   */
+  startAttributes?: boolean;
   /** OTEL_AGENT_TEST_FAULTS=http-bookkeeping (internal): ending a SERVER span throws, to test fail(). */
   testFault?: boolean;
 }
@@ -489,7 +495,8 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     // was active when the connection was accepted.
     const parent = this.hasPropagationHeaders(req.rawHeaders) ? propagation.extract(ROOT_CONTEXT, req.headers) : ROOT_CONTEXT;
     const method = normalMethod(req.method);
-    const span = this.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.SERVER }, parent);
+    const options = this.getConfig().startAttributes ? { kind: SpanKind.SERVER, attributes: ruleAttributes(req, method) } : SERVER_OPTIONS;
+    const span = this.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, options, parent);
     const ctx = trace.setSpan(parent, span);
     req[CTX] = ctx;
     res[CTX] = ctx;
@@ -772,6 +779,18 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
  * go into a copy of the caller's options instead (the caller's object is not
  * touched); every other request gets them with setHeader() once built.
  */
+const SERVER_OPTIONS = { kind: SpanKind.SERVER };
+
+/** What sampling rules can match a request on (src/sampling/rules.ts): its path without the query, method and host. */
+function ruleAttributes(req: httpT.IncomingMessage, method: string): Attributes {
+  const target = req.url ?? '/';
+  const q = target.search(/[?#]/);
+  const a: Attributes = { [ATTR_URL_PATH]: q >= 0 ? target.slice(0, q) : target, [ATTR_HTTP_REQUEST_METHOD]: method };
+  const host = req.headers.host;
+  if (host) a[ATTR_SERVER_ADDRESS] = splitHost(host).address;
+  return a;
+}
+
 /** http.route the app or a framework (Next.js does) set on the SERVER span itself. */
 function routeSetOn(span: Span): string | undefined {
   const r = (span as { attributes?: Attributes }).attributes?.[ATTR_HTTP_ROUTE];
