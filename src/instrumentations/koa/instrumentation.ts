@@ -5,10 +5,10 @@
  *
  * Both routers leave the matched layer's full path (router prefix and the
  * prefix of every router it is nested in: `/orgs/:org/repos/:repo`) on
- * `ctx._matchedRoute`, and Koa has one place every request passes through:
+ * the request's context (`ctx.matched`, `ctx._matchedRoute`), and Koa has one place every request passes through:
  * `Application.prototype.handleRequest(ctx, fnMiddleware)`. That is the one
  * patch; it runs the app's middleware as before and, when it settles, copies
- * `ctx._matchedRoute` into the request's route slot (one property read and
+ * the matched route layer's path into the request's route slot (one property read and
  * write; a request no route matched has none and stays `{method}`). An error
  * the middleware rejects with is noted for the SERVER span, and so is an error
  * passed to `app.emit('error', err, ctx)`, which is how Koa's own `ctx.onerror`
@@ -34,6 +34,8 @@ export type KoaConfig = InstrumentationConfig & WebSpansConfig;
 
 interface KoaContext {
   req: object;
+  method?: string;
+  matched?: unknown;
   _matchedRoute?: unknown;
   [MIDDLEWARE]?: (ctx: KoaContext) => Promise<unknown>;
 }
@@ -52,9 +54,25 @@ function classOf(exports: unknown, ...names: string[]): { prototype: Proto } | u
   return undefined;
 }
 
+/**
+ * The route layer the router chose: the last of the layers whose path matched (`ctx.matched`, which
+ * both routers fill before running any) that serves the method, as the routers pick it for
+ * `ctx._matchedRoute`. Not `ctx._matchedRoute` itself: each layer run overwrites it, so a router
+ * middleware that answers before the route (an auth check's 401) leaves its own pattern there.
+ */
+function matchedRoute(ctx: KoaContext): string | undefined {
+  const layers = ctx.matched;
+  if (!Array.isArray(layers)) return typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : undefined;
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const l = layers[i] as { path?: unknown; methods?: unknown } | undefined;
+    if (typeof l?.path === 'string' && Array.isArray(l.methods) && l.methods.length > 0 && l.methods.includes(ctx.method)) return l.path;
+  }
+  return undefined;
+}
+
 function noteRoute(ctx: KoaContext): void {
-  const r = ctx._matchedRoute;
-  if (typeof r === 'string' && r.length > 0) setServerRoute(ctx.req, r);
+  const r = matchedRoute(ctx);
+  if (r !== undefined && r.length > 0) setServerRoute(ctx.req, r);
 }
 
 /** Runs the app's composed middleware (kept on ctx: no closure per request), then tells the route. */

@@ -30,13 +30,27 @@ const ROUTERS = ['@koa/router', 'koa-router'] as const;
 describe.each([
   ['koa', 'Koa 3'],
   ['koa2', 'Koa 2'],
-] as const)('%s (%s)', (fixture) => {
+] as const)('%s (%s)', (fixture, _name) => {
   describe.each(ROUTERS)('with %s', (router) => {
     it.each(VARIANTS)('names SERVER spans by the matched route, records handler errors once (%s)', async (ext) => {
       const run = await checkRoutes(rx, { fixture, ext, service: `${fixture}-${router}-${ext}`, env: { ROUTER: router }, ...ROUTES });
       expect(run.spans.filter((s) => s.kind === 'INTERNAL').map((s) => s.name)).toEqual([]);
     });
   });
+});
+
+it.each(ROUTERS)('names a request its route matched by the route even when router middleware answered first (%s)', async (router) => {
+  const run = await runApp(rx, { fixture: 'koa', ext: 'cjs', service: `koa-guard-${router}`, env: { ROUTER: router } }, async (base) => {
+    expect((await send(`${base}/users/alice?deny=1`)).status).toBe(401);
+    expect((await send(`${base}/users/alice`, { method: 'DELETE' })).status).toBe(405);
+  });
+  const [denied, wrongMethod] = run.spans.filter((s) => s.kind === 'SERVER' && s.attributes['url.path'] === '/users/alice');
+  expect(denied!.name).toBe('GET /users/:id');
+  expect(denied!.attributes['http.route']).toBe('/users/:id');
+  expect(denied!.events).toEqual([]);
+  // A path with no route for its method: 405, named by the method only.
+  expect(wrongMethod!.name).toBe('DELETE');
+  expect(wrongMethod!.attributes).not.toHaveProperty('http.route');
 });
 
 describe.each(ROUTERS)('Koa 3 with %s, OTEL_AGENT_WEB_SPANS', (router) => {
@@ -74,7 +88,9 @@ describe.each(ROUTERS)('Koa 3 with %s, OTEL_AGENT_WEB_SPANS', (router) => {
     const users = byPath(run, '/users/alice');
     const [timing] = childrenOf(run.spans, users);
     expect(timing!.name).toBe('middleware timing');
-    expect(childrenOf(run.spans, timing!).map((s) => s.name)).toEqual(['handler /users/:id']);
+    const [guard] = childrenOf(run.spans, timing!);
+    expect(guard!.name).toBe('middleware guard');
+    expect(childrenOf(run.spans, guard!).map((s) => s.name)).toEqual(['handler /users/:id']);
   });
 });
 
