@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import type { OtlpReceiver } from '../harness/otlp-receiver';
 import { send } from '../http/helpers';
-import { byPath, pathValuesIn, runApp, servers, type AppRun } from './run-app';
+import { byPath, pathValuesIn, runApp, servers, type AppRun } from './fixture-app';
 
 export interface RouteCase {
   fixture: string;

@@ -11,7 +11,7 @@ export const fastify: Definition = {
   docs: {
     module: '`fastify`',
     versions: 'this agent: 4.x, 5.x',
-    spans: 'names the HTTP SERVER span `GET /users/:id` (`http.route`); INTERNAL `handler /users/:id` with OTEL_AGENT_WEB_SPANS',
+    spans: 'names the HTTP SERVER span `GET /users/:id` (`http.route`); INTERNAL `request handler - /users/:id` with OTEL_AGENT_WEB_SPANS',
     page: 'web-frameworks-fastify-koa-hapi.md',
   },
 };

@@ -1,5 +1,5 @@
 /**
- * OTEL_AGENT_WEB_SPANS=all on Fastify: an INTERNAL span `hook <name> [<fn>]`
+ * OTEL_AGENT_WEB_SPANS=all on Fastify: an INTERNAL span `hook - <hook> - <function>`
  * for each request hook the app (or a plugin) adds (`onRequest`,
  * `preHandler`, ...), through the root instance's `addHook`, which every
  * encapsulated child instance inherits (Fastify creates them with
@@ -43,8 +43,9 @@ export function wrapHooks(app: FastifyLike, tracer: Tracer): void {
 }
 
 function wrapHook(tracer: Tracer, hook: string, fn: Hook): Hook {
-  const name = fn.name ? `hook ${hook} ${fn.name}` : `hook ${hook}`;
-  const attrs = { 'fastify.hook.name': hook };
+  const name = fn.name ? `hook - ${hook} - ${fn.name}` : `hook - ${hook}`;
+  const attrs: Record<string, string> = { 'fastify.type': 'hook', 'fastify.hook.name': hook };
+  if (fn.name) attrs['fastify.name'] = fn.name;
   function run(this: unknown, args: unknown[]): unknown {
     const span = startWebSpan(tracer, name, attrs);
     if (span === undefined) return fn.apply(this, args);

@@ -28,12 +28,12 @@
  * version in the same process is left alone.
  */
 import * as dc from 'node:diagnostics_channel';
-import { context, trace, type Context, type Span } from '@opentelemetry/api';
+import { context, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition, type InstrumentationConfig } from '@opentelemetry/instrumentation';
 import { AGENT_VERSION } from '../../version';
 import { setServerError, setServerRoute } from '../http/server-route';
 import { contextStore } from '../http/context-store';
-import { failWebSpan, runInSpan, startWebSpan, type WebSpansConfig } from '../web/spans';
+import { failWebSpan, handlerSpanName, recordingParent, runInSpan, startWebSpan, type WebSpansConfig } from '../web/spans';
 import { supported } from '../../doctor/semver';
 import { wrapHooks } from './hooks';
 
@@ -175,8 +175,11 @@ export class FastifyInstrumentation extends InstrumentationBase<FastifyConfig> {
   }
 
   private startHandlerSpan(m: HandlerStore, parent: Context): Span | undefined {
+    if (!recordingParent(parent)) return undefined;
     const route = m.route?.url ?? m.request.routeOptions?.url;
-    const s = startWebSpan(this.tracer, `handler ${route ?? ''}`.trimEnd(), route !== undefined ? { 'http.route': route } : {}, parent);
+    const attrs: Attributes = { 'fastify.type': 'request_handler' };
+    if (route !== undefined) attrs['http.route'] = route;
+    const s = startWebSpan(this.tracer, handlerSpanName(route), attrs, parent);
     if (s) m[SPAN] = s;
     return s;
   }
@@ -199,8 +202,8 @@ export class FastifyInstrumentation extends InstrumentationBase<FastifyConfig> {
     if (typeof orig !== 'function') return;
     const url = opts.url ?? opts.path ?? '';
     const tracer = this.tracer;
-    const name = `handler ${url}`;
-    const attrs = { 'http.route': url };
+    const name = handlerSpanName(url);
+    const attrs = { 'http.route': url, 'fastify.type': 'request_handler' };
     opts.handler = function (this: unknown, request: RequestLike, reply: unknown) {
       const span = startWebSpan(tracer, name, attrs);
       if (span === undefined) return orig.call(this, request, reply);

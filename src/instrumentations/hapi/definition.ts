@@ -12,7 +12,7 @@ export const hapi: Definition = {
   docs: {
     module: '`@hapi/hapi`',
     versions: 'this agent: 21.x',
-    spans: 'names the HTTP SERVER span `GET /users/{id}` (`http.route`); INTERNAL `handler /users/{id}` with OTEL_AGENT_WEB_SPANS',
+    spans: 'names the HTTP SERVER span `GET /users/{id}` (`http.route`); INTERNAL `request handler - /users/{id}` with OTEL_AGENT_WEB_SPANS',
     page: 'web-frameworks-fastify-koa-hapi.md',
   },
 };

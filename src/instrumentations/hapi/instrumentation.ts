@@ -22,10 +22,10 @@ import {
   InstrumentationNodeModuleFile,
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
-import { context, trace } from '@opentelemetry/api';
+import { context, trace, type Attributes } from '@opentelemetry/api';
 import { AGENT_VERSION } from '../../version';
 import { setServerError, setServerRoute } from '../http/server-route';
-import { failWebSpan, startWebSpan, type WebSpansConfig } from '../web/spans';
+import { failWebSpan, handlerSpanName, recordingParent, startWebSpan, type WebSpansConfig } from '../web/spans';
 
 export const SUPPORTED = ['>=21.0.0 <22'];
 
@@ -115,8 +115,8 @@ export class HapiInstrumentation extends InstrumentationBase<HapiConfig> {
       'execute',
       (orig: AnyFn) =>
         function execute(this: unknown, method: unknown, request: HapiRequest, options: { name?: string } | undefined) {
-          const name = spanName(request, method, options, all);
-          const span = name === undefined ? undefined : startWebSpan(tracer, name, request.route?.path ? { 'http.route': request.route.path } : {});
+          const kind = recordingParent() ? spanKind(request, method, options, all) : undefined;
+          const span = kind === undefined ? undefined : startWebSpan(tracer, kind.name, kind.attributes);
           if (span === undefined) return orig.apply(this, arguments as unknown as unknown[]);
           let p: unknown;
           try {
@@ -145,11 +145,23 @@ export class HapiInstrumentation extends InstrumentationBase<HapiConfig> {
   }
 }
 
-/** `handler <route>` for the route's handler, `ext <type>` (with `all`) for an extension point; undefined: no span. */
-function spanName(request: HapiRequest, method: unknown, options: { name?: string } | undefined, all: boolean): string | undefined {
+/** `request handler - <route>` for the route's handler, `ext - <point>` (with `all`) for an extension; undefined: no span. */
+function spanKind(
+  request: HapiRequest,
+  method: unknown,
+  options: { name?: string } | undefined,
+  all: boolean,
+): { name: string; attributes: Attributes } | undefined {
   const route = request?.route;
   if (!route || route.method === '_special') return undefined;
-  if (options?.name) return all ? `ext ${options.name}` : undefined;
-  if (method === route.settings?.handler) return `handler ${route.path ?? ''}`;
-  return undefined;
+  const attributes: Attributes = typeof route.path === 'string' ? { 'http.route': route.path } : {};
+  if (options?.name) {
+    if (!all) return undefined;
+    attributes['hapi.type'] = 'ext';
+    attributes['hapi.name'] = options.name;
+    return { name: `ext - ${options.name}`, attributes };
+  }
+  if (method !== route.settings?.handler) return undefined;
+  attributes['hapi.type'] = 'request_handler';
+  return { name: handlerSpanName(route.path), attributes };
 }

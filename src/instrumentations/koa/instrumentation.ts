@@ -15,16 +15,16 @@
  * and the usual error-handling middleware report what they answered with.
  *
  * The routers themselves are only patched for OTEL_AGENT_WEB_SPANS: each
- * route handler registered then is wrapped in an INTERNAL `handler <route>`
- * span (and, with `all`, every other router and app middleware in
- * `middleware <name>`). Without it the router module definitions only carry
+ * route handler registered then is wrapped in an INTERNAL
+ * `request handler - <route>` span (and, with `all`, every other router and
+ * app middleware in `middleware - <name>`). Without it the router module definitions only carry
  * their supported ranges for the doctor.
  */
 import { InstrumentationBase, InstrumentationNodeModuleDefinition, type InstrumentationConfig } from '@opentelemetry/instrumentation';
 import type { Tracer } from '@opentelemetry/api';
 import { AGENT_VERSION } from '../../version';
 import { setServerError, setServerRoute } from '../http/server-route';
-import { runInSpan, startWebSpan, type WebSpansConfig } from '../web/spans';
+import { handlerSpanName, recordingParent, runInSpan, startWebSpan, type WebSpansConfig } from '../web/spans';
 
 export const KOA_SUPPORTED = ['>=2.0.0 <4'];
 export const KOA_ROUTER_SUPPORTED = ['>=12.0.0 <16'];
@@ -204,8 +204,12 @@ function wrapHandler(tracer: Tracer, fn: unknown): unknown {
   if (!plain(fn)) return fn;
   const h = fn as AnyFn;
   return function (this: unknown, ctx: KoaContext, next: unknown) {
+    if (!recordingParent()) return h.call(this, ctx, next);
+    // The route layer set it just before running its handlers.
     const route = typeof ctx?._matchedRoute === 'string' ? ctx._matchedRoute : undefined;
-    const span = startWebSpan(tracer, route ? `handler ${route}` : 'handler', route ? { 'http.route': route } : {});
+    const attrs: Record<string, string> = { 'koa.type': 'request_handler' };
+    if (route) attrs['http.route'] = route;
+    const span = startWebSpan(tracer, handlerSpanName(route), attrs);
     if (span === undefined) return h.call(this, ctx, next);
     return runInSpan(span, () => h.call(this, ctx, next));
   };
@@ -216,9 +220,11 @@ function wrapMiddleware(tracer: Tracer, fn: unknown): unknown {
   // A router's dispatcher is routing, not middleware; generator middleware (Koa 2) must stay recognisable.
   if (!plain(fn) || (fn as { router?: unknown }).router !== undefined) return fn;
   const m = fn as AnyFn;
-  const name = `middleware ${m.name || 'anonymous'}`;
+  const fnName = m.name || '<anonymous>';
+  const name = `middleware - ${fnName}`;
+  const attrs = { 'koa.type': 'middleware', 'koa.name': fnName };
   return function (this: unknown, ctx: unknown, next: unknown) {
-    const span = startWebSpan(tracer, name, {});
+    const span = startWebSpan(tracer, name, attrs);
     if (span === undefined) return m.call(this, ctx, next);
     return runInSpan(span, () => m.call(this, ctx, next));
   };

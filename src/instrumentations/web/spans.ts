@@ -18,6 +18,14 @@ export interface WebSpansConfig {
   webSpans?: WebSpans;
 }
 
+/** Whether a span started under `parent` would record: callers check it before building a name or attributes. */
+export function recordingParent(parent: Context = context.active()): boolean {
+  return trace.getSpan(parent)?.isRecording() === true;
+}
+
+/** `request handler - /users/:id`: the name every framework's handler span has (Express's too). */
+export const handlerSpanName = (route: string | undefined): string => (route ? `request handler - ${route}` : 'request handler');
+
 /** A child of the active span when that one records; undefined otherwise (nothing allocated). */
 export function startWebSpan(tracer: Tracer, name: string, attributes: Attributes, parent: Context = context.active()): Span | undefined {
   const p = trace.getSpan(parent);

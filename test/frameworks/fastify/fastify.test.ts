@@ -8,7 +8,7 @@ import { VARIANTS } from '../../harness/fixture';
 import { childrenOf, startOtlpReceiver, type OtlpReceiver } from '../../harness/otlp-receiver';
 import { send } from '../../http/helpers';
 import { checkRoutes } from '../contract';
-import { byPath, installAlias, runApp, startMetricsSink, type MetricsSink } from '../run-app';
+import { byPath, installAlias, runApp, startMetricsSink, type MetricsSink } from '../fixture-app';
 
 let rx: OtlpReceiver;
 let sink: MetricsSink;
@@ -48,11 +48,11 @@ describe.each([
     });
     const repos = byPath(run, '/orgs/acme/repos/widget');
     expect(childrenOf(run.spans, repos).map((s) => `${s.kind} ${s.name} ${String(s.attributes['http.route'])}`)).toEqual([
-      'INTERNAL handler /orgs/:org/repos/:repo /orgs/:org/repos/:repo',
+      'INTERNAL request handler - /orgs/:org/repos/:repo /orgs/:org/repos/:repo',
     ]);
     const boom = byPath(run, '/boom');
     const [handler] = childrenOf(run.spans, boom);
-    expect(handler!.name).toBe('handler /boom');
+    expect(handler!.name).toBe('request handler - /boom');
     expect(handler!.status.code).toBe('ERROR');
     expect(handler!.attributes['error.type']).toBe('Error');
     // The exception is an event of the SERVER span only.
@@ -60,7 +60,7 @@ describe.each([
     expect(boom.events.filter((e) => e.name === 'exception')).toHaveLength(1);
     // No route, no handler span; and no hook spans with `handlers`.
     expect(childrenOf(run.spans, byPath(run, '/nope'))).toEqual([]);
-    expect(run.spans.filter((s) => s.name.startsWith('hook '))).toEqual([]);
+    expect(run.spans.filter((s) => s.name.startsWith('hook - '))).toEqual([]);
   });
 
   it('OTEL_AGENT_WEB_SPANS=all: the app hook gets its span too, beside the handler', async () => {
@@ -72,7 +72,7 @@ describe.each([
       childrenOf(run.spans, users)
         .map((s) => `${s.kind} ${s.name}`)
         .sort(),
-    ).toEqual(['INTERNAL handler /users/:id', 'INTERNAL hook preHandler audit']);
+    ).toEqual(['INTERNAL hook - preHandler - audit', 'INTERNAL request handler - /users/:id']);
   });
 
   it('OTEL_NODE_DISABLED_INSTRUMENTATIONS=fastify leaves the plain HTTP spans', async () => {

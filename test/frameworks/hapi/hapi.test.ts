@@ -8,7 +8,7 @@ import { VARIANTS } from '../../harness/fixture';
 import { childrenOf, startOtlpReceiver, type OtlpReceiver } from '../../harness/otlp-receiver';
 import { send } from '../../http/helpers';
 import { checkRoutes } from '../contract';
-import { byPath, runApp, startMetricsSink, type MetricsSink } from '../run-app';
+import { byPath, runApp, startMetricsSink, type MetricsSink } from '../fixture-app';
 
 let rx: OtlpReceiver;
 let sink: MetricsSink;
@@ -42,7 +42,7 @@ it('OTEL_AGENT_WEB_SPANS=handlers: the handler span; =all: the extension points 
   };
   const handlers = await runApp(rx, { fixture: 'hapi', ext: 'cjs', service: 'hapi-handlers', env: { OTEL_AGENT_WEB_SPANS: 'handlers' } }, drive);
   expect(childrenOf(handlers.spans, byPath(handlers, '/users/alice')).map((s) => `${s.kind} ${s.name} ${String(s.attributes['http.route'])}`)).toEqual([
-    'INTERNAL handler /users/{id} /users/{id}',
+    'INTERNAL request handler - /users/{id} /users/{id}',
   ]);
   const boom = byPath(handlers, '/boom');
   const [h] = childrenOf(handlers.spans, boom);
@@ -55,7 +55,7 @@ it('OTEL_AGENT_WEB_SPANS=handlers: the handler span; =all: the extension points 
     childrenOf(all.spans, byPath(all, '/users/alice'))
       .map((s) => s.name)
       .sort(),
-  ).toEqual(['ext onPreAuth', 'handler /users/{id}']);
+  ).toEqual(['ext - onPreAuth', 'request handler - /users/{id}']);
 });
 
 it('OTEL_NODE_DISABLED_INSTRUMENTATIONS=hapi leaves the plain HTTP spans', async () => {

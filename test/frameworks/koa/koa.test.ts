@@ -9,7 +9,7 @@ import { VARIANTS } from '../../harness/fixture';
 import { childrenOf, startOtlpReceiver, type OtlpReceiver } from '../../harness/otlp-receiver';
 import { send } from '../../http/helpers';
 import { checkRoutes } from '../contract';
-import { byPath, installAlias, runApp } from '../run-app';
+import { byPath, installAlias, runApp } from '../fixture-app';
 
 let rx: OtlpReceiver;
 beforeAll(async () => {
@@ -66,11 +66,11 @@ describe.each(ROUTERS)('Koa 3 with %s, OTEL_AGENT_WEB_SPANS', (router) => {
     );
     const repos = byPath(run, '/orgs/acme/repos/widget');
     expect(childrenOf(run.spans, repos).map((s) => `${s.kind} ${s.name} ${String(s.attributes['http.route'])}`)).toEqual([
-      'INTERNAL handler /orgs/:org/repos/:repo /orgs/:org/repos/:repo',
+      'INTERNAL request handler - /orgs/:org/repos/:repo /orgs/:org/repos/:repo',
     ]);
     const boom = byPath(run, '/boom');
     const [handler] = childrenOf(run.spans, boom);
-    expect(handler!.name).toBe('handler /boom');
+    expect(handler!.name).toBe('request handler - /boom');
     expect(handler!.status.code).toBe('ERROR');
     expect(handler!.events).toEqual([]);
     expect(boom.events.filter((e) => e.name === 'exception')).toHaveLength(1);
@@ -87,10 +87,10 @@ describe.each(ROUTERS)('Koa 3 with %s, OTEL_AGENT_WEB_SPANS', (router) => {
     );
     const users = byPath(run, '/users/alice');
     const [timing] = childrenOf(run.spans, users);
-    expect(timing!.name).toBe('middleware timing');
+    expect(timing!.name).toBe('middleware - timing');
     const [guard] = childrenOf(run.spans, timing!);
-    expect(guard!.name).toBe('middleware guard');
-    expect(childrenOf(run.spans, guard!).map((s) => s.name)).toEqual(['handler /users/:id']);
+    expect(guard!.name).toBe('middleware - guard');
+    expect(childrenOf(run.spans, guard!).map((s) => s.name)).toEqual(['request handler - /users/:id']);
   });
 });
 
