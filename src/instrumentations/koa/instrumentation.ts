@@ -65,7 +65,11 @@ function matchedRoute(ctx: KoaContext): string | undefined {
   if (!Array.isArray(layers)) return typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : undefined;
   for (let i = layers.length - 1; i >= 0; i--) {
     const l = layers[i] as { path?: unknown; methods?: unknown } | undefined;
-    if (typeof l?.path === 'string' && Array.isArray(l.methods) && l.methods.length > 0 && l.methods.includes(ctx.method)) return l.path;
+    if (!l || !Array.isArray(l.methods) || l.methods.length === 0 || !l.methods.includes(ctx.method)) continue;
+    // A RegExp route is named by its literal, as Express does.
+    if (typeof l.path === 'string') return l.path;
+    if (l.path instanceof RegExp) return String(l.path);
+    return undefined;
   }
   return undefined;
 }

@@ -39,11 +39,14 @@ describe.each([
   });
 });
 
-it.each(ROUTERS)('names a request its route matched by the route even when router middleware answered first (%s)', async (router) => {
+it.each(ROUTERS)('names a request by its route when router middleware answered first, and a RegExp route by its literal (%s)', async (router) => {
   const run = await runApp(rx, { fixture: 'koa', ext: 'cjs', service: `koa-guard-${router}`, env: { ROUTER: router } }, async (base) => {
     expect((await send(`${base}/users/alice?deny=1`)).status).toBe(401);
     expect((await send(`${base}/users/alice`, { method: 'DELETE' })).status).toBe(405);
+    expect((await send(`${base}/files/report.pdf`)).status).toBe(200);
   });
+  // A RegExp route is named by its literal.
+  expect(byPath(run, '/files/report.pdf').name).toBe('GET /^\\/files\\/.+$/');
   const [denied, wrongMethod] = run.spans.filter((s) => s.kind === 'SERVER' && s.attributes['url.path'] === '/users/alice');
   expect(denied!.name).toBe('GET /users/:id');
   expect(denied!.attributes['http.route']).toBe('/users/:id');
