@@ -49,6 +49,7 @@ export interface FastifyLike {
 interface RequestLike {
   raw: object;
   routeOptions?: { url?: string };
+  routerPath?: string;
 }
 interface RouteOptionsLike {
   url?: string;
@@ -67,7 +68,9 @@ const SPAN = Symbol('otel-agent.fastify.span');
 const HANDLER_CHANNEL = 'fastify.request.handler';
 
 function onRequest(request: RequestLike, _reply: unknown, done: () => void): void {
-  const url = request.routeOptions?.url;
+  // routeOptions came in a 4.x minor; before it, routerPath (deprecated since, so not read when routeOptions is there).
+  const o = request.routeOptions;
+  const url = o !== undefined ? o.url : request.routerPath;
   if (url !== undefined) setServerRoute(request.raw, url);
   done();
 }
