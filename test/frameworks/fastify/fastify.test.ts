@@ -75,6 +75,19 @@ describe.each([
     ).toEqual(['INTERNAL hook - preHandler - audit', 'INTERNAL request handler - /users/:id']);
   });
 
+  it('an unsampled request makes no span at all, with every web span switched on, and is answered the same', async () => {
+    const replies: number[] = [];
+    const run = await runApp(
+      rx,
+      { fixture, ext: 'cjs', service: `${fixture}-unsampled`, env: { OTEL_TRACES_SAMPLER: 'always_off', OTEL_AGENT_WEB_SPANS: 'all' } },
+      async (base) => {
+        for (const p of ['/users/alice', '/boom', '/bad', '/nope']) replies.push((await send(base + p)).status);
+      },
+    );
+    expect(replies).toEqual([200, 500, 400, 404]);
+    expect(run.spans).toEqual([]);
+  });
+
   it('OTEL_NODE_DISABLED_INSTRUMENTATIONS=fastify leaves the plain HTTP spans', async () => {
     const run = await runApp(
       rx,

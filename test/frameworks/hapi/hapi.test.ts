@@ -58,6 +58,19 @@ it('OTEL_AGENT_WEB_SPANS=handlers: the handler span; =all: the extension points 
   ).toEqual(['ext - onPreAuth', 'request handler - /users/{id}']);
 });
 
+it('an unsampled request makes no span at all, with every web span switched on, and is answered the same', async () => {
+  const replies: number[] = [];
+  const run = await runApp(
+    rx,
+    { fixture: 'hapi', ext: 'cjs', service: 'hapi-unsampled', env: { OTEL_TRACES_SAMPLER: 'always_off', OTEL_AGENT_WEB_SPANS: 'all' } },
+    async (base) => {
+      for (const p of ['/users/alice', '/boom', '/missing/x', '/nope']) replies.push((await send(base + p)).status);
+    },
+  );
+  expect(replies).toEqual([200, 500, 404, 404]);
+  expect(run.spans).toEqual([]);
+});
+
 it('OTEL_NODE_DISABLED_INSTRUMENTATIONS=hapi leaves the plain HTTP spans', async () => {
   const run = await runApp(
     rx,

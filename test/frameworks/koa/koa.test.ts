@@ -97,6 +97,19 @@ describe.each(ROUTERS)('Koa 3 with %s, OTEL_AGENT_WEB_SPANS', (router) => {
   });
 });
 
+it('an unsampled request makes no span at all, with every web span switched on, and is answered the same', async () => {
+  const replies: number[] = [];
+  const run = await runApp(
+    rx,
+    { fixture: 'koa', ext: 'cjs', service: 'koa-unsampled', env: { ROUTER: '@koa/router', OTEL_TRACES_SAMPLER: 'always_off', OTEL_AGENT_WEB_SPANS: 'all' } },
+    async (base) => {
+      for (const p of ['/users/alice', '/boom', '/bad', '/nope']) replies.push((await send(base + p)).status);
+    },
+  );
+  expect(replies).toEqual([200, 500, 400, 404]);
+  expect(run.spans).toEqual([]);
+});
+
 it('OTEL_NODE_DISABLED_INSTRUMENTATIONS=koa leaves the plain HTTP spans', async () => {
   const run = await runApp(
     rx,
