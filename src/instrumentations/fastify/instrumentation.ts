@@ -82,18 +82,25 @@ function onError(request: RequestLike, _reply: unknown, err: unknown, done: () =
 
 export class FastifyInstrumentation extends InstrumentationBase<FastifyConfig> {
   private armed = false;
-  private readonly onInit = (msg: unknown): void => this.instrumentInstance((msg as { fastify?: FastifyLike }).fastify);
+  // A subscriber's throw would reach the app (diagnostics_channel rethrows it on the next tick): none may escape.
+  private readonly onInit = (msg: unknown): void => {
+    try {
+      this.instrumentInstance((msg as { fastify?: FastifyLike }).fastify);
+    } catch (e) {
+      this._diag.warn(`fastify: this instance is not traced (${(e as Error)?.message})`);
+    }
+  };
   private handlerChannel: dc.TracingChannel<object, HandlerStore> | undefined;
   private readonly handlerSubscribers = {
-    start: (m: HandlerStore) => this.handlerStart(m),
+    start: (m: HandlerStore) => quietly(() => this.handlerStart(m)),
     end: (m: HandlerStore) => {
-      if (!m.async) this.handlerEnd(m);
+      if (!m.async) quietly(() => this.handlerEnd(m));
     },
     asyncStart: () => undefined,
-    asyncEnd: (m: HandlerStore) => this.handlerEnd(m),
+    asyncEnd: (m: HandlerStore) => quietly(() => this.handlerEnd(m)),
     error: (m: HandlerStore) => {
       const s = m[SPAN];
-      if (s) failWebSpan(s, m.error);
+      if (s) quietly(() => failWebSpan(s, m.error));
     },
   };
 
@@ -154,7 +161,7 @@ export class FastifyInstrumentation extends InstrumentationBase<FastifyConfig> {
     if (spans === 'none') return;
     // Fastify 5 publishes its handlers; Fastify 4 does not.
     if (major(app.version) >= 5) this.subscribeHandlers();
-    else app.addHook('onRoute', (opts: RouteOptionsLike) => this.wrapRouteHandler(opts));
+    else app.addHook('onRoute', (opts: RouteOptionsLike) => quietly(() => this.wrapRouteHandler(opts)));
     if (spans === 'all') wrapHooks(app, this.tracer);
   }
 
@@ -168,8 +175,13 @@ export class FastifyInstrumentation extends InstrumentationBase<FastifyConfig> {
         store as never,
         ((m: HandlerStore): Context => {
           const prior = context.active();
-          const s = this.startHandlerSpan(m, prior);
-          return s ? trace.setSpan(prior, s) : prior;
+          // Runs inside Fastify's request path: a failure here must leave the handler its own context.
+          try {
+            const s = this.startHandlerSpan(m, prior);
+            return s ? trace.setSpan(prior, s) : prior;
+          } catch {
+            return prior;
+          }
         }) as never,
       );
     }
@@ -212,6 +224,14 @@ export class FastifyInstrumentation extends InstrumentationBase<FastifyConfig> {
       if (span === undefined) return orig.call(this, request, reply);
       return runInSpan(span, () => orig.call(this, request, reply));
     };
+  }
+}
+
+function quietly(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // Span bookkeeping only; the request goes on as without the agent.
   }
 }
 
