@@ -25,10 +25,16 @@ import { pino } from './pino/definition';
 import { winston } from './winston/definition';
 import { bunyan } from './bunyan/definition';
 import { queueHooks } from './queue-hooks/definition';
+import { fastify } from './fastify/definition';
+import { koa } from './koa/definition';
+import { hapi } from './hapi/definition';
 
 export const DEFINITIONS: readonly Definition[] = [
   http,
   undici,
+  fastify,
+  koa,
+  hapi,
   fs,
   awsSdk,
   kafkajs,
