@@ -9,6 +9,7 @@
 import type { Definition } from './definition';
 import { http } from './http/definition';
 import { undici } from './undici/definition';
+import { express } from './express/definition';
 import { fs } from './fs/definition';
 import { awsSdk } from './aws-sdk/definition';
 import { kafkajs } from './kafkajs/definition';
@@ -28,6 +29,7 @@ import { queueHooks } from './queue-hooks/definition';
 
 export const DEFINITIONS: readonly Definition[] = [
   http,
+  express,
   undici,
   fs,
   awsSdk,
