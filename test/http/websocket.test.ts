@@ -26,7 +26,7 @@ function echo(url: string, headers: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
     ws.on('open', () => ws.send('ping'));
-    ws.on('message', (m) => {
+    ws.on('message', (m: unknown) => {
       ws.close();
       resolve(String(m));
     });
@@ -38,11 +38,11 @@ function echo(url: string, headers: Record<string, string>): Promise<string> {
 function refused(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
-    ws.on('unexpected-response', (_req, res) => {
+    ws.on('unexpected-response', (_req: unknown, res: { statusCode?: number }) => {
       resolve(res.statusCode ?? 0);
       ws.terminate();
     });
-    ws.on('error', (e) => (/401/.test(e.message) ? resolve(401) : reject(e)));
+    ws.on('error', (e: Error) => (/401/.test(e.message) ? resolve(401) : reject(e)));
     ws.on('open', () => reject(new Error('upgrade was accepted')));
   });
 }

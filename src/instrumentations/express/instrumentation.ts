@@ -46,6 +46,22 @@ function exportsOf<T>(m: T): T {
   return ns[Symbol.toStringTag] === 'Module' && ns.default !== undefined ? ns.default : m;
 }
 
+/**
+ * The module's function replaced by `wrapped`: RITM takes the returned value as the exports; an
+ * import-in-the-middle namespace has its bindings set instead (`module.exports` is what a CommonJS
+ * module loaded through the ESM loader hands to require()).
+ */
+function replaceExports(m: unknown, wrapped: unknown): unknown {
+  const ns = m as { [Symbol.toStringTag]?: string } & Record<string, unknown>;
+  if (ns[Symbol.toStringTag] !== 'Module') return wrapped;
+  ns.default = wrapped;
+  if ('module.exports' in ns) ns['module.exports'] = wrapped;
+  return m;
+}
+
+/** On our replacement functions: a module seen by both require-in-the-middle and import-in-the-middle is wrapped once. */
+const OURS = Symbol('@x/otel-agent/express wrapper');
+
 const isApp = (fn: unknown): fn is object =>
   typeof fn === 'function' && typeof (fn as { handle?: unknown }).handle === 'function' && typeof (fn as { set?: unknown }).set === 'function';
 
@@ -203,7 +219,7 @@ export class ExpressInstrumentation extends InstrumentationBase<ExpressConfig> {
    */
   private patchFinalhandler(m: unknown): unknown {
     const original = exportsOf(m);
-    if (typeof original !== 'function' || original !== m) return m;
+    if (typeof original !== 'function' || (original as { [OURS]?: true })[OURS]) return m;
     const inst = this;
     const fn = original as AnyFn;
     const wrapped = function finalhandler(this: unknown, req: unknown) {
@@ -214,14 +230,14 @@ export class ExpressInstrumentation extends InstrumentationBase<ExpressConfig> {
         return done.apply(this, arguments as unknown as unknown[]);
       };
     };
-    Object.assign(wrapped, fn);
-    return wrapped;
+    Object.assign(wrapped, fn, { [OURS]: true });
+    return replaceExports(m, wrapped);
   }
 
   /** connect() apps get their methods copied at creation: each app's use() is wrapped once. */
   private patchConnect(m: unknown): unknown {
     const original = exportsOf(m);
-    if (typeof original !== 'function' || original !== m) return m;
+    if (typeof original !== 'function' || (original as { [OURS]?: true })[OURS]) return m;
     const inst = this;
     const create = original as AnyFn;
     const wrapped = function createServer(this: unknown) {
@@ -233,8 +249,8 @@ export class ExpressInstrumentation extends InstrumentationBase<ExpressConfig> {
       }
       return app;
     };
-    Object.assign(wrapped, create);
-    return wrapped;
+    Object.assign(wrapped, create, { [OURS]: true });
+    return replaceExports(m, wrapped);
   }
 
   private wrapConnectUse(app: Patchable): void {
