@@ -7,7 +7,7 @@
  * Express 5 runs on (`handleRequest` / `handleError`).
  */
 import { setServerError } from '../http/server-route';
-import { enterLayer, isRouter, mountTemplate, OWNER, MOUNT, ROUTE, TARGET, templateOf, usePath, type TaggedLayer } from './routes';
+import { enterLayer, isRouter, mountTemplate, OWNER, MOUNT, ROUTE, TARGET, templateOf, usePath, type AppRouterKey, type TaggedLayer } from './routes';
 import type { WebSpans } from './web-spans';
 
 export interface Flavour {
@@ -64,14 +64,14 @@ export class Layers {
       this.patchProto(layer);
       layer[OWNER] = router;
       layer[MOUNT] = mount;
-      if (isRouter(layer.handle)) this.mount(layer, layer.handle, false);
+      if (isRouter(layer.handle)) this.mount(layer, layer.handle, undefined);
       else if (this.state.spans?.all && typeof layer.handle === 'function' && layer.handle.length < 4) this.state.spans.middleware(layer, this.flavour.request);
     }
   }
 
   /** A sub-app mounted with app.use(path, app): Express hands it a `mounted_app` layer, which is a mount of that app. */
   mountApp(layer: TaggedLayer, app: object): void {
-    if (layer[TARGET] === undefined) this.mount(layer, app, true);
+    if (layer[TARGET] === undefined) this.mount(layer, app, this.flavour === EXPRESS4 ? '_router' : 'router');
   }
 
   /** After router.route(path) returned `route`: tag its layer (the router's last). */
@@ -85,7 +85,7 @@ export class Layers {
     (layer as unknown as Record<string, unknown>)[this.flavour.request] = this.enter;
   }
 
-  private mount(layer: TaggedLayer, target: object, app: boolean): void {
+  private mount(layer: TaggedLayer, target: object, app: AppRouterKey | undefined): void {
     layer[TARGET] = { target, app };
     (layer as unknown as Record<string, unknown>)[this.flavour.request] = this.enter;
   }

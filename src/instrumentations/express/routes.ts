@@ -33,10 +33,13 @@ export const ROUTE = Symbol('@x/otel-agent/express route');
 /** The newest mount entry of a request. */
 const CHAIN = Symbol('@x/otel-agent/express chain');
 
+/** Where an Express app keeps its router: `_router` (4; its `router` getter throws) or `router` (5). */
+export type AppRouterKey = '_router' | 'router';
+
 export interface Entry {
   target: object;
-  /** The target is an Express app: its router is `_router` (4) or `router` (5). */
-  app: boolean;
+  /** The target is an Express app, whose router is under this key. */
+  app: AppRouterKey | undefined;
   template: string;
   up: Entry | undefined;
 }
@@ -47,7 +50,7 @@ export interface TaggedLayer {
   route?: { path?: unknown; stack?: unknown[] } | undefined;
   [OWNER]?: object;
   [MOUNT]?: string;
-  [TARGET]?: { target: object; app: boolean };
+  [TARGET]?: { target: object; app: AppRouterKey | undefined };
   [ROUTE]?: string;
 }
 
@@ -94,9 +97,7 @@ export function isRouter(fn: unknown): fn is { stack: unknown[]; handle: unknown
 
 function owns(e: Entry, owner: object): boolean {
   if (e.target === owner) return true;
-  if (!e.app) return false;
-  const a = e.target as { _router?: unknown; router?: unknown };
-  return a._router === owner || a.router === owner;
+  return e.app !== undefined && (e.target as Record<AppRouterKey, unknown>)[e.app] === owner;
 }
 
 /** The live entry of the router `owner` was mounted by, or undefined at the app's root. */

@@ -30,7 +30,18 @@ describe.each(CASES)('express %i (%s)', (major, ext) => {
     const probe = `/nope-${randomBytes(6).toString('hex')}/deeper`;
     const statuses: Record<string, number> = {};
     const run = await withApp(rx, { fixture, service: `express-routes-${major}-${ext}` }, async (base) => {
-      for (const p of ['/users/123', '/users/alice', '/users', '/orgs/acme/repos/widget', '/admin/stats', '/a', '/b', '/files/x/y.txt', probe]) {
+      for (const p of [
+        '/users/123',
+        '/users/alice',
+        '/users',
+        '/orgs/acme/repos/widget',
+        '/admin/stats',
+        '/admin/legacy',
+        '/a',
+        '/b',
+        '/files/x/y.txt',
+        probe,
+      ]) {
         statuses[p] = (await send(base + p)).status;
       }
     });
@@ -47,6 +58,7 @@ describe.each(CASES)('express %i (%s)', (major, ext) => {
       '/users': '/users',
       '/orgs/acme/repos/widget': '/orgs/:org/repos/:repo',
       '/admin/stats': '/admin/stats',
+      '/admin/legacy': '/admin/legacy',
       '/a': '/a,/b',
       '/b': '/a,/b',
       '/files/x/y.txt': String(/^\/files\/(.+)$/),
