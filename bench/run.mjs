@@ -6,6 +6,7 @@
 //   node bench/run.mjs [--quick] [--only=startup,http,outage,span]
 //                      [--configs=bare,agent,...] [--rounds=N] [--duration=S]
 //                      [--outage-seconds=S] [--spans=N] [--connections=N] [--out=FILE]
+//                      [--apps=hello,outgoing,express-pg]   (the http section's apps)
 //                      [--alt=name:path/to/other/dist,...]   (adds configurations alt:name)
 //                      [--from-json=bench/RESULTS.json]      (re-render a finished run)
 //
@@ -45,6 +46,8 @@ const O = {
   outageSeconds: Number(opt('outage-seconds', quick ? 6 : 60)),
   spans: Number(opt('spans', quick ? 100_000 : 1_000_000)),
   spanRounds: Number(opt('span-rounds', quick ? 1 : 3)),
+  // The http section's apps; express-pg needs PostgreSQL at 127.0.0.1:5432 (db test).
+  apps: String(opt('apps', 'hello,outgoing,express-pg')).split(',').filter(Boolean),
   out: opt('out', quick ? join(os.tmpdir(), 'otel-agent-bench-quick.md') : join(BENCH, 'RESULTS.md')),
 };
 for (const s of only) if (!SECTIONS[s]) throw new Error(`--only: unknown section ${s} (known: ${Object.keys(SECTIONS).join(', ')})`);
@@ -148,12 +151,15 @@ async function serverStats(p) {
 }
 
 async function startServer(cfg, app, upstreamPort) {
-  const p = startProc(NODE, nodeArgs(cfg, false, join(APPS, 'server.cjs'), []).concat(app === 'outgoing' ? ['outgoing', String(upstreamPort)] : ['hello']), {
+  // express-pg: Express 5 + PostgreSQL, GET /users/:id runs one query (bench/apps/express-pg.cjs).
+  const entry =
+    app === 'express-pg' ? [join(APPS, 'express-pg.cjs'), []] : [join(APPS, 'server.cjs'), app === 'outgoing' ? ['outgoing', String(upstreamPort)] : ['hello']];
+  const p = startProc(NODE, nodeArgs(cfg, false, entry[0], []).concat(entry[1]), {
     env: baseEnv(cfg.env),
     cwd: ROOT,
   });
   const port = Number((await p.line('READY', 60_000)).split(' ')[1]);
-  return { p, url: `http://127.0.0.1:${port}/items/42?verbose=1` };
+  return { p, url: app === 'express-pg' ? `http://127.0.0.1:${port}/users/42` : `http://127.0.0.1:${port}/items/42?verbose=1` };
 }
 
 async function httpOnce(cfg, app, upstreamPort, sink) {
@@ -191,7 +197,7 @@ async function runHttp(configs, sink) {
   const ids = pick('http');
   const up = startProc(NODE, [join(APPS, 'upstream.cjs')], { env: baseEnv() });
   const upstreamPort = Number((await up.line('READY')).split(' ')[1]);
-  const apps = ['hello', 'outgoing'];
+  const apps = O.apps;
   const res = {};
   for (const app of apps) res[app] = Object.fromEntries(ids.map((id) => [id, []]));
   try {
@@ -406,7 +412,7 @@ function httpSection(res, configs) {
       ];
     });
     out.push(
-      `### HTTP server: ${app === 'hello' ? '"hello world"' : 'one outgoing HTTP call and one fs.readFile per request'}`,
+      `### HTTP server: ${app === 'hello' ? '"hello world"' : app === 'express-pg' ? 'Express 5 + PostgreSQL, `GET /users/:id` runs one query and answers JSON' : 'one outgoing HTTP call and one fs.readFile per request'}`,
       ``,
       `autocannon, ${O.connections} connections, ${O.warmup} s warm-up then ${O.duration} s measured, ${O.httpRounds} interleaved round(s). Latency percentiles are computed from every response at 10 µs resolution; CPU is the server process's user+system time over the measured part divided by the requests it served.`,
       ``,
@@ -673,7 +679,7 @@ async function main() {
     upstream: `@opentelemetry/auto-instrumentations-node ${version('@opentelemetry/auto-instrumentations-node')}, @opentelemetry/sdk-node ${version('@opentelemetry/sdk-node')}`,
     ddtrace: version('dd-trace'),
     loadgen: `autocannon ${version('autocannon')} (in the bench process; server, upstream and collector sink each in their own process)`,
-    apps: '`bench/apps/` (pg ' + version('pg') + ')',
+    apps: '`bench/apps/` (pg ' + version('pg') + ', express ' + version('express') + ')',
   };
   write(render(R, meta, configs), { options: O, meta, results: R });
 }

@@ -9,6 +9,7 @@
 import type { Definition } from './definition';
 import { http } from './http/definition';
 import { undici } from './undici/definition';
+import { express } from './express/definition';
 import { fs } from './fs/definition';
 import { awsSdk } from './aws-sdk/definition';
 import { kafkajs } from './kafkajs/definition';
@@ -31,6 +32,7 @@ import { hapi } from './hapi/definition';
 
 export const DEFINITIONS: readonly Definition[] = [
   http,
+  express,
   undici,
   fastify,
   koa,

@@ -81,6 +81,7 @@ import { contextStore } from './context-store';
 import { noteThrow } from './sync-throw';
 import { serverError, serverRoute } from './server-route';
 import { GuessedNames } from './guessed-names';
+import { emitUpgrade, type UpgradeHost } from './upgrade';
 
 export interface HttpConfig extends InstrumentationConfig {
   /** Lower-case header names recorded as `http.request.header.<name>` / `http.response.header.<name>`. */
@@ -429,7 +430,11 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     // Client side: the response arriving, or the request failing before it did.
     wrapEmit(http.ClientRequest.prototype as unknown as { emit: Emit }, (self, ex, event, arg) => {
       if (event === 'response') this.clientResponse(ex, arg as httpT.IncomingMessage, self);
-      else if (event === 'error') this.endClient(ex, arg);
+      else if (event === 'upgrade') {
+        // An answered Upgrade (WebSocket: 101): no body follows on this exchange, the socket is the app's now.
+        this.clientResponse(ex, arg as httpT.IncomingMessage, self);
+        this.endClient(ex, undefined);
+      } else if (event === 'error') this.endClient(ex, arg);
       else if (event === 'close' && !ex.res) this.endClient(ex, undefined);
     });
     // A client response ends the CLIENT span when it has been read (or fails); a server request only carries context.
@@ -446,8 +451,12 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
 
   private incoming(original: Emit, scheme: 'http' | 'https'): Emit {
     const inst = this;
+    const upgrades = this.upgradeHost(scheme);
     return function emit(this: unknown, event) {
-      if (event !== 'request' || !inst.isEnabled()) return original.apply(this, arguments as unknown as Parameters<Emit>);
+      if (event !== 'request' || !inst.isEnabled()) {
+        if (event === 'upgrade' && inst.isEnabled()) return emitUpgrade(upgrades, original, this, arguments);
+        return original.apply(this, arguments as unknown as Parameters<Emit>);
+      }
       const req = arguments[1] as httpT.IncomingMessage & Carrier;
       const res = arguments[2] as httpT.ServerResponse & Carrier;
       let ex: Exchange | undefined;
@@ -474,6 +483,39 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
         store.enterWith(prior);
         if (threw && ex !== undefined) inst.noteServerThrow(ex, res);
       }
+    };
+  }
+
+  /** A server's 'upgrade' event (WebSocket handshakes): a SERVER span with no ServerResponse, ended by upgrade.ts. */
+  private upgradeHost(scheme: string): UpgradeHost<Exchange> {
+    return {
+      startUpgrade: (req) => {
+        const r = req as httpT.IncomingMessage & Carrier;
+        const parent = this.hasPropagationHeaders(r.rawHeaders) ? propagation.extract(ROOT_CONTEXT, r.headers) : ROOT_CONTEXT;
+        const method = normalMethod(r.method);
+        const span = this.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.SERVER }, parent);
+        const ctx = trace.setSpan(parent, span);
+        r[CTX] = ctx;
+        if (!span.isRecording()) return { ctx };
+        const ex: Exchange = { kind: SpanKind.SERVER, span, done: false, t0: performance.now(), method, scheme, req: r };
+        this.describeServer(span, r, method, scheme, ex);
+        return { ctx, ex };
+      },
+      endUpgrade: (ex, status) => {
+        if (ex.done || !ex.span) return;
+        ex.done = true;
+        const span = ex.span;
+        const route = serverRoute(ex.req);
+        span.updateName(this.serverName(ex, route, status));
+        if (route !== undefined) span.setAttribute(ATTR_HTTP_ROUTE, route);
+        if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+        if (status !== undefined && status >= 500) {
+          span.setAttribute(ATTR_ERROR_TYPE, String(status));
+          span.setStatus({ code: SpanStatusCode.ERROR });
+        }
+        span.end();
+      },
+      fail: (where, e) => this.fail(where, e),
     };
   }
 
