@@ -25,6 +25,7 @@ import { pino } from './pino/definition';
 import { winston } from './winston/definition';
 import { bunyan } from './bunyan/definition';
 import { queueHooks } from './queue-hooks/definition';
+import { graphql } from './graphql/definition';
 
 export const DEFINITIONS: readonly Definition[] = [
   http,
@@ -44,6 +45,7 @@ export const DEFINITIONS: readonly Definition[] = [
   pino,
   winston,
   bunyan,
+  graphql,
   queueHooks,
 ];
 
