@@ -18,7 +18,12 @@
  * (a property read) never do.
  */
 import { context, createContextKey, trace, type Context } from '@opentelemetry/api';
-import { InstrumentationBase, InstrumentationNodeModuleDefinition, InstrumentationNodeModuleFile, type InstrumentationConfig } from '@opentelemetry/instrumentation';
+import {
+  InstrumentationBase,
+  InstrumentationNodeModuleDefinition,
+  InstrumentationNodeModuleFile,
+  type InstrumentationConfig,
+} from '@opentelemetry/instrumentation';
 import { AGENT_VERSION } from '../../version';
 import { endOperation, endResolver, endWhenSettled, parseFailed, startOperation, startResolver, validationFailed } from './spans';
 import { subscribeChannels, type Unsubscribe } from './channels';
