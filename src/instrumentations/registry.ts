@@ -26,6 +26,7 @@ import { winston } from './winston/definition';
 import { bunyan } from './bunyan/definition';
 import { queueHooks } from './queue-hooks/definition';
 import { graphql } from './graphql/definition';
+import { nestjs } from './nestjs/definition';
 
 export const DEFINITIONS: readonly Definition[] = [
   http,
@@ -46,6 +47,7 @@ export const DEFINITIONS: readonly Definition[] = [
   winston,
   bunyan,
   graphql,
+  nestjs,
   queueHooks,
 ];
 
