@@ -27,6 +27,7 @@ import { bunyan } from './bunyan/definition';
 import { queueHooks } from './queue-hooks/definition';
 import { graphql } from './graphql/definition';
 import { nestjs } from './nestjs/definition';
+import { nextjs } from './nextjs/definition';
 
 export const DEFINITIONS: readonly Definition[] = [
   http,
@@ -48,6 +49,7 @@ export const DEFINITIONS: readonly Definition[] = [
   bunyan,
   graphql,
   nestjs,
+  nextjs,
   queueHooks,
 ];
 
