@@ -56,7 +56,12 @@ export function subscribeChannels(tracer: () => Tracer, resolverSpans: boolean):
   const exec = dc.tracingChannel<unknown, ExecuteMsg>('graphql:execute');
   const begin = (m: ExecuteMsg): Context => {
     const parent = m[PARENT] ?? context.active();
-    if (!m[SPAN]) m[SPAN] = startOperation(tracer(), parent, m.document, m.operationName);
+    if (!m[SPAN]) {
+      const span = startOperation(tracer(), parent, m.document, m.operationName);
+      // Unsampled: the operation runs in its caller's context, and nothing waits to end the span.
+      if (!span.isRecording()) return parent;
+      m[SPAN] = span;
+    }
     return trace.setSpan(parent, m[SPAN]);
   };
   if (store) {

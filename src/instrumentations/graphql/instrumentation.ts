@@ -116,8 +116,10 @@ export class GraphqlInstrumentation extends InstrumentationBase<GraphqlConfig> {
       const operationName = named ? a.operationName : args[5];
       const parent = context.active();
       const span = startOperation(inst.tracer, parent, doc, operationName);
+      // Unsampled: nothing to name, time or nest (its children would be unsampled too).
+      if (!span.isRecording()) return orig.apply(this, args);
       let ctx: Context = trace.setSpan(parent, span);
-      if (inst.getConfig().resolverSpans && span.isRecording()) {
+      if (inst.getConfig().resolverSpans) {
         inst.wrapResolvers(named ? a.schema : args[0]);
         ctx = ctx.setValue(OPERATION, true);
       }

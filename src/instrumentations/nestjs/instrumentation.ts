@@ -180,10 +180,9 @@ export class NestInstrumentation extends InstrumentationBase<NestConfig> {
   private handlerSpan(name: string, route: string, run: () => unknown): unknown {
     const parent = context.active();
     const span = this.tracer.startSpan(name || 'nest handler', { kind: SpanKind.INTERNAL }, parent);
-    if (span.isRecording()) {
-      const dot = name.indexOf('.');
-      span.setAttributes({ 'http.route': route, ...(dot > 0 ? { 'nestjs.controller': name.slice(0, dot), 'nestjs.callback': name.slice(dot + 1) } : {}) });
-    }
+    if (!span.isRecording()) return run();
+    const dot = name.indexOf('.');
+    span.setAttributes({ 'http.route': route, ...(dot > 0 ? { 'nestjs.controller': name.slice(0, dot), 'nestjs.callback': name.slice(dot + 1) } : {}) });
     const end = () => span.end();
     let r: unknown;
     try {

@@ -120,6 +120,13 @@ describe.each(VARIANTS)('graphql switched off (%s)', (ext) => {
   });
 });
 
+describe.each(['16', '17'])('graphql %s unsampled', (major) => {
+  it('runs every operation the same and exports nothing with OTEL_TRACES_SAMPLER=always_off', async () => {
+    const spans = await plain(major, 'cjs', `gql-unsampled-${major}`, { OTEL_TRACES_SAMPLER: 'always_off', OTEL_AGENT_GRAPHQL_RESOLVER_SPANS: 'true' });
+    expect(spans).toEqual([]);
+  });
+});
+
 describe.each(VARIANTS)('graphql under Apollo Server over HTTP (%s)', (ext) => {
   it('puts the operation span under the SERVER span, which gains nothing from the query text', async () => {
     const service = `gql-apollo-${ext}`;
