@@ -64,6 +64,8 @@ export interface AgentConfig {
     webSpans: 'none' | 'handlers' | 'all';
     /** With metrics on: the Node.js runtime metrics (src/metrics/runtime.ts). */
     runtimeMetrics: boolean;
+    /** GraphQL: an INTERNAL span per schema-defined resolver (OTEL_AGENT_GRAPHQL_RESOLVER_SPANS). */
+    graphqlResolverSpans: boolean;
     /** Internal: set by `otel-agent doctor` for the app it runs; '' when unset. */
     doctorReport: string;
     /** Internal, for the agent's own reliability tests only (OTEL_AGENT_TEST_FAULTS); empty otherwise. */

@@ -114,6 +114,7 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
       fsSpans: v.OTEL_AGENT_FS_SPANS,
       webSpans: v.OTEL_AGENT_WEB_SPANS,
       runtimeMetrics: v.OTEL_AGENT_RUNTIME_METRICS,
+      graphqlResolverSpans: v.OTEL_AGENT_GRAPHQL_RESOLVER_SPANS,
       doctorReport: v.OTEL_AGENT_DOCTOR_REPORT,
       testFaults: Object.freeze(v.OTEL_AGENT_TEST_FAULTS),
     }),

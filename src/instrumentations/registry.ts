@@ -29,6 +29,9 @@ import { queueHooks } from './queue-hooks/definition';
 import { fastify } from './fastify/definition';
 import { koa } from './koa/definition';
 import { hapi } from './hapi/definition';
+import { graphql } from './graphql/definition';
+import { nestjs } from './nestjs/definition';
+import { nextjs } from './nextjs/definition';
 
 export const DEFINITIONS: readonly Definition[] = [
   http,
@@ -52,6 +55,9 @@ export const DEFINITIONS: readonly Definition[] = [
   pino,
   winston,
   bunyan,
+  graphql,
+  nestjs,
+  nextjs,
   queueHooks,
 ];
 
