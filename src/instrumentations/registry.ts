@@ -25,6 +25,8 @@ import { pino } from './pino/definition';
 import { winston } from './winston/definition';
 import { bunyan } from './bunyan/definition';
 import { queueHooks } from './queue-hooks/definition';
+import { childProcess } from './child-process/definition';
+import { workerThreads } from './worker-threads/definition';
 
 export const DEFINITIONS: readonly Definition[] = [
   http,
@@ -45,6 +47,8 @@ export const DEFINITIONS: readonly Definition[] = [
   winston,
   bunyan,
   queueHooks,
+  childProcess,
+  workerThreads,
 ];
 
 /** The names OTEL_NODE_ENABLED_INSTRUMENTATIONS / OTEL_NODE_DISABLED_INSTRUMENTATIONS accept. */
