@@ -25,6 +25,7 @@
  * - `exec` runs through `execFile`: one span, for the outer call.
  */
 import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped, type InstrumentationConfig } from '@opentelemetry/instrumentation';
 import type * as cpT from 'node:child_process';
 import { errorMonitor } from 'node:events';
@@ -97,8 +98,9 @@ export class ChildProcessInstrumentation extends InstrumentationBase<ChildProces
     const sync = SYNC.has(method);
     return function tracedSpawn(this: unknown): unknown {
       // The cheap check first: no recording span (or the inner call of exec) costs nothing more.
-      const active = inst.inner > 0 || inst.failed ? undefined : trace.getSpan(context.active());
-      if (!active?.isRecording()) return original.apply(this, arguments as unknown as unknown[]);
+      const ctx = context.active();
+      const active = inst.inner > 0 || inst.failed ? undefined : trace.getSpan(ctx);
+      if (!active?.isRecording() || isTracingSuppressed(ctx)) return original.apply(this, arguments as unknown as unknown[]);
       let span: Span | undefined;
       let args: unknown[];
       try {

@@ -18,6 +18,7 @@
  * `Worker.prototype` stay exactly Node's.
  */
 import { context, trace } from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition, type InstrumentationConfig } from '@opentelemetry/instrumentation';
 import { syncBuiltinESMExports } from 'node:module';
 import type * as wtT from 'node:worker_threads';
@@ -81,8 +82,10 @@ export class WorkerThreadsInstrumentation extends InstrumentationBase<WorkerThre
 
   private withContext(args: unknown[], share: symbol): unknown[] {
     if (this.failed || !this.isEnabled()) return args;
-    const span = trace.getSpan(context.active());
-    if (!span?.isRecording()) return args;
+    const active = context.active();
+    const span = trace.getSpan(active);
+    // The agent's own workers (the exit-time sender) run with tracing suppressed.
+    if (!span?.isRecording() || isTracingSuppressed(active)) return args;
     try {
       const given = args[1];
       if (given !== undefined && (typeof given !== 'object' || given === null)) return args; // Node's own error
