@@ -67,6 +67,13 @@ describe.skipIf(!available).each(VARIANTS)('child processes (%s)', (ext) => {
     expect(spawnSh.parentSpanId).toBe(server.spanId);
     expect(r.stdout).toContain(`SHELL 00-${server.traceId}-${spawnSh.spanId}-01`);
 
+    // promisify(exec) keeps its { stdout, stderr } result, and is traced (one span, not one for exec and one for execFile).
+    const execSh = parent.filter((s) => s.name === 'exec sh');
+    expect(execSh, spanTree(parent)).toHaveLength(1);
+    expect(parent.filter((s) => s.name.startsWith('execFile'))).toHaveLength(1);
+    expect(r.stdout).toContain(`PROMISIFIED stdout,stderr 00-${server.traceId}-${execSh[0]!.spanId}-01`);
+    expect(execSh[0]!.attributes['process.exit.code']).toBe(0);
+
     // The app's objects and the process environment are untouched; outside a span nothing is added.
     expect(r.stdout).toContain('APPENV unchanged');
     expect(r.stdout).toContain('PROCESSENV []');

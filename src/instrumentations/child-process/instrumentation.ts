@@ -30,6 +30,7 @@ import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped, ty
 import type * as cpT from 'node:child_process';
 import { errorMonitor } from 'node:events';
 import { syncBuiltinESMExports } from 'node:module';
+import { promisify } from 'node:util';
 import { childEnv, type ParentEnv } from './env';
 import { AGENT_VERSION } from '../../version';
 import { executableName, locate, METHODS, type Method } from './args';
@@ -72,7 +73,18 @@ export class ChildProcessInstrumentation extends InstrumentationBase<ChildProces
     for (const method of METHODS) {
       const orig = mod[method] as unknown as AnyFn;
       if (typeof orig !== 'function' || isWrapped(orig)) continue;
-      const w = this.wrapper(method, orig);
+      const w = this.wrapper(method, orig, false);
+      // exec and execFile carry their own util.promisify form (resolving { stdout, stderr }); a
+      // wrapper without it would make promisify(exec) resolve with stdout alone.
+      const custom = (orig as unknown as Record<symbol, unknown>)[promisify.custom];
+      if (typeof custom === 'function') {
+        Object.defineProperty(w, promisify.custom, {
+          value: this.wrapper(method, custom as AnyFn, true),
+          configurable: true,
+          enumerable: false,
+          writable: true,
+        });
+      }
       this._wrap(mod, method, (() => w) as never);
       changed = true;
     }
@@ -93,7 +105,8 @@ export class ChildProcessInstrumentation extends InstrumentationBase<ChildProces
     syncBuiltinESMExports();
   }
 
-  private wrapper(method: Method, original: AnyFn): AnyFn {
+  /** `promised`: util.promisify's form of exec/execFile, whose promise holds the ChildProcess as `.child`. */
+  private wrapper(method: Method, original: AnyFn, promised: boolean): AnyFn {
     const inst = this;
     const sync = SYNC.has(method);
     return function tracedSpawn(this: unknown): unknown {
@@ -128,7 +141,7 @@ export class ChildProcessInstrumentation extends InstrumentationBase<ChildProces
       }
       try {
         if (sync) endSync(span, result);
-        else track(span, result as cpT.ChildProcess);
+        else track(span, (promised ? (result as { child?: unknown } | undefined)?.child : result) as cpT.ChildProcess);
       } catch (e) {
         inst.fail(e);
       }
