@@ -23,7 +23,7 @@ const LINKED = ['signal-exit', 'signal-exit3', 'exit-hook'];
 async function run(ext: string, service: string, wants: string[], extra: string[] = []) {
   const app = appDir({ dependencies: {}, link: LINKED, fixtures: [`doctor/signals.${ext}`] });
   try {
-    return await doctor([`signals.${ext}`, '--timeout', '1.5', ...extra, '--', ...wants], {
+    return await doctor([`signals.${ext}`, '--timeout', '3', ...extra, '--', ...wants], {
       cwd: app.dir,
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service, OTEL_AGENT_FLUSH_TIMEOUT: '1000' },
     });
@@ -32,7 +32,13 @@ async function run(ext: string, service: string, wants: string[], extra: string[
   }
 }
 
-const warmups = (service: string) => rx.spans().filter((s) => s.resource['service.name'] === service && s.kind === 'SERVER' && s.name === 'GET /warmup');
+// The app's warm-up request, made as soon as it listens (3 s is room for a slow, loaded machine).
+const warmups = async (service: string) => {
+  const mine = (all: ReturnType<OtlpReceiver['spans']>) =>
+    all.filter((s) => s.resource['service.name'] === service && s.kind === 'SERVER' && s.name === 'GET /warmup');
+  await rx.waitForSpans((all) => mine(all).length > 0, 2000).catch(() => undefined);
+  return mine(rx.spans());
+};
 
 describe.each(VARIANTS)('doctor: signal listeners (%s)', (ext) => {
   it('beside signal-exit v4, v3 and exit-hook: lists them, the agent flushes, SIGTERM still ends the app', async () => {
@@ -52,7 +58,7 @@ describe.each(VARIANTS)('doctor: signal listeners (%s)', (ext) => {
     expect(j.findings.filter((f) => f.level === 'problem')).toEqual([]);
     expect(rep.final).toBe(true);
     expect(j.run!.signal === 'SIGTERM' || j.run!.exitCode !== null).toBe(true);
-    expect(warmups(service)).toHaveLength(1);
+    expect(await warmups(service)).toHaveLength(1);
   });
 
   it('signal-exit v4 alone: the agent acts, the app dies by SIGTERM, spans delivered; the human report says so', async () => {
@@ -61,7 +67,7 @@ describe.each(VARIANTS)('doctor: signal listeners (%s)', (ext) => {
     expect(r.stdout).toMatch(/SIGTERM\s+.*signal-exit 4\.1\.0/);
     expect(r.stdout).toContain('SIGTERM arrived: the agent flushed and let it end the process (beside signal-exit)');
     expect(r.stdout).toContain('No problems found');
-    expect(warmups(service)).toHaveLength(1);
+    expect(await warmups(service)).toHaveLength(1);
   });
 
   it("the app's own handler that exits: listed as the app's, the exit flush delivers", async () => {
@@ -74,7 +80,7 @@ describe.each(VARIANTS)('doctor: signal listeners (%s)', (ext) => {
     ]);
     expect(r.json!.run!.exitCode).toBe(0);
     expect(r.json!.findings.filter((f) => f.level === 'problem')).toEqual([]);
-    expect(warmups(service)).toHaveLength(1);
+    expect(await warmups(service)).toHaveLength(1);
   });
 
   it('a SIGTERM handler that keeps the app alive is a problem', async () => {
