@@ -83,6 +83,8 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
     enabled: entries.map((e) => e.name),
     disabled: off.map((e) => ({ name: e.name, reason: disabledReason(e, cfg) })),
   });
+  // Before exit handling installs the agent's own signal listeners, so the doctor can tell them apart.
+  report.watchSignals(__dirname);
   const watcher = new ModuleWatcher(cfg, log, report, off);
 
   const { stats, resource, exporters, batches, provider, openSpans, sampler } = buildPipeline(cfg, log, (e) => report.wrapExporter(e));
@@ -127,6 +129,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
       },
       openSpans,
       flush,
+      signalSeen: (sig, l) => report.signalSeen(sig, l, l.handled),
       reopen: () => {
         for (const b of batches) b.reopen();
       },

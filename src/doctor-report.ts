@@ -18,6 +18,8 @@ import type { ActivationRecord } from './instrumentations/loader';
 import type { AgentExporter, ExportOutcome, PipelineStats } from './processor';
 import type { How, ModuleRecord, RecordSink } from './module-watcher';
 import { AGENT_VERSION } from './version';
+import type { SignalListeners } from './exit-signals';
+import { watchSignalListeners, type SignalListenerRecord, type SignalSeenRecord } from './doctor-signals';
 
 const fs = process.getBuiltinModule('node:fs') as typeof fsT;
 
@@ -47,6 +49,8 @@ export interface DoctorReport {
   exports: ReportExport[];
   testSpan?: { traceId: string; spanId: string; exported: boolean; error?: string };
   stats?: PipelineStats;
+  /** Termination-signal listeners and what the agent did when a signal came (doctor-signals.ts). */
+  signals?: { listeners: SignalListenerRecord[]; seen: SignalSeenRecord[] };
 }
 
 const now = (): number => Math.round(performance.now());
@@ -56,6 +60,7 @@ export class DoctorReportFile implements RecordSink {
   private writing = false;
   private pendingWrite = false;
   private testSpanId: string | undefined;
+  private signalWatch: ReturnType<typeof watchSignalListeners> | undefined;
 
   constructor(
     private readonly cfg: AgentConfig,
@@ -86,6 +91,30 @@ export class DoctorReportFile implements RecordSink {
     this.report.exporters = info.exporters;
     this.report.hooks = info.hooks;
     this.changed();
+  }
+
+  /** Starts naming who installs SIGTERM/SIGINT/SIGHUP listeners (only when a report is written). */
+  watchSignals(agentDir: string): void {
+    if (!this.cfg.agent.doctorReport || this.signalWatch) return;
+    this.report.signals = { listeners: [], seen: [] };
+    this.signalWatch = watchSignalListeners(agentDir, () => this.changed());
+  }
+
+  /** exit.ts's signalSeen hook: a signal arrived, these listened, and the agent acted or deferred. */
+  signalSeen(sig: string, l: SignalListeners & { handled: boolean }, agentActed: boolean): void {
+    if (!this.signalWatch || !this.report.signals) return;
+    this.snapshotSignals();
+    const listeners = this.report.signals.listeners.filter((r) => r.signal === sig && r.kind !== 'agent').map((r) => r.owner);
+    this.report.signals.seen.push({ signal: sig, signalExitV3: l.signalExitV3, signalExitV4: l.signalExitV4, others: l.others, agentActed, listeners });
+    this.write();
+  }
+
+  /** Listeners come and go (signal-exit removes its own at exit): keep the fullest picture seen. */
+  private snapshotSignals(): void {
+    const sig = this.report.signals;
+    if (!this.signalWatch || !sig) return;
+    const now = this.signalWatch.records();
+    if (now.length >= sig.listeners.length) sig.listeners = now;
   }
 
   /** A second OpenTelemetry setup holds a global: warned about, and listed for the doctor. */
@@ -199,6 +228,7 @@ export class DoctorReportFile implements RecordSink {
     const file = this.cfg.agent.doctorReport;
     if (!file || this.writing) return;
     this.writing = true;
+    this.snapshotSignals();
     try {
       // Our own bookkeeping must not show up as fs spans inside the app's traces.
       context.with(suppressTracing(context.active()), () => {

@@ -54,6 +54,8 @@ export interface AgentConfig {
     logCorrelation: readonly string[];
     queueHooks: string;
     enableInWorkers: boolean;
+    /** Which root spans continue the trace context found in the environment at startup (src/env-context.ts). */
+    envContext: 'startup' | 'process' | 'off';
     flushTimeoutMs: number;
     esmHooks: 'auto' | 'sync' | 'async' | 'off';
     /** Query parameter names redacted in URLs on top of the defaults (src/redact.ts), as written. */
@@ -79,6 +81,8 @@ export interface AgentConfig {
   };
   /** Sampling rules (src/sampling/rules.ts): the probe set, then the configuration file's rules, first match wins. */
   sampling: { dropProbes: boolean; rules: readonly SamplingRuleSpec[] };
+  /** The propagation carriers found in the environment at startup (`TRACEPARENT`, ...), by normalised name. */
+  envCarrier: Readonly<Record<string, string>>;
   /** For `doctor` and diagnostics: where each variable's value came from. */
   sources: Readonly<Record<string, { value: string; source: 'env' | 'default' | 'file'; origin?: string; warning?: string }>>;
   warnings: readonly string[];
@@ -89,4 +93,4 @@ export interface AgentConfig {
 export { INSTRUMENTATION_NAMES } from './config/instrumentation-names';
 export { TEST_FAULTS } from './config/spec';
 export { VARS, type VarDoc } from './config/docs';
-export { loadConfig, earlyFlags, envSnapshot } from './config';
+export { loadConfig, earlyFlags, envSnapshot, childEnvCopy } from './config';

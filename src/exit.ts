@@ -26,7 +26,7 @@ export interface ExitHooks {
   pending(): number;
   flushSync(timeoutMs: number): void;
   summary(): string | undefined;
-  /** What listened to a signal when it arrived (for the doctor's report). */
+  /** What listened to a signal when it arrived (for the doctor's report); `handled`: the agent flushes and re-raises (no other listener decides). */
   signalSeen?(sig: string, l: SignalListeners & { handled: boolean }): void;
   /** This process's open spans: an uncaught exception ends those above the active span. */
   openSpans?: OpenSpanTree;
@@ -104,7 +104,8 @@ export function installExitHandling(hooks: ExitHooks, timeoutMs: number, log: Ag
     const onSignal = (): void => {
       const l = classify(sig, onSignal);
       try {
-        hooks.signalSeen?.(sig, { signalExitV3: l.signalExitV3, signalExitV4: l.signalExitV4, others: l.others, handled: true });
+        // Before anything is flushed, so the report the final flush writes already has it.
+        hooks.signalSeen?.(sig, { signalExitV3: l.signalExitV3, signalExitV4: l.signalExitV4, others: l.others, handled: l.others === 0 });
       } catch {
         // the report is optional
       }

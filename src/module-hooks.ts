@@ -3,7 +3,7 @@
  * require-in-the-middle hook, the ESM hooks, and the lazy loader that creates
  * an instrumentation only when the app first loads a module it targets.
  */
-import type { AgentConfig } from './env';
+import { childEnvCopy, type AgentConfig } from './env';
 import type { AgentLog } from './log';
 import type { Entry } from './instrumentations/index';
 import { installEsmHooks, installLazyLoader, quiet, type ActivationRecord, type LazyLoader, type ResolveObserver } from './instrumentations/loader';
@@ -47,6 +47,6 @@ export function installModuleHooks(
   } catch (e) {
     log.warn(`ESM hooks could not be installed (${(e as Error).message}); modules loaded with import will not be traced`);
   }
-  const loader = installLazyLoader(entries, { cfg, log }, onActivated, observe);
+  const loader = installLazyLoader(entries, { cfg, log, parentEnv: childEnvCopy }, onActivated, observe);
   return { loader, esm };
 }

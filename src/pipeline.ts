@@ -7,6 +7,8 @@
 import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Resource } from '@opentelemetry/resources';
 import { AgentTracerProvider } from './tracer';
+import { envParent } from './env-context';
+import { buildPropagator } from './propagators';
 import type { AgentConfig } from './env';
 import type { AgentLog } from './log';
 import { buildResource } from './resource';
@@ -108,6 +110,7 @@ export function buildPipeline(cfg: AgentConfig, log: AgentLog, wrapExporter: (e:
     spanLimits: cfg.spanLimits,
     spanProcessors: processors,
     idGenerator: new PooledIdGenerator(),
+    envParent: envParent(cfg, buildPropagator(cfg.propagators)),
   });
   return { stats, resource, exporters, batches, provider, openSpans, sampler };
 }

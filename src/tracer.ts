@@ -84,6 +84,8 @@ export interface AgentTracerProviderOptions {
    */
   spanProcessors?: SpanProcessor[];
   idGenerator?: IdGenerator;
+  /** For root spans: the parent process's trace context, while it applies (src/env-context.ts). */
+  envParent?: (kind: SpanKind) => SpanContext | undefined;
 }
 
 export class AgentTracerProvider implements ApiTracerProvider {
@@ -115,6 +117,7 @@ export class AgentTracerProvider implements ApiTracerProvider {
       ids: opts.idGenerator ?? new PooledIdGenerator(),
       processors,
       ending: processors.filter((p) => typeof p.onEnding === 'function'),
+      envParent: opts.envParent,
     };
   }
 
@@ -148,7 +151,17 @@ export class AgentTracer implements ApiTracer {
     if (options.root) ctx = trace.deleteSpan(ctx);
     if (isTracingSuppressed(ctx)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const sh = this.shared;
-    const parent = trace.getSpanContext(ctx);
+    const kind = options.kind ?? SpanKind.INTERNAL;
+    let parent = trace.getSpanContext(ctx);
+    if (sh.envParent && (!parent || kind === SpanKind.SERVER || kind === SpanKind.CONSUMER)) {
+      // A root span while the parent process's context applies continues that trace; any
+      // SERVER or CONSUMER span (the process has started serving) may end that time.
+      const p = sh.envParent(kind);
+      if (p && !parent && !options.root) {
+        ctx = trace.setSpanContext(ctx, p);
+        parent = p;
+      }
+    }
     const spanId = sh.ids.generateSpanId();
     let traceId: string;
     let traceState: TraceState | undefined;
@@ -158,7 +171,6 @@ export class AgentTracer implements ApiTracer {
       traceState = parent.traceState;
       validParent = parent;
     } else traceId = sh.ids.generateTraceId();
-    const kind = options.kind ?? SpanKind.INTERNAL;
     // Differs from the SDK on purpose: the sampler sees the attributes and links
     // as given, before they are cleaned and copied (the SDK copies them first,
     // also for spans it then drops). The samplers the agent configures read

@@ -108,6 +108,7 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
       logCorrelation: Object.freeze(v.OTEL_AGENT_LOG_CORRELATION),
       queueHooks: v.OTEL_AGENT_QUEUE_HOOKS,
       enableInWorkers: v.OTEL_AGENT_ENABLE_IN_WORKERS,
+      envContext: v.OTEL_AGENT_ENV_CONTEXT,
       flushTimeoutMs: v.OTEL_AGENT_FLUSH_TIMEOUT,
       esmHooks: v.OTEL_AGENT_ESM_HOOKS,
       redactQueryParams: Object.freeze(v.OTEL_AGENT_REDACT_QUERY_PARAMS),
@@ -125,6 +126,7 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
       captureClientResponseHeaders: v.OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE,
     }),
     sampling: Object.freeze({ dropProbes: v.OTEL_AGENT_DROP_PROBES, rules: Object.freeze(file?.samplingRules ?? []) }),
+    envCarrier: envCarrier(env),
     sources: Object.freeze(r.sources),
     warnings: Object.freeze([...r.warnings]),
     notices: Object.freeze(file?.notices ?? []),
@@ -174,6 +176,29 @@ type FileResult = import('./file').FileResult;
 
 // A computed specifier: esbuild leaves it alone instead of bundling the YAML parser into every entry.
 const bundledFileSupport: FileSupport = () => require(`${__dirname}/config-file.cjs`) as typeof import('./file');
+
+// The environment-variable form (env-carriers.md: upper case, `-` -> `_`) of every field the
+// supported propagators read: W3C trace context and baggage, B3 single and multi, Jaeger.
+const CARRIER_KEY = /^(?:TRACEPARENT|TRACESTATE|BAGGAGE|B3|X_B3_[A-Z]+|UBER_TRACE_ID|UBERCTX_[A-Z0-9_]+)$/;
+
+/** The context carriers a parent process left in the environment, read once at startup (the spec's "immutable" rule). */
+function envCarrier(env: Env): Readonly<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(env)) {
+    const value = env[k];
+    if (typeof value === 'string' && CARRIER_KEY.test(k)) out[k] = value;
+  }
+  return Object.freeze(out);
+}
+
+/**
+ * A fresh, mutable copy of the current environment, for a child process the app
+ * spawns without an `env` of its own: Node would give the child exactly this,
+ * and the agent adds the trace context to the copy, never to process.env.
+ */
+export function childEnvCopy(): Record<string, string | undefined> {
+  return { ...process.env };
+}
 
 /** Reads only the switches the thin entry needs, so a disabled agent loads nothing else. */
 export function earlyFlags(env: Env = process.env): { disabled: boolean; enableInWorkers: boolean } {

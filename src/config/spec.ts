@@ -272,7 +272,19 @@ export const SPEC = [
       'Roles: `submit` (PRODUCER span; the trace context is written into that argument under `_otel`), `execute` (CONSUMER span continuing it; add `link` for a new linked trace), `span` (INTERNAL span). ' +
       'Example: `./lib/queue.js#TaskQueue.prototype.submit=submit(arg1, queue=orders); ./lib/worker.js#execute=execute(arg0.input, queue=orders)`. Grammar and options in "Queue tracing".',
   },
-  { name: 'OTEL_AGENT_ENABLE_IN_WORKERS', kind: 'bool', default: false, doc: '`true` also starts the agent inside worker threads.' },
+  {
+    name: 'OTEL_AGENT_ENABLE_IN_WORKERS',
+    kind: 'bool',
+    default: false,
+    doc: '`true` also starts the agent inside worker threads, and a worker started inside a span continues its trace (docs/context-propagation.md).',
+  },
+  {
+    name: 'OTEL_AGENT_ENV_CONTEXT',
+    kind: 'enum',
+    allowed: ['startup', 'process', 'off'],
+    default: 'startup',
+    doc: 'Trace context in `TRACEPARENT`/`TRACESTATE`/`BAGGAGE` at startup: `startup` (root spans started before the first SERVER or CONSUMER span and within 10 s continue it), `process` (every root span that is not SERVER or CONSUMER), `off` (ignored). See docs/context-propagation.md.',
+  },
   {
     name: 'OTEL_AGENT_FLUSH_TIMEOUT',
     kind: 'int',

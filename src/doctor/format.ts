@@ -125,6 +125,21 @@ export function formatHuman(r: DoctorResult): string {
         else if (rep.exporters.length)
           line(`  ${BAD} test span "otel-agent doctor" was NOT accepted by ${rep.exporters.join(', ')}${rep.testSpan.error ? `: ${rep.testSpan.error}` : ''}`);
       }
+      if (rep.signals) {
+        const ls = rep.signals.listeners;
+        line(`  signal listeners (in the order Node calls them):${ls.length ? '' : ' none'}`);
+        for (const sigName of [...new Set(ls.map((l) => l.signal))])
+          line(
+            `    ${pad(sigName, 8)}${ls
+              .filter((l) => l.signal === sigName)
+              .map((l) => l.owner)
+              .join(', ')}`,
+          );
+        for (const s of rep.signals.seen)
+          line(
+            `  ${s.agentActed ? OK : NOTE} ${s.signal} arrived: ${s.agentActed ? `the agent flushed and let it end the process${s.signalExitV3 + s.signalExitV4 ? ' (beside signal-exit)' : ''}` : "the app's listener decides; the agent flushes at exit"}`,
+          );
+      }
       if (rep.stats)
         line(`  spans: ${rep.stats.started} started, ${rep.stats.exported} exported, ${rep.stats.dropped} dropped, ${rep.stats.failed} lost in failed exports`);
     }

@@ -133,6 +133,31 @@ function packageFindings(p: PackagesResult): Finding[] {
   return f;
 }
 
+/** Who listens to termination signals, and whether SIGTERM still ends the app with its spans delivered. */
+function signalFindings(r: RunResult, note: (m: string) => void, problem: (m: string) => void): void {
+  const sig = r.report?.signals;
+  if (!sig) return;
+  const others = sig.listeners.filter((l) => l.kind !== 'agent');
+  if (others.length) {
+    const by = new Map<string, string[]>();
+    for (const l of others) by.set(l.signal, [...(by.get(l.signal) ?? []), l.owner]);
+    note(`signal listeners besides the agent's: ${[...by].map(([s, o]) => `${s}: ${o.join(', ')}`).join('; ')}`);
+  }
+  for (const seen of sig.seen) {
+    if (!seen.agentActed) {
+      note(
+        `${seen.signal} arrived while ${seen.listeners.filter((o) => !o.startsWith('signal-exit')).join(', ') || 'another listener'} listened: the app's listeners decide when it ends, and the agent delivers its spans when it does`,
+      );
+    }
+  }
+  const term = sig.seen.find((s) => s.signal === 'SIGTERM');
+  if (r.timedOut && term && r.signal === 'SIGKILL') {
+    problem(
+      `SIGTERM did not end the app (listeners: ${term.listeners.join(', ') || 'only the agent'}); it had to be killed, so its last spans were lost. Under a process manager (Kubernetes, systemd) that is a wait for SIGKILL: make the app's SIGTERM handler exit`,
+    );
+  }
+}
+
 function runFindings(r: RunResult, cfg: AgentConfig): Finding[] {
   const f: Finding[] = [];
   const problem = (message: string): void => void f.push({ level: 'problem', section: 'run', message });
@@ -167,6 +192,7 @@ function runFindings(r: RunResult, cfg: AgentConfig): Finding[] {
       }
     }
     if (!rep.final) note('the app did not stop within the grace period after SIGTERM; the report may miss the last moments');
+    signalFindings(r, note, problem);
   }
   if (!r.timedOut && r.exitCode !== 0 && r.exitCode !== null)
     note(`the app exited with code ${r.exitCode}${r.stderrTail.length ? ' (its last stderr lines are shown)' : ''}`);

@@ -15,6 +15,8 @@ import type { AgentLog } from '../log';
 export interface InstrContext {
   cfg: AgentConfig;
   log: AgentLog;
+  /** A fresh copy of process.env, for what a child process or worker inherits (only src/config/ reads process.env). */
+  parentEnv?: () => Record<string, string | undefined>;
 }
 
 /** Helpers for a definition's create(), provided by instrumentations/index.ts at activation. */

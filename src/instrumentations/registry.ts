@@ -32,6 +32,8 @@ import { hapi } from './hapi/definition';
 import { graphql } from './graphql/definition';
 import { nestjs } from './nestjs/definition';
 import { nextjs } from './nextjs/definition';
+import { childProcess } from './child-process/definition';
+import { workerThreads } from './worker-threads/definition';
 
 export const DEFINITIONS: readonly Definition[] = [
   http,
@@ -59,6 +61,8 @@ export const DEFINITIONS: readonly Definition[] = [
   nestjs,
   nextjs,
   queueHooks,
+  childProcess,
+  workerThreads,
 ];
 
 /** The names OTEL_NODE_ENABLED_INSTRUMENTATIONS / OTEL_NODE_DISABLED_INSTRUMENTATIONS accept. */

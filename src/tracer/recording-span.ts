@@ -32,6 +32,8 @@ export interface Shared {
   readonly processors: readonly SpanProcessor[];
   /** The processors that have an onEnding. */
   readonly ending: readonly SpanProcessor[];
+  /** The parent a root span of this kind takes from the environment's trace context (src/env-context.ts). */
+  readonly envParent?: (kind: SpanKind) => SpanContext | undefined;
 }
 
 export const EMPTY_ATTRIBUTES: Attributes = Object.freeze({});

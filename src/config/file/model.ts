@@ -397,6 +397,7 @@ const AGENT_KEYS: Record<string, string> = {
   redact_query_params: 'OTEL_AGENT_REDACT_QUERY_PARAMS',
   flush_timeout: 'OTEL_AGENT_FLUSH_TIMEOUT',
   enable_in_workers: 'OTEL_AGENT_ENABLE_IN_WORKERS',
+  env_context: 'OTEL_AGENT_ENV_CONTEXT',
   esm_hooks: 'OTEL_AGENT_ESM_HOOKS',
 };
 
