@@ -52,6 +52,8 @@ export interface AgentConfig {
   agent: {
     logCorrelation: readonly string[];
     queueHooks: string;
+    /** OTEL_AGENT_EXTRA_INSTRUMENTATIONS: package names, loaded from the app's node_modules (instrumentations/extra/). */
+    extraInstrumentations: readonly string[];
     enableInWorkers: boolean;
     flushTimeoutMs: number;
     esmHooks: 'auto' | 'sync' | 'async' | 'off';

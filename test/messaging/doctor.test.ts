@@ -27,7 +27,10 @@ describe('doctor and the messaging clients', () => {
           expect.objectContaining({ name: '@nats-io/transport-node', version: version('@nats-io/transport-node'), supported: true }),
         ]),
       );
-      expect(of('mqtt')).toMatchObject({ status: 'supported', modules: [expect.objectContaining({ name: 'mqtt', version: version('mqtt'), supported: true })] });
+      expect(of('mqtt')).toMatchObject({
+        status: 'supported',
+        modules: [expect.objectContaining({ name: 'mqtt', version: version('mqtt'), supported: true })],
+      });
       expect(j.run!.report!.modules).toEqual(
         expect.arrayContaining([
           expect.objectContaining({ module: 'nats', status: 'patched', instrumentation: 'nats' }),

@@ -102,7 +102,11 @@ describe.skipIf(!HAVE_NATS).each(CASES)('nats (%s, %s)', (ext, gen) => {
     const request = one(pubSpans, `request ${base}.price`);
     expect(request.kind).toBe('CLIENT');
     expect(request.parentSpanId).toBe(server.spanId);
-    expect(request.attributes).toMatchObject({ 'messaging.operation.name': 'request', 'messaging.destination.name': `${base}.price`, 'messaging.message.body.size': bodySize(2) });
+    expect(request.attributes).toMatchObject({
+      'messaging.operation.name': 'request',
+      'messaging.destination.name': `${base}.price`,
+      'messaging.message.body.size': bodySize(2),
+    });
     const background = one(pubSpans, `publish ${base}.background`);
     expect(background.parentSpanId).toBe('');
     // The request is one span: neither its inner publish nor the reply's inbox subscription shows up.
@@ -134,7 +138,9 @@ describe.skipIf(!HAVE_NATS).each(CASES)('nats (%s, %s)', (ext, gen) => {
         'messaging.destination.template': `${base}.*`,
         ...server_,
       });
-      expect(c.attributes['messaging.message.body.size']).toBe(subject.endsWith('price') ? bodySize(2) : subject.endsWith('created') ? bodySize(1) : bodySize(3));
+      expect(c.attributes['messaging.message.body.size']).toBe(
+        subject.endsWith('price') ? bodySize(2) : subject.endsWith('created') ? bodySize(1) : bodySize(3),
+      );
       // A callback runs inside its span; an iterator's loop body cannot (see docs/messaging.md).
       expect(childrenOf(subSpans, c).map((s) => s.name)).toEqual(api === 'callback' ? ['fs readFileSync'] : []);
     }
@@ -169,7 +175,11 @@ describe.skipIf(!HAVE_NATS).each(CASES)('nats (%s, %s)', (ext, gen) => {
       expect(c.name).toBe(`process ${stream}`);
       expect(c.traceId).toBe(parent.traceId);
       expect(c.parentSpanId).toBe(parent.spanId);
-      expect(c.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.operation.type': 'process', 'messaging.destination.subscription.name': 'worker' });
+      expect(c.attributes).toMatchObject({
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'process',
+        'messaging.destination.subscription.name': 'worker',
+      });
       expect(childrenOf(subSpans, c).map((s) => s.name)).toEqual(api === 'js-callback' ? ['fs readFileSync'] : []);
     }
     // Stream and consumer management, pull requests: none of it is a span.

@@ -15,7 +15,19 @@
 import { context, propagation, trace, ROOT_CONTEXT, SpanKind, type Attributes, type Context, type Span, type TextMapGetter } from '@opentelemetry/api';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { AGENT_VERSION } from '../../version';
-import { BODY_SIZE, DESTINATION, OPERATION_NAME, OPERATION_TYPE, SERVER_ADDRESS, SERVER_PORT, SYSTEM, bodySize, recordError, skipsSpan, type MessagingConfig } from '../messaging/common';
+import {
+  BODY_SIZE,
+  DESTINATION,
+  OPERATION_NAME,
+  OPERATION_TYPE,
+  SERVER_ADDRESS,
+  SERVER_PORT,
+  SYSTEM,
+  bodySize,
+  recordError,
+  skipsSpan,
+  type MessagingConfig,
+} from '../messaging/common';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyFn = (this: any, ...args: any[]) => any;
@@ -76,7 +88,7 @@ export class MqttInstrumentation extends InstrumentationBase<MessagingConfig> {
 
   protected init(): InstrumentationNodeModuleDefinition[] {
     return [
-      new InstrumentationNodeModuleDefinition('mqtt', SUPPORTED, (exports: { MqttClient?: { prototype?: Record<string, unknown> } }) => {
+      new InstrumentationNodeModuleDefinition('mqtt', SUPPORTED, (exports: { MqttClient?: { prototype?: Record<string, AnyFn> } }) => {
         const proto = exports?.MqttClient?.prototype;
         if (!proto || typeof proto.publish !== 'function' || typeof proto.emit !== 'function') {
           this._diag.warn('mqtt: MqttClient.prototype.publish/emit not found; this mqtt is not traced');

@@ -15,7 +15,18 @@
  * follows the parent) gets no span: the callback runs in the extracted context
  * and nothing else is built.
  */
-import { context, propagation, trace, ROOT_CONTEXT, SpanKind, type Attributes, type Context, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  trace,
+  ROOT_CONTEXT,
+  SpanKind,
+  type Attributes,
+  type Context,
+  type Span,
+  type TextMapGetter,
+  type Tracer,
+} from '@opentelemetry/api';
 import { BODY_SIZE, OPERATION_NAME, OPERATION_TYPE, SYSTEM, recordError, skipsSpan } from '../messaging/common';
 
 /** The parts of a nats.js MsgHdrs the propagators read. */

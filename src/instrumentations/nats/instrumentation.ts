@@ -42,7 +42,7 @@ import { wrapCallback, wrapIterable, type ConsumeSite, type Hdrs } from './consu
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyFn = (this: any, ...args: any[]) => any;
-type Proto = Record<string | symbol, unknown>;
+type Proto = Record<string, AnyFn>;
 type Headers = () => Hdrs;
 
 interface Conn {
@@ -88,8 +88,8 @@ export class NatsInstrumentation extends InstrumentationBase<MessagingConfig> {
 
   protected init(): InstrumentationNodeModuleDefinition[] {
     const connectModule = (name: string, versions: string[]): InstrumentationNodeModuleDefinition =>
-      new InstrumentationNodeModuleDefinition(name, versions, (exports: Record<string, unknown>) => {
-        if (typeof exports.headers === 'function') this.headers ??= exports.headers as Headers;
+      new InstrumentationNodeModuleDefinition(name, versions, (exports: Proto) => {
+        if (typeof exports.headers === 'function') this.headers ??= exports.headers as unknown as Headers;
         if (typeof exports.connect === 'function') this._wrap(exports, 'connect', (orig: AnyFn) => this.wrapConnect(orig));
         else this._diag.warn(`${name}: no connect() export; this ${name} is not traced`);
         return exports;
@@ -97,7 +97,7 @@ export class NatsInstrumentation extends InstrumentationBase<MessagingConfig> {
     return [
       connectModule('nats', SUPPORTED.nats),
       connectModule('@nats-io/transport-node', SUPPORTED.transport),
-      new InstrumentationNodeModuleDefinition('@nats-io/jetstream', SUPPORTED.jetstream, (exports: Record<string, unknown>) => {
+      new InstrumentationNodeModuleDefinition('@nats-io/jetstream', SUPPORTED.jetstream, (exports: Proto) => {
         if (typeof exports.jetstream === 'function') this._wrap(exports, 'jetstream', (orig: AnyFn) => this.patchingResult(orig, (js) => this.patchJs(js)));
         return exports;
       }),
@@ -162,7 +162,14 @@ export class NatsInstrumentation extends InstrumentationBase<MessagingConfig> {
   }
 
   /** Starts a PRODUCER/CLIENT span and puts its context in the headers; undefined span: unsampled, context injected as is. */
-  private send(conn: Conn, kind: SpanKind, op: string, subject: string, data: unknown, opts: PubOpts | undefined): { span?: Span; ctx: Context; opts: PubOpts | undefined } {
+  private send(
+    conn: Conn,
+    kind: SpanKind,
+    op: string,
+    subject: string,
+    data: unknown,
+    opts: PubOpts | undefined,
+  ): { span?: Span; ctx: Context; opts: PubOpts | undefined } {
     const parent = context.active();
     let span: Span | undefined;
     let ctx = parent;
