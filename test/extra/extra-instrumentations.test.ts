@@ -43,6 +43,22 @@ function installApp(): string {
   mkdirSync(broken, { recursive: true });
   writeFileSync(join(broken, 'package.json'), JSON.stringify({ name: 'broken-instrumentation', version: '1.0.0', main: 'index.js' }));
   writeFileSync(join(broken, 'index.js'), "throw new Error('broken on purpose');\n");
+  // A package patching a module the agent patches too (pg): both must be switched on by the same load.
+  const second = join(dir, 'node_modules', 'second-pg-instrumentation');
+  mkdirSync(second, { recursive: true });
+  writeFileSync(join(second, 'package.json'), JSON.stringify({ name: 'second-pg-instrumentation', version: '1.0.0', main: 'index.js' }));
+  writeFileSync(
+    join(second, 'index.js'),
+    [
+      "const { InstrumentationBase, InstrumentationNodeModuleDefinition } = require('@opentelemetry/instrumentation');",
+      'class SecondPgInstrumentation extends InstrumentationBase {',
+      "  constructor(config = {}) { super('second-pg-instrumentation', '1.0.0', config); }",
+      "  init() { return [new InstrumentationNodeModuleDefinition('pg', ['*'], (m) => m)]; }",
+      '}',
+      'module.exports = { SecondPgInstrumentation };',
+      '',
+    ].join('\n'),
+  );
   for (const f of ['app.cjs', 'app.mjs']) copyFileSync(join(SRC, f), join(dir, f));
   return dir;
 }
@@ -70,7 +86,7 @@ const run = (ext: string, service: string, extra: string, cwd = app, entry = joi
 describe.skipIf(!HAVE_PG).each(VARIANTS)('OTEL_AGENT_EXTRA_INSTRUMENTATIONS (%s)', (ext) => {
   it("loads knex and generic-pool instrumentations from the app's node_modules, lazily, with the agent's tracer", async () => {
     const service = `extra-${ext}`;
-    const r = await run(ext, service, `${KNEX},${POOL}`);
+    const r = await run(ext, service, `${KNEX},${POOL},second-pg-instrumentation`);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('DONE 200');
     expect(r.stderr).not.toContain('warning');
@@ -81,6 +97,9 @@ describe.skipIf(!HAVE_PG).each(VARIANTS)('OTEL_AGENT_EXTRA_INSTRUMENTATIONS (%s)
     const how = ext === 'mjs' ? 'import' : 'require';
     expect(r.stderr).toContain(`instrumentation "${KNEX}" loaded on ${how} of "knex"`);
     expect(r.stderr).toContain(`instrumentation "${POOL}" loaded on ${how} of "generic-pool"`);
+    // knex requires pg: the agent's pg instrumentation and the second one share that trigger.
+    expect(r.stderr).toContain('instrumentation "pg" loaded on require of "pg"');
+    expect(r.stderr).toContain('instrumentation "second-pg-instrumentation" loaded on require of "pg"');
     expect(r.stderr).toMatch(new RegExp(`module "knex" \\S+ loaded by ${how} at \\+\\d+ ms: patched by instrumentation "${KNEX}"`));
     expect(r.stderr).toMatch(new RegExp(`module "generic-pool" \\S+ loaded by ${how} at \\+\\d+ ms: patched by instrumentation "${POOL}"`));
 
