@@ -115,7 +115,12 @@ describe.skipIf(!HAVE_NATS).each(CASES)('nats (%s, %s)', (ext, gen) => {
         .filter((s) => s.attributes['messaging.system'] === 'nats')
         .map((s) => s.name)
         .sort(),
-    ).toEqual([`publish ${base}.background`, `publish ${base}.created`, `request ${base}.price`]);
+    ).toEqual([`publish ${base}.background`, `publish ${base}.created`, `request ${base}-nobody.q`, `request ${base}.price`]);
+    // A request nobody answers is an error on its CLIENT span; the app got the error as without the agent.
+    const nobody = one(pubSpans, `request ${base}-nobody.q`);
+    expect(nobody.parentSpanId).toBe('');
+    expect(nobody.status.code).toBe('ERROR');
+    expect(typeof nobody.attributes['error.type']).toBe('string');
 
     // The headers carry exactly the sending span's context, beside the app's own header.
     expect(received.get(`${base}.created`)).toEqual({ 'x-app': 'shop', traceparent: traceparent(created) });
