@@ -13,6 +13,8 @@ import { runFixture, startFixture, VARIANTS } from '../harness/fixture';
 import { requireServer, SERVERS } from '../harness/servers';
 
 const HAVE_MQTT = await requireServer('mosquitto');
+/** Credentials in the URL (Mosquitto allows anonymous and ignores them); no span may show them. */
+const MQTT_URL = 'mqtt://bob:url-secret-pw@127.0.0.1:1883';
 const bodySize = (n: number): number => Buffer.byteLength(JSON.stringify({ order: n, card: '4111-1111-SECRET-BODY' }));
 
 let rx: OtlpReceiver;
@@ -31,14 +33,14 @@ async function runPair(ext: string, version: '5' | '4', env: Record<string, stri
     ...common,
     fixture: `messaging/mqtt-subscriber.${ext}`,
     args: [version, base, '2'],
-    env: { OTEL_SERVICE_NAME: `mqtt-sub-${tag}`, OTEL_BSP_SCHEDULE_DELAY: '60000', ...env },
+    env: { OTEL_SERVICE_NAME: `mqtt-sub-${tag}`, OTEL_BSP_SCHEDULE_DELAY: '60000', MQTT_URL, ...env },
   });
   await sub.ready;
   const pub = await runFixture({
     ...common,
     fixture: `messaging/mqtt-publisher.${ext}`,
     args: [version, base],
-    env: { OTEL_SERVICE_NAME: `mqtt-pub-${tag}`, OTEL_BSP_SCHEDULE_DELAY: '60000', ...env },
+    env: { OTEL_SERVICE_NAME: `mqtt-pub-${tag}`, OTEL_BSP_SCHEDULE_DELAY: '60000', MQTT_URL, ...env },
   });
   expect(pub.code, pub.stderr).toBe(0);
   const res = await sub.result;
@@ -109,7 +111,12 @@ describe.skipIf(!HAVE_MQTT).each(VARIANTS)('mqtt (%s)', (ext) => {
       }
       expect(childrenOf(subSpans, c).map((s) => s.name)).toEqual(['fs readFileSync']);
     }
-    for (const s of [...pubSpans, ...subSpans]) expect(JSON.stringify([s.name, s.attributes, s.events])).not.toContain('SECRET-BODY');
+    for (const s of [...pubSpans, ...subSpans]) {
+      const text = JSON.stringify([s.name, s.attributes, s.events]);
+      expect(text, s.name).not.toContain('SECRET-BODY');
+      expect(text, s.name).not.toContain('url-secret-pw');
+      expect(text, s.name).not.toContain('bob');
+    }
   });
 });
 
