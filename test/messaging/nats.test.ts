@@ -162,7 +162,7 @@ describe.skipIf(!HAVE_NATS).each(CASES)('nats (%s, %s)', (ext, gen) => {
     noPayloads([...pubSpans, ...subSpans]);
   });
 
-  it.each(['js-callback', 'js-iterator'])('JetStream, %s: publish PRODUCER spans, consumer CONSUMER spans across processes', async (api) => {
+  it.each(['js-callback', 'js-iterator', 'js-fetch'])('JetStream, %s: publish PRODUCER spans, consumer CONSUMER spans across processes', async (api) => {
     const { base, pubSpans, subSpans, received } = await runPair(ext, gen, api);
     const stream = base.replace(/[^A-Za-z0-9_-]/g, '_');
     const server = one(
