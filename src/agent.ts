@@ -27,6 +27,7 @@ import { startupLine } from './startup-line';
 import { warnCredentialHeaders } from './credential-headers';
 import { disabledReason } from './disabled-reason';
 import { startQueueHooks } from './instrumentations/queue-hooks/activate';
+import { loadExtraInstrumentations } from './instrumentations/extra/load';
 import { describeUrl } from './exporters/transport';
 import { dropCounts } from './propagation/guard';
 
@@ -100,11 +101,18 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   } catch (e) {
     log.warn(`OTEL_AGENT_QUEUE_HOOKS: the queue hooks could not be set up (${(e as Error).message}); the app runs without them`);
   }
-  if (entries.length || queueHooks) {
+  // The app's own instrumentation packages: loaded now (their declared modules are the triggers), enabled lazily.
+  let extras: ReturnType<typeof loadExtraInstrumentations> = [];
+  try {
+    extras = loadExtraInstrumentations(cfg.agent.extraInstrumentations, log, provider);
+  } catch (e) {
+    log.warn(`OTEL_AGENT_EXTRA_INSTRUMENTATIONS could not be set up (${(e as Error).message}); the app runs without them`);
+  }
+  if (entries.length || queueHooks || extras.length) {
     ({ loader, esm } = installModuleHooks(
       cfg,
       log,
-      entries,
+      [...entries, ...extras],
       queueHooks?.esmInclude ?? [],
       (r) => {
         // Diagnostics first, so containment's wrappers sit outside ours and a throwing patch reaches both.

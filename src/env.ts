@@ -53,6 +53,8 @@ export interface AgentConfig {
   agent: {
     logCorrelation: readonly string[];
     queueHooks: string;
+    /** OTEL_AGENT_EXTRA_INSTRUMENTATIONS: package names, loaded from the app's node_modules (instrumentations/extra/). */
+    extraInstrumentations: readonly string[];
     enableInWorkers: boolean;
     /** Which root spans continue the trace context found in the environment at startup (src/env-context.ts). */
     envContext: 'startup' | 'process' | 'off';

@@ -273,6 +273,16 @@ export const SPEC = [
       'Example: `./lib/queue.js#TaskQueue.prototype.submit=submit(arg1, queue=orders); ./lib/worker.js#execute=execute(arg0.input, queue=orders)`. Grammar and options in "Queue tracing".',
   },
   {
+    name: 'OTEL_AGENT_EXTRA_INSTRUMENTATIONS',
+    kind: 'names',
+    pattern: /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/,
+    what: 'npm package name',
+    doc:
+      'Comma list of OpenTelemetry instrumentation packages installed in your app (for example `@opentelemetry/instrumentation-knex,@prisma/instrumentation`), ' +
+      "loaded from the app's own `node_modules` and switched on at the first load of a module they patch, for `require` and `import`, with the agent's tracer provider. " +
+      'A package that cannot be found or loaded is named in one warning and left out. See "Other instrumentations".',
+  },
+  {
     name: 'OTEL_AGENT_ENABLE_IN_WORKERS',
     kind: 'bool',
     default: false,

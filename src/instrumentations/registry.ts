@@ -22,6 +22,8 @@ import { mongodb } from './mongodb/definition';
 import { sqlite } from './sqlite/definition';
 import { betterSqlite3 } from './better-sqlite3/definition';
 import { amqplib } from './amqplib/definition';
+import { nats } from './nats/definition';
+import { mqtt } from './mqtt/definition';
 import { pino } from './pino/definition';
 import { winston } from './winston/definition';
 import { bunyan } from './bunyan/definition';
@@ -54,6 +56,8 @@ export const DEFINITIONS: readonly Definition[] = [
   sqlite,
   betterSqlite3,
   amqplib,
+  nats,
+  mqtt,
   pino,
   winston,
   bunyan,

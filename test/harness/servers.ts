@@ -23,6 +23,8 @@ export const SERVERS = {
   mariadb: { name: 'MariaDB', host: '127.0.0.1', port: 3306 },
   redis: { name: 'Redis', host: '127.0.0.1', port: 6379 },
   rabbitmq: { name: 'RabbitMQ', host: '127.0.0.1', port: 5672 },
+  nats: { name: 'NATS', host: '127.0.0.1', port: 4222 },
+  mosquitto: { name: 'Mosquitto (MQTT)', host: '127.0.0.1', port: 1883 },
 } as const;
 
 /** True when the server answers; false (with a loud warning) when it does not and we are not in CI; throws in CI. */

@@ -1,0 +1,80 @@
+/**
+ * What the NATS and MQTT instrumentations share: the messaging attribute
+ * names, the "is this message's trace unsampled?" shortcut that keeps span
+ * work off the path of unsampled messages, and error recording.
+ *
+ * Messaging names are still incubating in @opentelemetry/semantic-conventions,
+ * whose guidance is to copy incubating names rather than import them.
+ */
+import { SpanStatusCode, TraceFlags, isSpanContextValid, trace, type Context, type Span } from '@opentelemetry/api';
+import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
+
+export const SYSTEM = 'messaging.system';
+export const OPERATION_TYPE = 'messaging.operation.type';
+export const OPERATION_NAME = 'messaging.operation.name';
+export const DESTINATION = 'messaging.destination.name';
+export const DESTINATION_TEMPLATE = 'messaging.destination.template';
+export const SUBSCRIPTION = 'messaging.destination.subscription.name';
+export const CONSUMER_GROUP = 'messaging.consumer.group.name';
+export const BODY_SIZE = 'messaging.message.body.size';
+export const MESSAGE_ID = 'messaging.message.id';
+export const SERVER_ADDRESS = 'server.address';
+export const SERVER_PORT = 'server.port';
+export const ERROR_TYPE = 'error.type';
+
+export interface MessagingConfig extends InstrumentationConfig {
+  /**
+   * The agent's sampler follows the parent's decision (the parentbased_*
+   * samplers, the default). Then a message whose context says "not sampled"
+   * needs no span at all: the handler runs in that context and nothing else
+   * is built.
+   */
+  parentBased?: boolean;
+}
+
+/** True when `ctx` carries a valid parent that was not sampled and the sampler will follow it: no span needed. */
+export function skipsSpan(ctx: Context, parentBased: boolean | undefined): boolean {
+  if (!parentBased) return false;
+  const sc = trace.getSpanContext(ctx);
+  return sc !== undefined && isSpanContextValid(sc) && (sc.traceFlags & TraceFlags.SAMPLED) === 0;
+}
+
+export function recordError(span: Span, e: unknown): void {
+  const err = e instanceof Error ? e : undefined;
+  span.recordException(err ?? String(e));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err ? err.message : String(e) });
+  span.setAttribute(ERROR_TYPE, err ? (err.constructor?.name ?? err.name) : typeof e);
+}
+
+/** Bytes of a payload as the client sends it (strings as UTF-8), without copying it; undefined when unknown. */
+export function bodySize(data: unknown): number | undefined {
+  if (data === undefined || data === null) return 0;
+  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (ArrayBuffer.isView(data)) return data.byteLength;
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  return undefined;
+}
+
+/** Runs fn; a returned promise ends the span when it settles (the caller gets the same value or error). */
+export function endWith<T>(span: Span, fn: () => T): T {
+  let r: T;
+  try {
+    r = fn();
+  } catch (e) {
+    recordError(span, e);
+    span.end();
+    throw e;
+  }
+  if (r instanceof Promise) {
+    r.then(
+      () => span.end(),
+      (e: unknown) => {
+        recordError(span, e);
+        span.end();
+      },
+    );
+    return r;
+  }
+  span.end();
+  return r;
+}

@@ -1,0 +1,130 @@
+/**
+ * MQTT.js against the machine's Mosquitto, two processes: a web app that
+ * publishes (inside an HTTP request, QoS 1, and from a background job with
+ * publishAsync, QoS 0) and a worker with a 'message' listener. With MQTT 5 the
+ * worker's CONSUMER spans continue the publisher's traces through the user
+ * properties; with MQTT 3.1.1 there is nowhere to carry the context, and the
+ * spans are still recorded on both sides.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOtlpReceiver, childrenOf, one, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
+import { runFixture, startFixture, VARIANTS } from '../harness/fixture';
+import { requireServer, SERVERS } from '../harness/servers';
+
+const HAVE_MQTT = await requireServer('mosquitto');
+/** Credentials in the URL (Mosquitto allows anonymous and ignores them); no span may show them. */
+const MQTT_URL = 'mqtt://bob:url-secret-pw@127.0.0.1:1883';
+const bodySize = (n: number): number => Buffer.byteLength(JSON.stringify({ order: n, card: '4111-1111-SECRET-BODY' }));
+
+let rx: OtlpReceiver;
+beforeAll(async () => {
+  rx = await startOtlpReceiver();
+});
+afterAll(async () => {
+  await rx?.close();
+});
+
+async function runPair(ext: string, version: '5' | '4', env: Record<string, string> = {}) {
+  const base = `otel-agent-test/${randomUUID().slice(0, 8)}`;
+  const tag = `${version}-${ext}-${randomUUID().slice(0, 4)}`;
+  const common = { endpoint: rx.url, timeoutMs: 30_000 };
+  const sub = startFixture({
+    ...common,
+    fixture: `messaging/mqtt-subscriber.${ext}`,
+    args: [version, base, '2'],
+    env: { OTEL_SERVICE_NAME: `mqtt-sub-${tag}`, OTEL_BSP_SCHEDULE_DELAY: '60000', MQTT_URL, ...env },
+  });
+  await sub.ready;
+  const pub = await runFixture({
+    ...common,
+    fixture: `messaging/mqtt-publisher.${ext}`,
+    args: [version, base],
+    env: { OTEL_SERVICE_NAME: `mqtt-pub-${tag}`, OTEL_BSP_SCHEDULE_DELAY: '60000', MQTT_URL, ...env },
+  });
+  expect(pub.code, pub.stderr).toBe(0);
+  const res = await sub.result;
+  expect(res.code, res.stdout + res.stderr).toBe(0);
+  const received = new Map<string, Record<string, unknown>>();
+  for (const line of res.stdout.split('\n')) {
+    const m = /^GOT (\S+) (.*)$/.exec(line);
+    if (m) received.set(m[1]!, JSON.parse(m[2]!) as Record<string, unknown>);
+  }
+  const of = (service: string): RecvSpan[] => rx.spans().filter((s) => s.resource['service.name'] === service);
+  return { base, pubSpans: of(`mqtt-pub-${tag}`), subSpans: of(`mqtt-sub-${tag}`), received };
+}
+
+const consumerFor = (spans: RecvSpan[], topic: string): RecvSpan => {
+  const found = spans.filter((s) => s.kind === 'CONSUMER' && s.attributes['messaging.destination.name'] === topic);
+  expect(found, `one CONSUMER span for ${topic}`).toHaveLength(1);
+  return found[0]!;
+};
+
+describe.skipIf(!HAVE_MQTT).each(VARIANTS)('mqtt (%s)', (ext) => {
+  it.each(['5', '4'] as const)('MQTT version %s: PRODUCER spans in the app, CONSUMER spans in the worker', async (version) => {
+    const { base, pubSpans, subSpans, received } = await runPair(ext, version);
+    const server = one(
+      pubSpans.filter((s) => s.kind === 'SERVER'),
+      /^POST/,
+    );
+    const created = one(pubSpans, `publish ${base}/created`);
+    expect(created.kind).toBe('PRODUCER');
+    expect(created.parentSpanId).toBe(server.spanId);
+    expect(created.attributes).toMatchObject({
+      'messaging.system': 'mqtt',
+      'messaging.operation.type': 'send',
+      'messaging.operation.name': 'publish',
+      'messaging.destination.name': `${base}/created`,
+      'messaging.message.body.size': bodySize(1),
+      'server.address': SERVERS.mosquitto.host,
+      'server.port': SERVERS.mosquitto.port,
+    });
+    const background = one(pubSpans, `publish ${base}/background`);
+    expect(background.parentSpanId).toBe('');
+    expect(background.attributes['messaging.message.body.size']).toBe(bodySize(2));
+
+    const v5 = version === '5';
+    // MQTT 5: the user properties carry the PRODUCER span's context, beside the app's own property.
+    expect(received.get(`${base}/created`)).toEqual(v5 ? { 'x-app': 'shop', traceparent: `00-${created.traceId}-${created.spanId}-01` } : {});
+    expect(received.get(`${base}/background`)).toEqual(v5 ? { traceparent: `00-${background.traceId}-${background.spanId}-01` } : {});
+
+    for (const [topic, producer, n] of [
+      [`${base}/created`, created, 1],
+      [`${base}/background`, background, 2],
+    ] as const) {
+      const c = consumerFor(subSpans, topic);
+      expect(c.name).toBe(`process ${topic}`);
+      expect(c.attributes).toMatchObject({
+        'messaging.system': 'mqtt',
+        'messaging.operation.type': 'process',
+        'messaging.operation.name': 'process',
+        'messaging.message.body.size': bodySize(n),
+        'server.address': SERVERS.mosquitto.host,
+      });
+      if (v5) {
+        expect(c.traceId).toBe(producer.traceId);
+        expect(c.parentSpanId).toBe(producer.spanId);
+      } else {
+        // 3.1.1: no headers, so the worker's span starts a trace of its own.
+        expect(c.traceId).not.toBe(producer.traceId);
+        expect(c.parentSpanId).toBe('');
+      }
+      expect(childrenOf(subSpans, c).map((s) => s.name)).toEqual(['fs readFileSync']);
+    }
+    for (const s of [...pubSpans, ...subSpans]) {
+      const text = JSON.stringify([s.name, s.attributes, s.events]);
+      expect(text, s.name).not.toContain('SECRET-BODY');
+      expect(text, s.name).not.toContain('url-secret-pw');
+      expect(text, s.name).not.toContain('bob');
+    }
+  });
+});
+
+describe.skipIf(!HAVE_MQTT)('mqtt: switches', () => {
+  it('OTEL_NODE_DISABLED_INSTRUMENTATIONS=mqtt removes exactly the MQTT spans and the context in the user properties', async () => {
+    const run = await runPair('mjs', '5', { OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'mqtt' });
+    expect(run.pubSpans.map((s) => s.kind).sort()).toEqual(['CLIENT', 'SERVER']);
+    expect(run.subSpans).toEqual([]);
+    expect(run.received.get(`${run.base}/created`)).toEqual({ 'x-app': 'shop' });
+  });
+});
