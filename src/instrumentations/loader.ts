@@ -37,12 +37,14 @@ export function quiet<T>(fn: () => T): T {
 export type ResolveObserver = (pkg: string, how: ActivationRecord['how'], resolvedUrl: string | undefined) => void;
 
 export function installLazyLoader(entries: Entry[], ctx: InstrContext, onActivated?: (r: ActivationRecord) => void, observe?: ResolveObserver): LazyLoader {
-  const exact = new Map<string, Entry>();
+  // A specifier may activate several entries: node:http2 activates http2 and http (whose
+  // https patch traces the HTTP/1.1 requests of an allowHTTP1 server).
+  const exact = new Map<string, Entry[]>();
   const prefixes: [string, Entry][] = [];
   for (const e of entries) {
     for (const t of e.triggers) {
       if (t.endsWith('/')) prefixes.push([t, e]);
-      else exact.set(t, e);
+      else exact.set(t, [...(exact.get(t) ?? []), e]);
     }
   }
   const done = new Set<string>();
@@ -81,19 +83,18 @@ export function installLazyLoader(entries: Entry[], ctx: InstrContext, onActivat
     const c = spec.charCodeAt(0);
     if (c === 46 /* . */ || c === 47 /* / */ || spec.startsWith('file:')) return;
     const pkg = packageName(spec);
-    let e = exact.get(pkg);
-    if (!e) {
+    let found = exact.get(pkg);
+    if (!found) {
       for (const [p, pe] of prefixes) {
         if (spec.startsWith(p)) {
-          e = pe;
+          found = [pe];
           break;
         }
       }
     }
-    if (e && !done.has(e.name) && !fromAgent(parent)) {
-      loader.activate(e, spec, how);
-      left = entries.length - done.size;
-    }
+    if (!found || fromAgent(parent)) return;
+    for (const e of found) if (!done.has(e.name)) loader.activate(e, spec, how);
+    left = entries.length - done.size;
   };
 
   const mod = process.getBuiltinModule('node:module') as unknown as {

@@ -8,6 +8,7 @@
  */
 import type { Definition } from './definition';
 import { http } from './http/definition';
+import { http2 } from './http2/definition';
 import { undici } from './undici/definition';
 import { fs } from './fs/definition';
 import { awsSdk } from './aws-sdk/definition';
@@ -28,6 +29,7 @@ import { queueHooks } from './queue-hooks/definition';
 
 export const DEFINITIONS: readonly Definition[] = [
   http,
+  http2,
   undici,
   fs,
   awsSdk,

@@ -6,7 +6,8 @@ const lower = (s: string): string => s.toLowerCase();
 
 export const http: Definition = {
   name: 'http',
-  triggers: ['http', 'https'],
+  // http2 too: an allowHTTP1 server's HTTP/1.1 requests are this instrumentation's (see http2/).
+  triggers: ['http', 'https', 'http2'],
   esm: builtin('http', 'https'),
   source: { own: 'instrumentation.ts', export: 'HttpInstrumentation' },
   // Own instrumentation (instrumentation.ts), built for per-request cost.
