@@ -72,7 +72,7 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import { clientSpanName, errorType, KNOWN_METHODS, methodForName, serverSpanName } from '../http-naming';
+import { clientSpanName, errorType, methodForName, serverSpanName } from '../http-naming';
 import { redactQuery, redactUrlLike } from '../../redact';
 import { AGENT_VERSION } from '../../version';
 import type { PropagatorName } from '../../env';
