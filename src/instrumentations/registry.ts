@@ -10,6 +10,7 @@ import type { Definition } from './definition';
 import { http } from './http/definition';
 import { http2 } from './http2/definition';
 import { undici } from './undici/definition';
+import { grpc } from './grpc/definition';
 import { fs } from './fs/definition';
 import { awsSdk } from './aws-sdk/definition';
 import { kafkajs } from './kafkajs/definition';
@@ -31,6 +32,7 @@ export const DEFINITIONS: readonly Definition[] = [
   http,
   http2,
   undici,
+  grpc,
   fs,
   awsSdk,
   kafkajs,
