@@ -132,7 +132,6 @@ export class GrpcInstrumentation extends InstrumentationBase<InstrumentationConf
         (original: AnyFn) =>
           function register(this: unknown, name: unknown, handler: unknown, serialize: unknown, deserialize: unknown, type: unknown) {
             if (typeof handler === 'function' && typeof name === 'string' && typeof type === 'string' && TYPES.has(type)) {
-              // eslint-disable-next-line prefer-rest-params
               const args = Array.prototype.slice.call(arguments) as unknown[];
               args[1] = wrapHandler(handler as AnyFn, name, type as CallType, hooks);
               return original.apply(this, args);
