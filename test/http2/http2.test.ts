@@ -198,6 +198,14 @@ describe.each(VARIANTS)('node:http2 (%s)', (ext) => {
     expect(h2.parentSpanId).toBe(c.spanId);
   });
 
+  it('propagates with whatever OTEL_PROPAGATORS names (b3multi: upper-case names, lower-cased on the wire)', async () => {
+    const b3 = await run(ext, 'b3', { OTEL_PROPAGATORS: 'b3multi' });
+    const client = one(b3.client, `GET http://127.0.0.1:${b3.ports.stream}/orders/:id`);
+    const server = one(b3.server, 'GET /orders/:id');
+    expect(server.traceId).toBe(client.traceId);
+    expect(server.parentSpanId).toBe(client.spanId);
+  });
+
   it('OTEL_NODE_DISABLED_INSTRUMENTATIONS=http2 removes the HTTP/2 spans and their propagation', async () => {
     const off = await run(ext, 'off', { OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http2' });
     expect(off.stdout).toBe(r.stdout);

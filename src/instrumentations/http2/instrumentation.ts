@@ -84,6 +84,8 @@ export class Http2Instrumentation extends InstrumentationBase<Http2Config> {
   private failed = false;
   private readonly guessed = new GuessedNames();
   private readonly streamProtos = new WeakSet<object>();
+  /** http.Server's and https.Server's patched emit, once found. */
+  private readonly h1: [Emit | undefined, Emit | undefined] = [undefined, undefined];
 
   constructor(config: Http2Config = {}) {
     super('@x/otel-agent/http2', AGENT_VERSION, config);
@@ -271,15 +273,26 @@ export class Http2Instrumentation extends InstrumentationBase<Http2Config> {
       return original.apply(self, args as unknown as Parameters<Emit>);
     }
     // HTTP/1.1 on an allowHTTP1 server: the http instrumentation's patched Server emit traces it.
-    let h1: Emit | undefined;
+    return (this.http1Emit(secure) ?? original).apply(self, args as unknown as Parameters<Emit>);
+  }
+
+  /**
+   * https.Server's (http.Server's) emit once the http instrumentation has patched it, else undefined.
+   * Requiring node:https here is what makes the http instrumentation (activated with it by the first
+   * load of node:http2) patch it, when the app itself never loads it.
+   */
+  private http1Emit(secure: boolean): Emit | undefined {
+    const k = secure ? 1 : 0;
+    const known = this.h1[k];
+    if (known !== undefined) return known;
     try {
       const mod = require(secure ? 'node:https' : 'node:http') as { Server: { prototype: { emit: Emit } } };
       const e = mod.Server.prototype.emit;
-      if (isWrapped(e)) h1 = e;
+      if (isWrapped(e)) return (this.h1[k] = e);
     } catch {
       /* untraced, as before */
     }
-    return (h1 ?? original).apply(self, args as unknown as Parameters<Emit>);
+    return undefined;
   }
 
   // -------------------------------------------------------------------------------------------
