@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixture, VARIANTS } from '../harness/fixture';
 import { childrenOf, startOtlpReceiver, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
-import { spansOf } from '../http/helpers';
+import { send, spansOf } from '../http/helpers';
 import { appDir, doctor } from '../doctor/run-doctor';
 
 let rx: OtlpReceiver;
@@ -22,6 +22,7 @@ interface Run {
   client: RecvSpan[];
   server: RecvSpan[];
   stdout: string;
+  checkout: string;
 }
 
 async function run(ext: string, tag: string, env: Record<string, string | undefined> = {}): Promise<Run> {
@@ -29,7 +30,9 @@ async function run(ext: string, tag: string, env: Record<string, string | undefi
   const ss = `grpc-srv-${tag}-${ext}`;
   const mode = ext === 'cjs' ? 'require' : 'import';
   const srv = startFixture({ fixture: `grpc/server.${ext}`, mode, endpoint: rx.url, env: { OTEL_SERVICE_NAME: ss, ...env } });
-  const port = Number((await srv.ready).split(' ')[1]);
+  const [port, web] = (await srv.ready).split(' ').slice(1).map(Number) as [number, number];
+  // First, while the server is up: a gRPC call made inside a traced HTTP request.
+  const checkout = (await send(`http://127.0.0.1:${web}/checkout`)).body;
   const cli = startFixture({
     fixture: `grpc/client.${ext}`,
     mode,
@@ -41,7 +44,7 @@ async function run(ext: string, tag: string, env: Record<string, string | undefi
   expect(c.code, c.stderr).toBe(0);
   expect(s.code, s.stderr).toBe(0);
   expect(c.stderr + s.stderr, 'the agent printed warnings or errors').toBe('');
-  return { client: spansOf(rx, cs), server: spansOf(rx, ss), stdout: c.stdout };
+  return { client: spansOf(rx, cs), server: spansOf(rx, ss), stdout: c.stdout, checkout };
 }
 
 const RESULTS = [
@@ -57,6 +60,7 @@ const RESULTS = [
   'RESULT quit {"id":"quit","stock":0}',
 ];
 
+const G = '@x/otel-agent/grpc';
 const label = (s: RecvSpan): string => `${s.scope.name} ${s.kind} ${s.name}`;
 
 describe.each(VARIANTS)('@grpc/grpc-js (%s)', (ext) => {
@@ -67,7 +71,6 @@ describe.each(VARIANTS)('@grpc/grpc-js (%s)', (ext) => {
 
   it('makes one CLIENT span per call of every type, and nothing for the HTTP/2 underneath', () => {
     expect(r.stdout.trim().split('\n')).toEqual(RESULTS);
-    const G = '@x/otel-agent/grpc';
     expect(r.client.map(label).sort()).toEqual(
       [
         `${G} CLIENT shop.v1.Orders/GetOrder`,
@@ -81,9 +84,10 @@ describe.each(VARIANTS)('@grpc/grpc-js (%s)', (ext) => {
         `${G} CLIENT shop.v1.Stock/Check`,
       ].sort(),
     );
-    // The server: one SERVER span per call received, the nested Stock/Check CLIENT call, and fs under handlers.
-    expect(r.server.filter((s) => s.scope.name.includes('http'))).toEqual([]);
-    expect(r.server.filter((s) => s.kind === 'SERVER')).toHaveLength(10);
+    // The server: one SERVER span per call received (10 from the client process, and GetOrder and its
+    // Stock/Check from GET /checkout), no HTTP/2 span under any of them.
+    expect(r.server.filter((s) => s.scope.name === '@x/otel-agent/http2')).toEqual([]);
+    expect(r.server.filter((s) => s.kind === 'SERVER' && s.scope.name === G)).toHaveLength(12);
   });
 
   it('names spans package.Service/Method with the RPC attributes, and continues the client trace on the server', () => {
@@ -114,6 +118,22 @@ describe.each(VARIANTS)('@grpc/grpc-js (%s)', (ext) => {
     expect(kids.sort()).toEqual(['CLIENT shop.v1.Stock/Check', 'INTERNAL fs readFileSync']);
     const check = r.server.find((s) => s.kind === 'CLIENT' && s.parentSpanId === srv.spanId)!;
     expect(childrenOf(r.server, check).map((s) => `${s.kind} ${s.name}`)).toEqual(['SERVER shop.v1.Stock/Check']);
+  });
+
+  it('a call made inside a traced HTTP request nests under it', () => {
+    expect(r.checkout).toBe('{"id":"7","stock":1}');
+    const http = r.server.find((s) => s.kind === 'SERVER' && s.scope.name === '@x/otel-agent/http')!;
+    expect(http.name).toBe('GET /checkout');
+    const [call, ...more] = childrenOf(r.server, http);
+    expect(more).toEqual([]);
+    expect(`${call!.kind} ${call!.name}`).toBe('CLIENT shop.v1.Orders/GetOrder');
+    const served = childrenOf(r.server, call!);
+    expect(served.map((s) => `${s.kind} ${s.name}`)).toEqual(['SERVER shop.v1.Orders/GetOrder']);
+    expect(
+      childrenOf(r.server, served[0]!)
+        .map((s) => `${s.kind} ${s.name}`)
+        .sort(),
+    ).toEqual(['CLIENT shop.v1.Stock/Check', 'INTERNAL fs readFileSync']);
   });
 
   it('streaming calls: client-, server- and bidi-streaming spans pair up across the processes', () => {
@@ -157,8 +177,12 @@ describe.each(VARIANTS)('@grpc/grpc-js (%s)', (ext) => {
     const off = await run(ext, 'off', { OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'grpc' });
     expect(off.stdout.trim().split('\n')).toEqual(RESULTS);
     expect(off.client).toEqual([]);
-    // The handlers' fs calls made spans only under a request span (fs spans need a parent): none are left.
-    expect(off.server).toEqual([]);
+    expect(off.checkout).toBe('{"id":"7","stock":1}');
+    // The HTTP SERVER span stays, with no gRPC span under it; nothing of HTTP/2 appears.
+    expect(off.server.filter((s) => s.scope.name.startsWith('@x/otel-agent/grpc') || s.scope.name === '@x/otel-agent/http2')).toEqual([]);
+    const http = off.server.find((s) => s.name === 'GET /checkout')!;
+    expect(http.kind).toBe('SERVER');
+    expect(childrenOf(off.server, http).filter((s) => s.kind === 'CLIENT')).toEqual([]);
   });
 
   it('B3 propagation (OTEL_PROPAGATORS=b3multi) is carried in the metadata too', async () => {
@@ -174,7 +198,7 @@ describe('the agent exporting over gRPC', () => {
     const r = await run('cjs', 'otlp-grpc', { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: rx.grpcUrl });
     const all = [...r.client, ...r.server];
     expect(all.filter((s) => /TraceService|Export|opentelemetry/i.test(s.name))).toEqual([]);
-    expect(all.filter((s) => s.scope.name.includes('http'))).toEqual([]);
+    expect(all.filter((s) => s.scope.name === '@x/otel-agent/http2')).toEqual([]);
     expect(r.client).toHaveLength(9);
     expect(rx.requests().some((q) => q.transport === 'grpc')).toBe(true);
   });
