@@ -42,7 +42,7 @@ export function installLazyLoader(entries: Entry[], ctx: InstrContext, onActivat
   const exact = new Map<string, Entry[]>();
   const prefixes: [string, Entry][] = [];
   for (const e of entries) {
-    for (const t of e.triggers) {
+    for (const t of [...e.triggers, ...(e.alsoOn ?? [])]) {
       if (t.endsWith('/')) prefixes.push([t, e]);
       else exact.set(t, [...(exact.get(t) ?? []), e]);
     }
