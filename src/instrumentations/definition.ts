@@ -54,6 +54,12 @@ export interface Definition {
   name: string;
   /** Bare specifiers (or prefixes ending in '/') whose first resolution activates it; builtins without `node:`. Empty: activated some other way. */
   triggers: readonly string[];
+  /**
+   * Modules whose first load also activates it, without it patching them (so a disabled entry is
+   * not reported as the reason they are unpatched): http is activated by node:http2, whose
+   * allowHTTP1 servers hand it their HTTP/1.1 requests.
+   */
+  alsoOn?: readonly string[];
   /** Specifiers to put on the import-in-the-middle include list, so ESM imports of them are wrappable. */
   esm: readonly string[];
   source: Source;

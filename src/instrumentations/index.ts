@@ -23,6 +23,8 @@ export interface Entry {
   name: string;
   /** Bare specifiers (or prefixes ending in '/') whose first resolution activates the entry; builtins without `node:`. */
   triggers: readonly string[];
+  /** Modules that also activate it, without being patched by it (Definition.alsoOn). */
+  alsoOn?: readonly string[];
   /** Specifiers to put on the import-in-the-middle include list, so ESM imports of them are wrappable. */
   esm: readonly string[];
   create(ctx: InstrContext): Instrumentation[];
@@ -53,7 +55,7 @@ const kit: Kit = {
 
 export const ENTRIES: readonly Entry[] = DEFINITIONS.flatMap((d): Entry[] => {
   const create = d.create;
-  return create ? [{ name: d.name, triggers: d.triggers, esm: d.esm, create: (ctx) => create(ctx, kit) }] : [];
+  return create ? [{ name: d.name, triggers: d.triggers, alsoOn: d.alsoOn, esm: d.esm, create: (ctx) => create(ctx, kit) }] : [];
 });
 
 /** All on unless OTEL_NODE_ENABLED_INSTRUMENTATIONS lists some; minus OTEL_NODE_DISABLED_INSTRUMENTATIONS. */

@@ -37,11 +37,13 @@ export function quiet<T>(fn: () => T): T {
 export type ResolveObserver = (pkg: string, how: ActivationRecord['how'], resolvedUrl: string | undefined) => void;
 
 export function installLazyLoader(entries: Entry[], ctx: InstrContext, onActivated?: (r: ActivationRecord) => void, observe?: ResolveObserver): LazyLoader {
-  // Several entries may share a trigger (an OTEL_AGENT_EXTRA_INSTRUMENTATIONS package patching a module ours patch too).
+  // A specifier may activate several entries: node:http2 activates http2 and http (whose https patch
+  // traces the HTTP/1.1 requests of an allowHTTP1 server), and an OTEL_AGENT_EXTRA_INSTRUMENTATIONS
+  // package may patch a module ours patch too.
   const exact = new Map<string, Entry[]>();
   const prefixes: [string, Entry][] = [];
   for (const e of entries) {
-    for (const t of e.triggers) {
+    for (const t of [...e.triggers, ...(e.alsoOn ?? [])]) {
       if (t.endsWith('/')) prefixes.push([t, e]);
       else exact.set(t, [...(exact.get(t) ?? []), e]);
     }

@@ -8,8 +8,10 @@
  */
 import type { Definition } from './definition';
 import { http } from './http/definition';
+import { http2 } from './http2/definition';
 import { undici } from './undici/definition';
 import { express } from './express/definition';
+import { grpc } from './grpc/definition';
 import { fs } from './fs/definition';
 import { awsSdk } from './aws-sdk/definition';
 import { kafkajs } from './kafkajs/definition';
@@ -40,7 +42,9 @@ import { workerThreads } from './worker-threads/definition';
 export const DEFINITIONS: readonly Definition[] = [
   http,
   express,
+  http2,
   undici,
+  grpc,
   fastify,
   koa,
   hapi,

@@ -7,6 +7,8 @@ const lower = (s: string): string => s.toLowerCase();
 export const http: Definition = {
   name: 'http',
   triggers: ['http', 'https'],
+  // An allowHTTP1 http2 server's HTTP/1.1 requests are this instrumentation's (see http2/).
+  alsoOn: ['http2'],
   esm: builtin('http', 'https'),
   source: { own: 'instrumentation.ts', export: 'HttpInstrumentation' },
   // Own instrumentation (instrumentation.ts), built for per-request cost.

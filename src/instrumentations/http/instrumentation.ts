@@ -72,7 +72,7 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import { clientSpanName, errorType, KNOWN_METHODS, methodForName, serverSpanName } from '../http-naming';
+import { clientSpanName, errorType, methodForName, serverSpanName } from '../http-naming';
 import { redactQuery, redactUrlLike } from '../../redact';
 import { AGENT_VERSION } from '../../version';
 import type { PropagatorName } from '../../env';
@@ -82,6 +82,7 @@ import { noteThrow } from './sync-throw';
 import { serverError, serverRoute } from './server-route';
 import { GuessedNames } from './guessed-names';
 import { emitUpgrade, type UpgradeHost } from './upgrade';
+import { bareAddress, captureHeaders, forwarded, normalMethod, parseHost, readHeaders, splitHost } from './header-parts';
 
 export interface HttpConfig extends InstrumentationConfig {
   /** Lower-case header names recorded as `http.request.header.<name>` / `http.response.header.<name>`. */
@@ -149,96 +150,6 @@ const headerSetter: TextMapSetter<httpT.ClientRequest> = {
     req.setHeader(key, value);
   },
 };
-
-const normalMethod = (m: string | undefined): string => {
-  if (m !== undefined && KNOWN_METHODS.has(m)) return m;
-  const u = (m ?? 'GET').toUpperCase();
-  return KNOWN_METHODS.has(u) ? u : '_OTHER';
-};
-
-/** The request headers describeServer() reads, from `rawHeaders` (first occurrence each). */
-interface ServerHeaders {
-  host?: string;
-  'user-agent'?: string;
-  forwarded?: string;
-  'x-forwarded-host'?: string;
-  'x-forwarded-proto'?: string;
-  'x-forwarded-for'?: string;
-}
-const SERVER_HEADERS = new Set<string>(['host', 'user-agent', 'forwarded', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-for']);
-
-/**
- * Reading `req.headers` makes Node build an object of every header; the few
- * read here come straight from `rawHeaders` instead (apps that read headers
- * themselves pay for the object anyway, apps that do not are spared it).
- */
-function readHeaders(raw: string[]): ServerHeaders {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < raw.length; i += 2) {
-    let k = raw[i]!;
-    if (k.length < 4 || k.length > 17) continue;
-    k = k.toLowerCase();
-    if (SERVER_HEADERS.has(k) && out[k] === undefined) out[k] = raw[i + 1]!;
-  }
-  return out;
-}
-
-let lastHost: string | undefined;
-let lastSplit: { address: string; port?: number } = { address: '' };
-
-/** A server's Host header, parsed; a server sees the same Host again and again (clients call parseHost). */
-function splitHost(host: string): { address: string; port?: number } {
-  if (host === lastHost) return lastSplit;
-  lastSplit = parseHost(host);
-  lastHost = host;
-  return lastSplit;
-}
-
-/** `host:port`, `[v6]:port` or `host` -> parts; the port as a number. */
-function parseHost(host: string): { address: string; port?: number } {
-  let address = host;
-  let port: number | undefined;
-  const colon = host.lastIndexOf(':');
-  if (colon > 0 && (host[0] !== '[' || host[colon - 1] === ']')) {
-    const p = Number(host.slice(colon + 1));
-    if (Number.isInteger(p) && p > 0 && p < 65536) {
-      port = p;
-      address = host.slice(0, colon);
-    }
-  }
-  if (address.startsWith('[') && address.endsWith(']')) address = address.slice(1, -1);
-  return { address, port };
-}
-
-/** `for=` / `host=` / `proto=` of the first element of a Forwarded header (RFC 7239). */
-function forwarded(header: string, key: 'for' | 'host' | 'proto'): string | undefined {
-  const first = header.split(',')[0] ?? '';
-  for (const pair of first.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq > 0 && pair.slice(0, eq).trim().toLowerCase() === key)
-      return pair
-        .slice(eq + 1)
-        .trim()
-        .replace(/^"(.*)"$/, '$1');
-  }
-  return undefined;
-}
-
-/** An address as a client.address: no port, no IPv6 brackets. */
-function bareAddress(v: string): string {
-  const s = v.trim();
-  if (s.startsWith('[')) return s.slice(1, s.indexOf(']') > 0 ? s.indexOf(']') : undefined);
-  const colon = s.indexOf(':');
-  return colon > 0 && s.indexOf(':', colon + 1) < 0 ? s.slice(0, colon) : s;
-}
-
-function captureHeaders(span: Span, kind: 'request' | 'response', names: readonly string[], get: (name: string) => unknown): void {
-  for (const name of names) {
-    const v = get(name);
-    if (v === undefined || v === null) continue;
-    span.setAttribute(`http.${kind}.header.${name}`, Array.isArray(v) ? v.map(String) : [String(v)]);
-  }
-}
 
 /** What the caller passed to request()/get(): whether it carried credentials, and the port it names. */
 function callTarget(a: unknown, b: unknown): { auth: boolean; port?: number } {

@@ -1,0 +1,224 @@
+/**
+ * What the HTTP/2 SERVER and CLIENT spans say: the same names and stable
+ * attributes as node:http's (http/instrumentation.ts), read from HTTP/2's
+ * pseudo-headers (`:method`, `:path`, `:authority`, `:scheme`, `:status`)
+ * instead of a request line, with `network.protocol.version` `2`.
+ *
+ * Only called for sampled spans: an unsampled stream costs a context and a
+ * sampling decision (instrumentation.ts).
+ */
+import type * as h2T from 'node:http2';
+import type { Socket } from 'node:net';
+import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PEER_ADDRESS,
+  ATTR_NETWORK_PEER_PORT,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_FULL,
+  ATTR_URL_PATH,
+  ATTR_URL_QUERY,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+} from '@opentelemetry/semantic-conventions';
+import { clientSpanName, errorType, methodForName, serverSpanName } from '../http-naming';
+import { redactQuery, redactUrlLike } from '../../redact';
+import { bareAddress, captureHeaders, forwarded, normalMethod, parseHost, splitHost } from '../http/header-parts';
+import { serverError, serverRoute } from '../http/server-route';
+import type { GuessedNames } from '../http/guessed-names';
+
+export interface Capture {
+  serverRequest?: readonly string[];
+  serverResponse?: readonly string[];
+  clientRequest?: readonly string[];
+  clientResponse?: readonly string[];
+}
+
+/** One traced, sampled HTTP/2 stream. */
+export interface H2Exchange {
+  server: boolean;
+  span: Span;
+  done: boolean;
+  /** `:method` as sent. */
+  method: string | undefined;
+  stream: h2T.Http2Stream;
+  /** SERVER, compatibility API: the Http2ServerRequest a framework sets its route on. */
+  compat?: object;
+  /** SERVER: the path guess (http-naming.ts) until the route or status says better. */
+  guess?: string;
+  /** CLIENT: the headers sent (for header capture) and the response's `:status`. */
+  sent?: h2T.OutgoingHttpHeaders;
+  status?: number;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined);
+
+function peer(a: Attributes, socket: Socket | null | undefined): void {
+  if (!socket?.remoteAddress) return;
+  a[ATTR_NETWORK_PEER_ADDRESS] = socket.remoteAddress;
+  if (socket.remotePort !== undefined) a[ATTR_NETWORK_PEER_PORT] = socket.remotePort;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SERVER
+// ---------------------------------------------------------------------------------------------
+
+export function describeServer(span: Span, ex: H2Exchange, headers: h2T.IncomingHttpHeaders, names: readonly string[] | undefined): void {
+  const target = str(headers[':path']) ?? '/';
+  ex.guess = serverSpanName(ex.method, target);
+  span.updateName(ex.guess);
+  const method = normalMethod(ex.method);
+  const scheme = str(headers[':scheme']) ?? 'http';
+  const q = target.indexOf('?');
+  const a: Attributes = {
+    [ATTR_HTTP_REQUEST_METHOD]: method,
+    [ATTR_URL_SCHEME]: scheme,
+    [ATTR_URL_PATH]: q >= 0 ? target.slice(0, q) : target,
+    [ATTR_NETWORK_PROTOCOL_VERSION]: '2',
+  };
+  if (method === '_OTHER') a[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = ex.method;
+  if (q >= 0) {
+    const hash = target.indexOf('#', q);
+    const query = target.slice(q + 1, hash >= 0 ? hash : undefined);
+    if (query) a[ATTR_URL_QUERY] = redactQuery(query);
+  }
+  const fwd = str(headers.forwarded);
+  const host = (fwd && forwarded(fwd, 'host')) || str(headers['x-forwarded-host']) || str(headers[':authority']) || str(headers.host);
+  if (host) {
+    const h = splitHost(host);
+    a[ATTR_SERVER_ADDRESS] = h.address;
+    const proto = (fwd && forwarded(fwd, 'proto')) || str(headers['x-forwarded-proto']) || scheme;
+    const port = h.port ?? (proto === 'https' ? 443 : proto === 'http' ? 80 : undefined);
+    if (port !== undefined) a[ATTR_SERVER_PORT] = port;
+  }
+  const socket = ex.stream.session?.socket as Socket | undefined;
+  const client = (fwd && forwarded(fwd, 'for')) || str(headers['x-forwarded-for'])?.split(',')[0];
+  if (client) a[ATTR_CLIENT_ADDRESS] = bareAddress(client);
+  else if (socket?.remoteAddress) a[ATTR_CLIENT_ADDRESS] = socket.remoteAddress;
+  peer(a, socket);
+  const ua = str(headers['user-agent']);
+  if (ua) a[ATTR_USER_AGENT_ORIGINAL] = ua;
+  span.setAttributes(a);
+  if (names?.length) captureHeaders(span, 'request', names, (n) => headers[n]);
+}
+
+/** http.route the app or a framework set on the SERVER span itself. */
+function routeSetOn(span: Span): string | undefined {
+  const r = (span as { attributes?: Attributes }).attributes?.[ATTR_HTTP_ROUTE];
+  return typeof r === 'string' && r.length > 0 ? r : undefined;
+}
+
+/** Ends a SERVER span the way endServer() of the http instrumentation does: route, status, error rules and names. */
+export function endServer(ex: H2Exchange, err: unknown, guessed: GuessedNames, names: readonly string[] | undefined): void {
+  if (ex.done) return;
+  ex.done = true;
+  const stream = ex.stream as h2T.ServerHttp2Stream;
+  const sent = stream.headersSent ? stream.sentHeaders : undefined;
+  const status = sent && sent[':status'] !== undefined ? Number(sent[':status']) : undefined;
+  const slots = ex.compat ?? stream;
+  if (err === undefined && (status === undefined || status >= 500)) err = serverError(slots);
+  const failure = err !== undefined ? errorType(err) : status !== undefined && status >= 500 ? String(status) : undefined;
+  const span = ex.span;
+  const route = serverRoute(slots) ?? routeSetOn(span);
+  if (route !== undefined) span.updateName(`${methodForName(ex.method)} ${route}`);
+  else if (status === 404 || status === 405 || ex.guess === undefined) span.updateName(methodForName(ex.method));
+  else span.updateName(guessed.name(ex.method, ex.guess));
+  if (route !== undefined) span.setAttribute(ATTR_HTTP_ROUTE, route);
+  if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  if (failure !== undefined) {
+    span.setAttribute(ATTR_ERROR_TYPE, failure);
+    if (err !== undefined) {
+      if (err instanceof Error) span.recordException(err);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+    } else span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  if (names?.length && sent) captureHeaders(span, 'response', names, (n) => sent[n]);
+  span.end();
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLIENT
+// ---------------------------------------------------------------------------------------------
+
+/** Where a session connects: from the authority given to http2.connect(). */
+export interface Origin {
+  scheme: string;
+  /** host[:port] as written. */
+  authority: string;
+  address: string;
+  port: number;
+}
+
+export function originOf(authority: unknown): Origin | undefined {
+  let u: URL;
+  try {
+    u = authority instanceof URL ? authority : new URL(String(authority));
+  } catch {
+    return undefined;
+  }
+  const scheme = u.protocol.replace(/:$/, '');
+  const address = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  return { scheme, authority: u.host, address, port: u.port ? Number(u.port) : scheme === 'https' ? 443 : 80 };
+}
+
+export function describeClient(span: Span, ex: H2Exchange, origin: Origin | undefined, sent: h2T.OutgoingHttpHeaders): void {
+  const method = normalMethod(ex.method);
+  const path = str(sent[':path']) ?? '/';
+  const scheme = str(sent[':scheme']) ?? origin?.scheme ?? 'https';
+  const authority = str(sent[':authority']) ?? origin?.authority ?? '';
+  const h = parseHost(authority);
+  const port = h.port ?? (authority === origin?.authority ? origin.port : scheme === 'https' ? 443 : 80);
+  span.updateName(clientSpanName(ex.method, `${scheme}://${authority}`, path));
+  const a: Attributes = {
+    [ATTR_HTTP_REQUEST_METHOD]: method,
+    [ATTR_SERVER_ADDRESS]: h.address,
+    [ATTR_SERVER_PORT]: port,
+    // http2.connect() takes no credentials in the authority that would reach the request; redactUrlLike covers the query.
+    [ATTR_URL_FULL]: redactUrlLike(`${scheme}://${authority}${path}`),
+    [ATTR_NETWORK_PROTOCOL_VERSION]: '2',
+  };
+  if (method === '_OTHER') a[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = ex.method;
+  const ua = str(sent['user-agent']);
+  if (ua) a[ATTR_USER_AGENT_ORIGINAL] = ua;
+  span.setAttributes(a);
+}
+
+export function clientResponse(ex: H2Exchange, headers: h2T.IncomingHttpHeaders, capture: Capture | undefined): void {
+  const span = ex.span;
+  const status = Number(headers[':status']);
+  const a: Attributes = {};
+  if (Number.isInteger(status)) {
+    ex.status = status;
+    a[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
+  }
+  peer(a, ex.stream.session?.socket as Socket | undefined);
+  span.setAttributes(a);
+  const sent = ex.sent;
+  if (capture?.clientRequest?.length && sent) captureHeaders(span, 'request', capture.clientRequest, (n) => sent[n]);
+  if (capture?.clientResponse?.length) captureHeaders(span, 'response', capture.clientResponse, (n) => headers[n]);
+}
+
+export function endClient(ex: H2Exchange, err: unknown): void {
+  if (ex.done) return;
+  ex.done = true;
+  const status = ex.status;
+  const failure = err !== undefined ? errorType(err) : status !== undefined && status >= 400 ? String(status) : undefined;
+  const span = ex.span;
+  if (failure !== undefined) {
+    span.setAttribute(ATTR_ERROR_TYPE, failure);
+    if (err !== undefined && err !== null && typeof err === 'object') {
+      const e = err as { message?: unknown; stack?: unknown };
+      const message = typeof e.message === 'string' ? e.message : String(err);
+      span.recordException({ name: failure, code: failure, message, stack: typeof e.stack === 'string' ? e.stack : undefined });
+      span.setStatus({ code: SpanStatusCode.ERROR, message });
+    } else span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  span.end();
+}
