@@ -4,7 +4,7 @@
  * open-span tracker, one batch per exporter, all guarded), and the tracer
  * provider. Nothing here is registered globally; global-registration.ts does that.
  */
-import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Resource } from '@opentelemetry/resources';
 import { AgentTracerProvider } from './tracer';
 import type { AgentConfig } from './env';
@@ -15,20 +15,27 @@ import { configureQueryRedaction, RedactingProcessor } from './redact';
 import { guardProcessors } from './contain';
 import { OpenSpanTree } from './exit-uncaught';
 import { PooledIdGenerator } from './ids';
+import { ConsistentParentBasedSampler, ConsistentRatioSampler } from './tracer/consistent-sampler';
 
+/**
+ * The ratio samplers are consistent probability samplers (tracer/consistent-sampler.ts,
+ * docs/sampling.md). A ratio of 0 is not a probability (the spec): never sample, no `th`.
+ */
 export function buildSampler(cfg: AgentConfig): Sampler {
-  const ratio = new TraceIdRatioBasedSampler(cfg.sampler.ratio);
+  const ratio = (): Sampler => (cfg.sampler.ratio > 0 ? new ConsistentRatioSampler(cfg.sampler.ratio) : new AlwaysOffSampler());
   switch (cfg.sampler.name) {
     case 'always_on':
       return new AlwaysOnSampler();
     case 'always_off':
       return new AlwaysOffSampler();
     case 'traceidratio':
-      return ratio;
+      return ratio();
     case 'parentbased_always_off':
       return new ParentBasedSampler({ root: new AlwaysOffSampler() });
     case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: ratio });
+      return cfg.sampler.ratio > 0
+        ? new ConsistentParentBasedSampler(new ConsistentRatioSampler(cfg.sampler.ratio))
+        : new ParentBasedSampler({ root: new AlwaysOffSampler() });
     default:
       return new ParentBasedSampler({ root: new AlwaysOnSampler() });
   }
