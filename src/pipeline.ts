@@ -33,9 +33,7 @@ export function buildSampler(cfg: AgentConfig): Sampler {
     case 'parentbased_always_off':
       return new ParentBasedSampler({ root: new AlwaysOffSampler() });
     case 'parentbased_traceidratio':
-      return cfg.sampler.ratio > 0
-        ? new ConsistentParentBasedSampler(new ConsistentRatioSampler(cfg.sampler.ratio))
-        : new ParentBasedSampler({ root: new AlwaysOffSampler() });
+      return new ConsistentParentBasedSampler(ratio());
     default:
       return new ParentBasedSampler({ root: new AlwaysOnSampler() });
   }

@@ -20,7 +20,17 @@
  * not pass is inconsistent, and the `th` is erased (adjusted counts unknown
  * rather than wrong); an unsampled remote parent's `th` is erased too.
  */
-import { diag, isSpanContextValid, trace, type Context, type SpanContext, type TraceState } from '@opentelemetry/api';
+import {
+  diag,
+  isSpanContextValid,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type SpanContext,
+  type SpanKind,
+  type TraceState,
+} from '@opentelemetry/api';
 import { SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace';
 import { W3CTraceState } from '../propagation/tracestate';
 import { isRandomness, isThreshold, MIN_PROBABILITY, otGet, otSet, otUnset, probabilityToThreshold, threshold14 } from './threshold';
@@ -100,11 +110,12 @@ export class ConsistentRatioSampler implements Sampler {
  * with its default delegates), and a remote parent's `th` is checked.
  */
 export class ConsistentParentBasedSampler implements Sampler {
-  constructor(private readonly root: ConsistentRatioSampler) {}
+  /** `root` is a ConsistentRatioSampler, or AlwaysOff for a ratio of 0 (no probability, no th). */
+  constructor(private readonly root: Sampler) {}
 
-  shouldSample(ctx: Context, traceId: string): SamplingResult {
+  shouldSample(ctx: Context, traceId: string, name: string, kind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
     const parent = parentOf(ctx);
-    if (!parent) return this.root.shouldSample(ctx, traceId);
+    if (!parent) return this.root.shouldSample(ctx, traceId, name, kind, attributes, links);
     const sampled = (parent.traceFlags & SAMPLED_FLAG) !== 0;
     // A local parent's tracestate is what this sampler already returned for it.
     if (!parent.isRemote) return sampled ? SAMPLED : DROP;

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ROOT_CONTEXT, trace, TraceFlags, type Context, type SpanContext } from '@opentelemetry/api';
+import { AlwaysOffSampler, type Sampler } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
 import { W3CTraceState } from '../../src/propagation/tracestate';
 import { AgentTracerProvider } from '../../src/tracer';
@@ -20,7 +21,7 @@ const withR = (r: string): string => `0123456789abcdef01${r}`;
 const remote = (traceId: string, flags: number, tracestate?: string): Context =>
   trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: SPAN, traceFlags: flags, isRemote: true, traceState: W3CTraceState.parse(tracestate) });
 
-function tracerWith(sampler: ConsistentRatioSampler | ConsistentParentBasedSampler) {
+function tracerWith(sampler: Sampler) {
   return new AgentTracerProvider({ sampler, spanProcessors: [] }).getTracer('t');
 }
 const start = (t: ReturnType<typeof tracerWith>, ctx: Context): SpanContext => t.startSpan('s', {}, ctx).spanContext();
@@ -128,6 +129,14 @@ describe('parentbased_traceidratio (ConsistentParentBasedSampler)', () => {
   it('an unsampled remote parent: not sampled, its th erased', () => {
     const sc = start(pb, remote(withR('ffffffffffffff'), RANDOM, 'ot=th:e666,vendor=x'));
     expect(sampled(sc)).toBe(false);
+    expect(sc.traceState?.serialize()).toBe('vendor=x');
+  });
+
+  it('with a ratio of 0 (root AlwaysOff): no root span is sampled, callers are still followed and checked', () => {
+    const zero = tracerWith(new ConsistentParentBasedSampler(new AlwaysOffSampler()));
+    expect(sampled(zero.startSpan('root').spanContext())).toBe(false);
+    const sc = start(zero, remote(withR('10000000000000'), RANDOM | TraceFlags.SAMPLED, 'ot=th:e666,vendor=x'));
+    expect(sampled(sc)).toBe(true);
     expect(sc.traceState?.serialize()).toBe('vendor=x');
   });
 
