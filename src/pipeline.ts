@@ -4,7 +4,7 @@
  * open-span tracker, one batch per exporter, all guarded), and the tracer
  * provider. Nothing here is registered globally; global-registration.ts does that.
  */
-import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Resource } from '@opentelemetry/resources';
 import { AgentTracerProvider } from './tracer';
 import { envParent } from './env-context';
@@ -17,28 +17,37 @@ import { configureQueryRedaction, RedactingProcessor } from './redact';
 import { guardProcessors } from './contain';
 import { OpenSpanTree } from './exit-uncaught';
 import { PooledIdGenerator } from './ids';
+import { ConsistentParentBasedSampler, ConsistentRatioSampler } from './tracer/consistent-sampler';
 import { probeRules, RuleSampler } from './sampling/rules';
 
 /** The configured sampler, behind the sampling rules when there are any (src/sampling/rules.ts). */
 export function buildSampler(cfg: AgentConfig): Sampler {
   const base = configuredSampler(cfg);
   const rules = [...(cfg.sampling.dropProbes ? probeRules() : []), ...cfg.sampling.rules];
-  return rules.length ? new RuleSampler(rules, base, (r) => new TraceIdRatioBasedSampler(r)) : base;
+  // A `sample` rule samples the way the ratio samplers do: consistently, by the trace's randomness.
+  return rules.length ? new RuleSampler(rules, base, ratioSampler) : base;
 }
 
+/** A ratio of 0 is not a probability (the spec): never sample, no `th`. */
+const ratioSampler = (r: number): Sampler => (r > 0 ? new ConsistentRatioSampler(r) : new AlwaysOffSampler());
+
+/**
+ * The ratio samplers are consistent probability samplers (tracer/consistent-sampler.ts,
+ * docs/sampling.md).
+ */
 function configuredSampler(cfg: AgentConfig): Sampler {
-  const ratio = new TraceIdRatioBasedSampler(cfg.sampler.ratio);
+  const ratio = (): Sampler => ratioSampler(cfg.sampler.ratio);
   switch (cfg.sampler.name) {
     case 'always_on':
       return new AlwaysOnSampler();
     case 'always_off':
       return new AlwaysOffSampler();
     case 'traceidratio':
-      return ratio;
+      return ratio();
     case 'parentbased_always_off':
       return new ParentBasedSampler({ root: new AlwaysOffSampler() });
     case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: ratio });
+      return new ConsistentParentBasedSampler(ratio());
     default:
       return new ParentBasedSampler({ root: new AlwaysOnSampler() });
   }

@@ -71,6 +71,8 @@ import { EMPTY_ATTRIBUTES, NO_LINKS, RecordingSpan, type Shared } from './tracer
 // SamplingDecision values (sdk-trace's enum; the numbers are part of its API).
 const NOT_RECORD = 0;
 const RECORD_AND_SAMPLED = 2;
+/** W3C Trace Context Level 2: at least the trace id's right-most 7 bytes are random. */
+const RANDOM_TRACE_ID = 0x02;
 
 export interface AgentTracerProviderOptions {
   resource?: Resource;
@@ -102,6 +104,7 @@ export class AgentTracerProvider implements ApiTracerProvider {
       length = Infinity;
     }
     const processors = [...(opts.spanProcessors ?? [])];
+    const ids = opts.idGenerator ?? new PooledIdGenerator();
     this.resource = opts.resource ?? defaultResource();
     this.shared = {
       resource: this.resource,
@@ -114,7 +117,8 @@ export class AgentTracerProvider implements ApiTracerProvider {
         attributePerEventCountLimit: l.attributePerEventCountLimit ?? 128,
         attributePerLinkCountLimit: l.attributePerLinkCountLimit ?? 128,
       },
-      ids: opts.idGenerator ?? new PooledIdGenerator(),
+      ids,
+      randomFlag: ids instanceof PooledIdGenerator ? RANDOM_TRACE_ID : 0,
       processors,
       ending: processors.filter((p) => typeof p.onEnding === 'function'),
       envParent: opts.envParent,
@@ -166,11 +170,18 @@ export class AgentTracer implements ApiTracer {
     let traceId: string;
     let traceState: TraceState | undefined;
     let validParent: SpanContext | undefined;
+    // The random flag belongs to the trace id: kept from the parent (Level 2: MUST, on every
+    // span and outgoing traceparent with that trace id), set on the traces this provider starts.
+    let random: number;
     if (parent && isSpanContextValid(parent)) {
       traceId = parent.traceId;
       traceState = parent.traceState;
       validParent = parent;
-    } else traceId = sh.ids.generateTraceId();
+      random = parent.traceFlags & RANDOM_TRACE_ID;
+    } else {
+      traceId = sh.ids.generateTraceId();
+      random = sh.randomFlag;
+    }
     // Differs from the SDK on purpose: the sampler sees the attributes and links
     // as given, before they are cleaned and copied (the SDK copies them first,
     // also for spans it then drops). The samplers the agent configures read
@@ -180,7 +191,7 @@ export class AgentTracer implements ApiTracer {
     const sc: SpanContext = {
       traceId,
       spanId,
-      traceFlags: result.decision === RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE,
+      traceFlags: (result.decision === RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE) | random,
       traceState,
     };
     if (result.decision === NOT_RECORD) return trace.wrapSpanContext(sc);

@@ -156,7 +156,15 @@ export const SPEC = [
     default: 'parentbased_always_on',
     doc: '`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`.',
   },
-  { name: 'OTEL_TRACES_SAMPLER_ARG', kind: 'number', default: 1, min: 0, max: 1, docDefault: '1.0', doc: 'Ratio in [0, 1] for the `*traceidratio` samplers.' },
+  {
+    name: 'OTEL_TRACES_SAMPLER_ARG',
+    kind: 'number',
+    default: 1,
+    min: 0,
+    max: 1,
+    docDefault: '1.0',
+    doc: 'Ratio in [0, 1] for the `*traceidratio` samplers: consistent probability sampling, `th` on kept spans ([Sampling](sampling.md)).',
+  },
   {
     name: 'OTEL_PROPAGATORS',
     kind: 'list',

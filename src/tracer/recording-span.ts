@@ -29,6 +29,11 @@ export interface Shared {
   readonly sampler: Sampler;
   readonly limits: Limits;
   readonly ids: IdGenerator;
+  /**
+   * The W3C random trace-id flag (0x02) for traces this provider starts: set
+   * when its generator makes fully random trace ids (the agent's own), else 0.
+   */
+  readonly randomFlag: number;
   readonly processors: readonly SpanProcessor[];
   /** The processors that have an onEnding. */
   readonly ending: readonly SpanProcessor[];

@@ -151,8 +151,8 @@ describe.skipIf(!HAVE_RABBIT).each(VARIANTS)('amqplib (%s)', (ext) => {
     expect(pubSpans.filter((s) => s.kind === 'PRODUCER')).toHaveLength(2);
 
     // The headers the worker received carry exactly the PRODUCER span's context.
-    expect(run.received.get('order-1')).toEqual({ 'x-app': 'shop', traceparent: `00-${toExchange.traceId}-${toExchange.spanId}-01` });
-    expect(run.received.get('order-2')).toEqual({ 'x-app': 'shop', traceparent: `00-${toQueue.traceId}-${toQueue.spanId}-01` });
+    expect(run.received.get('order-1')).toEqual({ 'x-app': 'shop', traceparent: `00-${toExchange.traceId}-${toExchange.spanId}-03` }); // sampled, random trace id
+    expect(run.received.get('order-2')).toEqual({ 'x-app': 'shop', traceparent: `00-${toQueue.traceId}-${toQueue.spanId}-03` }); // sampled, random trace id
 
     // Worker (another process): each CONSUMER span is the child of its message's PRODUCER span.
     for (const [id, producer, fromExchange, routingKey] of [

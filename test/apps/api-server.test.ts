@@ -98,7 +98,7 @@ describe.skipIf(!HAVE_PG).each(VARIANTS)('API server (%s)', (ext) => {
       return found[0]!;
     };
     for (const msg of ['loading spec', 'spec loaded']) {
-      expect(byMsg(msg)).toMatchObject({ trace_id: server.traceId, span_id: server.spanId, trace_flags: '01' });
+      expect(byMsg(msg)).toMatchObject({ trace_id: server.traceId, span_id: server.spanId, trace_flags: '03' }); // sampled, random trace id
     }
     expect(byMsg('api-server listening')).not.toHaveProperty('trace_id');
   });

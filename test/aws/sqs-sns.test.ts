@@ -106,7 +106,7 @@ async function consume(ext: string, service: string, s: Setup, env: Record<strin
   return { app: JSON.parse(line!.slice('RESULT '.length)) as Consumed, spans: spansOf(service), stderr: r.stderr };
 }
 
-const tp = (s: RecvSpan): string => `00-${s.traceId}-${s.spanId}-01`;
+const tp = (s: RecvSpan): string => `00-${s.traceId}-${s.spanId}-03`; // sampled, random trace id (the agent starts these traces)
 const aws = (spans: RecvSpan[]): RecvSpan[] => spans.filter((s) => s.scope.name === AWS_SCOPE);
 
 describe.each(VARIANTS)('SQS and SNS (%s)', (ext) => {
@@ -271,7 +271,7 @@ describe.each(VARIANTS)('SQS and SNS (%s)', (ext) => {
     const s = await setup(`${ext}-off`);
     const p = await produce(ext, `sqs-unsampled-producer-${ext}`, s, 'quiet', { OTEL_TRACES_SAMPLER: 'always_off' });
     expect(p.spans).toEqual([]);
-    expect(srv.messages(s.queues.orders)[0]!.MessageAttributes.traceparent?.StringValue).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    expect(srv.messages(s.queues.orders)[0]!.MessageAttributes.traceparent?.StringValue).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-02$/); // not sampled, random trace id
     const c = await consume(ext, `sqs-unsampled-consumer-${ext}`, s);
     const tree = spanTree(c.spans);
     // The three unsampled messages: no process span, and their DeleteMessage inherits the

@@ -146,14 +146,14 @@ describe('sampling (OTEL_TRACES_SAMPLER / _ARG)', () => {
     // and the server, seeing sampled=0 on the wire, drops its span too.
     const r = await run('cjs', 'sampler-parent', { OTEL_TRACES_SAMPLER: 'parentbased_always_off', FIXTURE_PRINT_HEADERS: '1' });
     expect(r.code).toBe(0);
-    expect(headersSeen(r.stdout)['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    expect(headersSeen(r.stdout)['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-02$/); // not sampled, random trace id
     expect(of('sampler-parent')).toHaveLength(0);
   });
 });
 
 describe('propagators on the wire (OTEL_PROPAGATORS)', () => {
   it.each([
-    ['tracecontext', (h: Record<string, string>, t: string, s: string) => expect(h['traceparent']).toBe(`00-${t}-${s}-01`)],
+    ['tracecontext', (h: Record<string, string>, t: string, s: string) => expect(h['traceparent']).toBe(`00-${t}-${s}-03`)], // sampled, random trace id
     ['b3', (h: Record<string, string>, t: string, s: string) => expect(h['b3']).toBe(`${t}-${s}-1`)],
     ['b3multi', (h: Record<string, string>, t: string, s: string) => expect([h['x-b3-traceid'], h['x-b3-spanid'], h['x-b3-sampled']]).toEqual([t, s, '1'])],
     ['jaeger', (h: Record<string, string>, t: string, s: string) => expect(h['uber-trace-id']).toBe(`${t}:${s}:0:1`)],

@@ -40,6 +40,9 @@ import { guardProcessors } from '../../src/contain';
 import { encodeTraceRequest } from '../../src/exporters/otlp-proto';
 import type { AgentLog } from '../../src/log';
 
+/** W3C Trace Context Level 2 random trace-id flag. */
+const RANDOM = 0x02;
+
 const cm = new AsyncLocalStorageContextManager();
 const diagLines: string[] = [];
 beforeAll(() => {
@@ -147,8 +150,28 @@ describe('parents, ids and kinds', () => {
     for (const s of [asReadable(parent), child, fresh]) {
       expect(s.spanContext().traceId).toMatch(/^[0-9a-f]{32}$/);
       expect(s.spanContext().spanId).toMatch(/^[0-9a-f]{16}$/);
-      expect(s.spanContext().traceFlags).toBe(TraceFlags.SAMPLED);
+      // Sampled, and the W3C Level 2 random trace-id flag: the agent's trace ids are fully random.
+      expect(s.spanContext().traceFlags).toBe(TraceFlags.SAMPLED | RANDOM);
     }
+  });
+
+  it('keeps the random trace-id flag of the parent (set or not) on every span of its trace; a custom id generator starts traces without it', () => {
+    const { tracer } = setup();
+    const remote = (flags: number) =>
+      trace.setSpanContext(ROOT_CONTEXT, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: flags, isRemote: true });
+    for (const [inFlags, outFlags] of [
+      [0x03, 0x03],
+      [0x01, 0x01],
+      [0x02, 0x02],
+      [0x00, 0x00],
+    ] as const) {
+      const server = tracer.startSpan('server', {}, remote(inFlags));
+      const client = tracer.startSpan('client', {}, trace.setSpan(ROOT_CONTEXT, server));
+      expect([server.spanContext().traceFlags, client.spanContext().traceFlags], `in ${inFlags}`).toEqual([outFlags, outFlags]);
+    }
+    const counting = { n: 0, generateTraceId: () => `${'0'.repeat(31)}${++counting.n}`, generateSpanId: () => '00f067aa0ba902b7' };
+    const custom = new AgentTracerProvider({ idGenerator: counting, spanProcessors: [] }).getTracer('t');
+    expect(custom.startSpan('root').spanContext()).toMatchObject({ traceId: '00000000000000000000000000000001', traceFlags: TraceFlags.SAMPLED });
   });
 
   it('uses the active context by default, and continues a remote parent with its trace state', () => {
@@ -228,7 +251,7 @@ describe('suppression and sampling', () => {
     const root = tracer.startSpan('root', { attributes: { a: 1 } });
     expect(root.isRecording()).toBe(false);
     expect(trace.isSpanContextValid(root.spanContext())).toBe(true);
-    expect(root.spanContext().traceFlags).toBe(TraceFlags.NONE);
+    expect(root.spanContext().traceFlags).toBe(RANDOM);
     const child = tracer.startSpan('child', {}, trace.setSpan(ROOT_CONTEXT, root));
     expect(child.isRecording()).toBe(false);
     expect(child.spanContext().traceId).toBe(root.spanContext().traceId);
@@ -252,7 +275,7 @@ describe('suppression and sampling', () => {
     const span = asReadable(tracer.startSpan('op', { kind: SpanKind.CONSUMER, attributes: { given: 'x', n: 1 }, links: [link] }));
     expect(seen).toEqual([{ name: 'op', kind: SpanKind.CONSUMER, attributes: { given: 'x', n: 1 }, links: 1 }]);
     expect((span as unknown as Span).isRecording()).toBe(true);
-    expect(span.spanContext().traceFlags).toBe(TraceFlags.NONE);
+    expect(span.spanContext().traceFlags).toBe(RANDOM);
     expect(span.spanContext().traceState?.serialize()).toBe('s=1');
     expect(span.attributes).toEqual({ given: 'overridden', n: 1, 'sampler.rule': 'r1' });
     (span as unknown as Span).end();
@@ -577,7 +600,8 @@ function view(s: ReadableSpan) {
     name: s.name,
     kind: s.kind,
     parent: s.parentSpanContext ? s.parentSpanContext.spanId.length : undefined,
-    flags: s.spanContext().traceFlags,
+    // Without the random trace-id flag (0x02), which the SDK does not set and the agent does on purpose.
+    flags: s.spanContext().traceFlags & TraceFlags.SAMPLED,
     status: s.status,
     attributes: s.attributes,
     droppedAttributesCount: s.droppedAttributesCount,

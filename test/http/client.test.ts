@@ -99,7 +99,7 @@ describe.each(VARIANTS)('http client and fetch (%s)', (ext) => {
       // What the called server received: this span's trace, with this span as the parent.
       const seen = ds.seen.find((s) => c.url.endsWith(s.url))!;
       expect(seen.method).toBe(c.method ?? 'GET');
-      expect(traceparent(seen.headers.traceparent)).toEqual({ traceId: span.traceId, parentId: span.spanId, flags: '01' });
+      expect(traceparent(seen.headers.traceparent)).toEqual({ traceId: span.traceId, parentId: span.spanId, flags: '03' }); // sampled, random trace id
     });
   });
 

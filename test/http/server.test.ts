@@ -90,7 +90,7 @@ describe.each(VARIANTS)('http server (%s)', (ext) => {
     // Node wrote this request's headers in its constructor (Expect): the context still went out.
     const seen = ds.to('/after-body')[0]!;
     expect(String(seen.headers.expect)).toBe('100-continue');
-    expect(traceparent(seen.headers.traceparent)).toEqual({ traceId: server.traceId, parentId: client.spanId, flags: '01' });
+    expect(traceparent(seen.headers.traceparent)).toEqual({ traceId: server.traceId, parentId: client.spanId, flags: '03' }); // sampled, random trace id (the agent started it)
   });
 
   it('behind a proxy, takes server.address/port and client.address from Forwarded or X-Forwarded-*', async () => {

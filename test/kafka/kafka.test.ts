@@ -56,7 +56,7 @@ afterEach(async () => {
 });
 
 const keyOf = (r: { key: Buffer | string | null }): string => (r.key === null ? 'none' : r.key.toString());
-const traceparentOf = (s: RecvSpan): string => `00-${s.traceId}-${s.spanId}-01`;
+const traceparentOf = (s: RecvSpan): string => `00-${s.traceId}-${s.spanId}-03`; // sampled, random trace id (the agent starts these traces)
 const dump = (spans: RecvSpan[]): string => JSON.stringify(spans, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 /**
  * Spans of one service, each once: the exit flush re-sends a batch whose export was still in

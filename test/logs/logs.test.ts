@@ -105,7 +105,8 @@ async function run(ext: string, tag: string, env: Record<string, string> = {}): 
 
 const of = (lines: Line[], source: Source, where: Where): Line[] => lines.filter((l) => l.source === source && l.where === where);
 
-function expectCorrelated(run: Run, source: Source, flags = '01'): void {
+/** Sampled (0x01) and random trace id (0x02, W3C Level 2): the traces these requests start are the agent's own. */
+function expectCorrelated(run: Run, source: Source, flags = '03'): void {
   const server = run.server!;
   expect(server, 'server span').toBeDefined();
   for (const l of of(run.lines, source, 'request')) {
@@ -156,11 +157,11 @@ describe.each(VARIANTS)('log correlation (%s)', (ext) => {
     expectCorrelated(r, 'bunyan');
   });
 
-  it('a sampled-out request: loggers get the ids with trace_flags=00, console lines get nothing', async () => {
+  it('a sampled-out request: loggers get the ids with trace_flags=02 (random id, not sampled), console lines get nothing', async () => {
     const r = await run(ext, 'unsampled', { OTEL_AGENT_LOG_CORRELATION: 'pino,winston,bunyan,console', OTEL_TRACES_SAMPLER: 'always_off' });
     expect(r.spans).toEqual([]);
     const pino = of(r.lines, 'pino', 'request')[0]!;
-    expect(pino.ids.trace_flags).toBe('00');
+    expect(pino.ids.trace_flags).toBe('02');
     expect(pino.ids.trace_id).toMatch(/^[0-9a-f]{32}$/);
     for (const s of ['winston', 'bunyan'] as const) expect(of(r.lines, s, 'request')[0]!.ids).toEqual(pino.ids);
     expectUncorrelated(r, 'console');

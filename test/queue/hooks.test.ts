@@ -82,7 +82,7 @@ describe.each(VARIANTS)('queue hooks from the environment (%s)', (ext) => {
     expect(task!.input).toEqual({
       name: 'ada',
       note: 'user data',
-      _otel: { traceparent: `00-${publish.traceId}-${publish.spanId}-01` },
+      _otel: { traceparent: `00-${publish.traceId}-${publish.spanId}-03` }, // sampled, random trace id
     });
     // The queue's own write happened inside submit, so it nests under the PRODUCER span.
     expect(childrenOf(spans, publish).map((s) => s.name)).toContain('fs writeFileSync');

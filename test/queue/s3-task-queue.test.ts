@@ -184,7 +184,7 @@ describe.skipIf(!HAVE_PG).each(VARIANTS)('oq over S3, traced by OTEL_AGENT_QUEUE
     );
     // The payment service received the handler's context: its CLIENT span.
     const last = charges.at(-1) as { headers: Record<string, string> };
-    expect(last.headers.traceparent).toBe(`00-${server.traceId}-${charge.spanId}-01`);
+    expect(last.headers.traceparent).toBe(`00-${server.traceId}-${charge.spanId}-03`); // sampled, random trace id
 
     const complete = one(workerSpans, 'complete');
     expect(s3Spans(childrenOf(trace, complete)), tree).toEqual(['S3.PutObject tasks/a/<id>.json', 'S3.DeleteObject leases/a/<id>']);
