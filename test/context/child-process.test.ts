@@ -51,7 +51,8 @@ describe.skipIf(!available).each(VARIANTS)('child processes (%s)', (ext) => {
     expect(spawnNode.status.code).not.toBe('ERROR');
 
     // The child saw the spawn span as its parent, and every span it made is in that trace.
-    expect(r.stdout).toContain(`traceparent=00-${server.traceId}-${spawnNode.spanId}-01`);
+    // The request started the trace here, so its flags are sampled + random trace id (03, W3C Level 2).
+    expect(r.stdout).toContain(`traceparent=00-${server.traceId}-${spawnNode.spanId}-03`);
     expect(child.length).toBeGreaterThanOrEqual(1);
     for (const s of child) expect(s.traceId, spanTree(all)).toBe(server.traceId);
     const select = child.find((s) => s.name.startsWith('SELECT'))!;
@@ -65,13 +66,13 @@ describe.skipIf(!available).each(VARIANTS)('child processes (%s)', (ext) => {
     const spawnSh = parent.find((s) => s.name === 'execFile sh')!;
     expect(spawnSh, spanTree(parent)).toBeDefined();
     expect(spawnSh.parentSpanId).toBe(server.spanId);
-    expect(r.stdout).toContain(`SHELL 00-${server.traceId}-${spawnSh.spanId}-01`);
+    expect(r.stdout).toContain(`SHELL 00-${server.traceId}-${spawnSh.spanId}-03`);
 
     // promisify(exec) keeps its { stdout, stderr } result, and is traced (one span, not one for exec and one for execFile).
     const execSh = parent.filter((s) => s.name === 'exec sh');
     expect(execSh, spanTree(parent)).toHaveLength(1);
     expect(parent.filter((s) => s.name.startsWith('execFile'))).toHaveLength(1);
-    expect(r.stdout).toContain(`PROMISIFIED stdout,stderr 00-${server.traceId}-${execSh[0]!.spanId}-01`);
+    expect(r.stdout).toContain(`PROMISIFIED stdout,stderr 00-${server.traceId}-${execSh[0]!.spanId}-03`);
     expect(execSh[0]!.attributes['process.exit.code']).toBe(0);
 
     // The app's objects and the process environment are untouched; outside a span nothing is added.

@@ -85,8 +85,9 @@ describe.skipIf(!HAVE_MQTT).each(VARIANTS)('mqtt (%s)', (ext) => {
 
     const v5 = version === '5';
     // MQTT 5: the user properties carry the PRODUCER span's context, beside the app's own property.
-    expect(received.get(`${base}/created`)).toEqual(v5 ? { 'x-app': 'shop', traceparent: `00-${created.traceId}-${created.spanId}-01` } : {});
-    expect(received.get(`${base}/background`)).toEqual(v5 ? { traceparent: `00-${background.traceId}-${background.spanId}-01` } : {});
+    // Traces the agent starts carry the random trace-id flag (W3C Level 2): sampled + random is 03.
+    expect(received.get(`${base}/created`)).toEqual(v5 ? { 'x-app': 'shop', traceparent: `00-${created.traceId}-${created.spanId}-03` } : {});
+    expect(received.get(`${base}/background`)).toEqual(v5 ? { traceparent: `00-${background.traceId}-${background.spanId}-03` } : {});
 
     for (const [topic, producer, n] of [
       [`${base}/created`, created, 1],

@@ -67,7 +67,8 @@ async function runPair(ext: string, gen: string, api: string, env: Record<string
   return { base, pub, pubSpans: of(`nats-pub-${tag}`), subSpans: of(`nats-sub-${tag}`), received };
 }
 
-const traceparent = (s: RecvSpan): string => `00-${s.traceId}-${s.spanId}-01`;
+// Traces the agent starts carry the random trace-id flag (W3C Level 2): sampled + random is 03.
+const traceparent = (s: RecvSpan): string => `00-${s.traceId}-${s.spanId}-03`;
 
 function consumerFor(spans: RecvSpan[], subject: string): RecvSpan {
   const found = spans.filter((s) => s.kind === 'CONSUMER' && s.attributes['messaging.destination.name'] === subject);
@@ -213,7 +214,7 @@ describe.skipIf(!HAVE_NATS)('nats: switches and sampling', () => {
     const run = await runPair('mjs', 'v3', 'callback', { OTEL_TRACES_SAMPLER: 'parentbased_always_off' });
     expect(run.pubSpans).toEqual([]);
     expect(run.subSpans).toEqual([]);
-    // The context still travels (flags 00), so whatever the worker calls next stays out of the trace too.
-    expect(run.received.get(`${run.base}.created`)?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    // The context still travels (flags 02: not sampled, random trace id), so whatever the worker calls next stays out of the trace too.
+    expect(run.received.get(`${run.base}.created`)?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-02$/);
   });
 });

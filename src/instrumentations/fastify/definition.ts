@@ -12,6 +12,6 @@ export const fastify: Definition = {
     module: '`fastify`',
     versions: 'this agent: 4.x, 5.x',
     spans: 'names the HTTP SERVER span `GET /users/:id` (`http.route`); INTERNAL `request handler - /users/:id` with OTEL_AGENT_WEB_SPANS',
-    page: 'web-frameworks-fastify-koa-hapi.md',
+    page: 'web-frameworks.md',
   },
 };

@@ -13,6 +13,6 @@ export const hapi: Definition = {
     module: '`@hapi/hapi`',
     versions: 'this agent: 21.x',
     spans: 'names the HTTP SERVER span `GET /users/{id}` (`http.route`); INTERNAL `request handler - /users/{id}` with OTEL_AGENT_WEB_SPANS',
-    page: 'web-frameworks-fastify-koa-hapi.md',
+    page: 'web-frameworks.md',
   },
 };

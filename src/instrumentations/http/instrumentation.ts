@@ -416,7 +416,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
         if (ex.done || !ex.span) return;
         ex.done = true;
         const span = ex.span;
-        const route = serverRoute(ex.req);
+        const route = matchedRoute(serverRoute(ex.req), status);
         span.updateName(this.serverName(ex, route, status));
         if (route !== undefined) span.setAttribute(ATTR_HTTP_ROUTE, route);
         if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
@@ -534,7 +534,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     if (err === undefined && (status === undefined || status >= 500)) err = serverError(ex.req);
     const failure = err !== undefined ? errorType(err) : status !== undefined && status >= 500 ? String(status) : undefined;
     const span = ex.span;
-    const route = serverRoute(ex.req) ?? (span ? routeSetOn(span) : undefined);
+    const route = matchedRoute(serverRoute(ex.req) ?? (span ? routeSetOn(span) : undefined), status);
     if (span) {
       span.updateName(this.serverName(ex, route, status));
       if (route !== undefined) span.setAttribute(ATTR_HTTP_ROUTE, route);
@@ -742,6 +742,19 @@ function ruleAttributes(req: httpT.IncomingMessage, method: string): Attributes 
   const host = req.headers.host;
   if (host) a[ATTR_SERVER_ADDRESS] = splitHost(host).address;
   return a;
+}
+
+/** A template that ends in a wildcard: `*`, `/*splat`, `/api*path` (Express 5, Nest), `/(.*)` (Koa), `/{any*}` (Hapi). */
+const CATCH_ALL = /(?:\*[A-Za-z_$][\w$]*|\*|\(\.\*\)|\{[^}]*\*\})$/;
+
+/**
+ * The route a request matched, for its name and http.route. A catch-all route that answers 404 is how
+ * frameworks answer a request no route matched (NestJS registers `{prefix}*path` for its 404s): that is
+ * an unmatched request, named by its method alone. A catch-all that answers anything else (an SPA's
+ * `app.get('*')`) is a route like any other.
+ */
+function matchedRoute(route: string | undefined, status: number | undefined): string | undefined {
+  return route !== undefined && status === 404 && CATCH_ALL.test(route) ? undefined : route;
 }
 
 /** http.route the app or a framework (Next.js does) set on the SERVER span itself. */

@@ -12,6 +12,6 @@ export const koa: Definition = {
     module: '`koa`, `@koa/router`, `koa-router`',
     versions: 'this agent: koa 2.x, 3.x; @koa/router 12 to 15; koa-router 12 to 14',
     spans: 'names the HTTP SERVER span `GET /users/:id` (`http.route`); INTERNAL `request handler - /users/:id` with OTEL_AGENT_WEB_SPANS',
-    page: 'web-frameworks-fastify-koa-hapi.md',
+    page: 'web-frameworks.md',
   },
 };

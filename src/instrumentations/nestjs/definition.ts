@@ -12,6 +12,6 @@ export const nestjs: Definition = {
     module: '`@nestjs/core` (Express and Fastify platforms)',
     versions: 'this agent: 10.x, 11.x, 12.x',
     spans: 'names the HTTP SERVER span `GET /api/users/:id`; INTERNAL `UsersController.getUser` with OTEL_AGENT_WEB_SPANS',
-    page: 'web-frameworks-nest-next-graphql.md',
+    page: 'web-frameworks.md',
   },
 };

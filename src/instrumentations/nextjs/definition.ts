@@ -11,6 +11,6 @@ export const nextjs: Definition = {
     module: '`next` (Next.js)',
     versions: 'this agent: 16.x (earlier: path guess)',
     spans: "names the HTTP SERVER span `GET /api/users/[id]` from the route Next.js sets; Next's spans under it",
-    page: 'web-frameworks-nest-next-graphql.md',
+    page: 'web-frameworks.md',
   },
 };
