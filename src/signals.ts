@@ -13,7 +13,9 @@ import { logs, metrics } from '@opentelemetry/api';
 import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BatchLogRecordProcessor, ConsoleLogRecordExporter, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { Resource } from '@opentelemetry/resources';
-import type { AgentConfig } from './env';
+import type { AgentConfig, OtlpConfig } from './env';
+import { OtlpHttpLogExporter, OtlpHttpMetricExporter, SignalReport, reported, temporalitySelector } from './exporters/otlp-signal';
+import { describeUrl, readTls } from './exporters/transport';
 import type { AgentLog } from './log';
 import { startRuntimeMetrics } from './metrics/runtime';
 import { AGENT_VERSION } from './version';
@@ -23,38 +25,39 @@ export interface SignalsHandle {
   forceFlush(): Promise<void>;
 }
 
-function otlpOptions(cfg: AgentConfig, url: string): Record<string, unknown> {
-  return { url, headers: { ...cfg.otlp.headers }, timeoutMillis: cfg.otlp.timeoutMs, compression: cfg.otlp.compression };
+/** Every setting handed to the upstream gRPC exporter explicitly, so its own reading of the environment changes nothing. */
+function grpcOptions(o: OtlpConfig): Record<string, unknown> {
+  const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(o.headers)) metadata.set(k, v);
+  const tls = readTls(o);
+  const credentials = o.endpoint.startsWith('https:')
+    ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
+    : grpc.credentials.createInsecure();
+  return { url: o.endpoint, metadata, credentials, timeoutMillis: o.timeoutMs, compression: o.compression };
 }
 
-function metricExporter(name: string, cfg: AgentConfig): PushMetricExporter {
-  if (name === 'console') return new ConsoleMetricExporter();
-  const url = cfg.signals.metricsEndpoint;
-  if (cfg.otlp.protocol === 'grpc') {
-    const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc');
-    return new OTLPMetricExporter(otlpOptions(cfg, url));
-  }
-  if (cfg.otlp.protocol === 'http/json') {
-    const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http');
-    return new OTLPMetricExporter(otlpOptions(cfg, url));
-  }
-  const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-proto') as typeof import('@opentelemetry/exporter-metrics-otlp-proto');
-  return new OTLPMetricExporter(otlpOptions(cfg, url));
+function metricExporter(name: string, cfg: AgentConfig, log: AgentLog): PushMetricExporter {
+  const temporality = cfg.signals.temporality;
+  if (name === 'console') return new ConsoleMetricExporter({ temporalitySelector: temporalitySelector(temporality) });
+  const o = cfg.signals.metricsOtlp!;
+  if (o.protocol !== 'grpc') return new OtlpHttpMetricExporter(o, temporality, log, cfg.agent.flushTimeoutMs);
+  const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc');
+  const { AggregationTemporalityPreference: P } =
+    require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http');
+  const temporalityPreference = temporality === 'delta' ? P.DELTA : temporality === 'lowmemory' ? P.LOWMEMORY : P.CUMULATIVE;
+  return reported(
+    new OTLPMetricExporter({ ...grpcOptions(o), temporalityPreference }),
+    new SignalReport('metrics', `OTLP grpc ${describeUrl(o.endpoint)}`, log),
+  );
 }
 
-function logExporter(name: string, cfg: AgentConfig): LogRecordExporter {
+function logExporter(name: string, cfg: AgentConfig, log: AgentLog): LogRecordExporter {
   if (name === 'console') return new ConsoleLogRecordExporter();
-  const url = cfg.signals.logsEndpoint;
-  if (cfg.otlp.protocol === 'grpc') {
-    const { OTLPLogExporter } = require('@opentelemetry/exporter-logs-otlp-grpc') as typeof import('@opentelemetry/exporter-logs-otlp-grpc');
-    return new OTLPLogExporter(otlpOptions(cfg, url));
-  }
-  if (cfg.otlp.protocol === 'http/json') {
-    const { OTLPLogExporter } = require('@opentelemetry/exporter-logs-otlp-http') as typeof import('@opentelemetry/exporter-logs-otlp-http');
-    return new OTLPLogExporter(otlpOptions(cfg, url));
-  }
-  const { OTLPLogExporter } = require('@opentelemetry/exporter-logs-otlp-proto') as typeof import('@opentelemetry/exporter-logs-otlp-proto');
-  return new OTLPLogExporter(otlpOptions(cfg, url));
+  const o = cfg.signals.logsOtlp!;
+  if (o.protocol !== 'grpc') return new OtlpHttpLogExporter(o, log, cfg.agent.flushTimeoutMs);
+  const { OTLPLogExporter } = require('@opentelemetry/exporter-logs-otlp-grpc') as typeof import('@opentelemetry/exporter-logs-otlp-grpc');
+  return reported(new OTLPLogExporter(grpcOptions(o)), new SignalReport('logs', `OTLP grpc ${describeUrl(o.endpoint)}`, log));
 }
 
 export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog): SignalsHandle {
@@ -63,9 +66,9 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
     const readers = cfg.metricsExporters.map(
       (n) =>
         new PeriodicExportingMetricReader({
-          exporter: metricExporter(n, cfg),
+          exporter: metricExporter(n, cfg, log),
           exportIntervalMillis: cfg.signals.metricIntervalMs,
-          exportTimeoutMillis: Math.min(cfg.signals.metricIntervalMs, cfg.otlp.timeoutMs),
+          exportTimeoutMillis: cfg.signals.metricTimeoutMs,
         }),
     );
     const mp = new MeterProvider({ resource, readers });
@@ -81,7 +84,21 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
     parts.push(mp);
   }
   if (cfg.logsExporters.length) {
-    const lp = new LoggerProvider({ resource, processors: cfg.logsExporters.map((n) => new BatchLogRecordProcessor({ exporter: logExporter(n, cfg) })) });
+    const b = cfg.signals.blrp;
+    const lp = new LoggerProvider({
+      resource,
+      logRecordLimits: cfg.signals.logLimits,
+      processors: cfg.logsExporters.map(
+        (n) =>
+          new BatchLogRecordProcessor({
+            exporter: logExporter(n, cfg, log),
+            scheduledDelayMillis: b.scheduleDelayMs,
+            exportTimeoutMillis: b.exportTimeoutMs,
+            maxQueueSize: b.maxQueueSize,
+            maxExportBatchSize: b.maxExportBatchSize,
+          }),
+      ),
+    });
     if (!logs.setGlobalLoggerProvider(lp)) log.warn('another OpenTelemetry SDK registered a global logger provider first; OTEL_LOGS_EXPORTER is ignored');
     parts.push(lp);
   }
