@@ -55,8 +55,8 @@ function startOptionalSignals(cfg: AgentConfig, resource: Resource, log: AgentLo
   if (cfg.metricsExporters.length || cfg.logsExporters.length) {
     try {
       const signals = (require(`${__dirname}/signals.cjs`) as typeof import('./signals')).startSignals(cfg, resource, log);
-      // Metric and log exporters are asynchronous: give them one bounded chance when the loop drains.
-      process.once('beforeExit', () => void signals.forceFlush());
+      // Metric and log exporters are asynchronous: give them one chance when the loop drains, bounded by OTEL_AGENT_FLUSH_TIMEOUT.
+      process.once('beforeExit', () => void signals.exitFlush());
     } catch (e) {
       log.warn(`OTEL_METRICS_EXPORTER/OTEL_LOGS_EXPORTER: the pipeline could not be set up (${(e as Error).message}); traces are unaffected`);
     }

@@ -23,6 +23,12 @@ import { AGENT_VERSION } from './version';
 export interface SignalsHandle {
   shutdown(): Promise<void>;
   forceFlush(): Promise<void>;
+  /** The loop drained: one last export of everything, each bounded by OTEL_AGENT_FLUSH_TIMEOUT. */
+  exitFlush(): Promise<void>;
+}
+
+interface Exiting {
+  exit?(): void;
 }
 
 /** Every setting handed to the upstream gRPC exporter explicitly, so its own reading of the environment changes nothing. */
@@ -62,11 +68,13 @@ function logExporter(name: string, cfg: AgentConfig, log: AgentLog): LogRecordEx
 
 export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog): SignalsHandle {
   const parts: { shutdown(): Promise<void>; forceFlush(): Promise<void> }[] = [];
+  const exporters: Exiting[] = [];
+  const keep = <E extends object>(e: E): E => (exporters.push(e as Exiting), e);
   if (cfg.metricsExporters.length) {
     const readers = cfg.metricsExporters.map(
       (n) =>
         new PeriodicExportingMetricReader({
-          exporter: metricExporter(n, cfg, log),
+          exporter: keep(metricExporter(n, cfg, log)),
           exportIntervalMillis: cfg.signals.metricIntervalMs,
           exportTimeoutMillis: cfg.signals.metricTimeoutMs,
         }),
@@ -91,7 +99,7 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
       processors: cfg.logsExporters.map(
         (n) =>
           new BatchLogRecordProcessor({
-            exporter: logExporter(n, cfg, log),
+            exporter: keep(logExporter(n, cfg, log)),
             scheduledDelayMillis: b.scheduleDelayMs,
             exportTimeoutMillis: b.exportTimeoutMs,
             maxQueueSize: b.maxQueueSize,
@@ -107,6 +115,10 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
       await Promise.all(parts.map((p) => p.shutdown().catch(() => undefined)));
     },
     forceFlush: async () => {
+      await Promise.all(parts.map((p) => p.forceFlush().catch(() => undefined)));
+    },
+    exitFlush: async () => {
+      for (const e of exporters) e.exit?.();
       await Promise.all(parts.map((p) => p.forceFlush().catch(() => undefined)));
     },
   };

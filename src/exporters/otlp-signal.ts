@@ -73,13 +73,16 @@ type Serializer<T> = { serializeRequest(data: T): Uint8Array | undefined };
 class HttpSignalSender<T> {
   readonly report: SignalReport;
   private readonly sender: HttpSender;
+  /** For the exit flush: its retries end within OTEL_AGENT_FLUSH_TIMEOUT, so a dead collector cannot hold a finished app for the export timeout. */
+  private readonly last: HttpSender;
+  private exiting = false;
   private readonly serializer: Serializer<T>;
 
   constructor(signal: 'metrics' | 'logs', cfg: OtlpConfig, serializers: { json: Serializer<T>; proto: Serializer<T> }, log: AgentLog, holdMs: number) {
     const json = cfg.protocol === 'http/json';
     this.serializer = json ? serializers.json : serializers.proto;
     this.report = new SignalReport(signal, `OTLP ${cfg.protocol} ${describeUrl(cfg.endpoint)}`, log);
-    this.sender = new HttpSender({
+    const target = {
       url: cfg.endpoint,
       headers: cfg.headers,
       contentType: json ? 'application/json' : 'application/x-protobuf',
@@ -87,7 +90,14 @@ class HttpSignalSender<T> {
       timeoutMs: cfg.timeoutMs,
       tls: readTls(cfg),
       holdMs,
-    });
+    };
+    this.sender = new HttpSender(target);
+    this.last = new HttpSender({ ...target, timeoutMs: Math.max(1, Math.min(cfg.timeoutMs, holdMs)) });
+  }
+
+  /** The process is ending: what is sent from now on is the last chance, bounded by the flush timeout. */
+  exit(): void {
+    this.exiting = true;
   }
 
   send(data: T, done: (r: ExportResult) => void): void {
@@ -99,22 +109,25 @@ class HttpSignalSender<T> {
       body = undefined;
       this.report.failed(`could not encode (${e instanceof Error ? e.message : String(e)})`);
     }
-    if (!body) return done({ code: ExportResultCode.FAILED });
-    this.sender.send(body).then(
+    if (!body) return done({ code: ExportResultCode.SUCCESS });
+    // A failure is counted and said here; the SDK is told success, because all it would do with a
+    // failure is print a second, stack-traced line about the same export (the SDKs never retry it).
+    (this.exiting ? this.last : this.sender).send(body).then(
       (o) => {
         if (o.ok) this.report.ok();
         else this.report.failed(o.error ?? 'unknown error');
-        done({ code: o.ok ? ExportResultCode.SUCCESS : ExportResultCode.FAILED });
+        done({ code: ExportResultCode.SUCCESS });
       },
       (e: unknown) => {
         this.report.failed(e instanceof Error ? e.message : String(e));
-        done({ code: ExportResultCode.FAILED });
+        done({ code: ExportResultCode.SUCCESS });
       },
     );
   }
 
   close(): Promise<void> {
     this.sender.close();
+    this.last.close();
     return Promise.resolve();
   }
 }
@@ -130,6 +143,10 @@ export class OtlpHttpMetricExporter implements PushMetricExporter {
 
   get report(): SignalReport {
     return this.out.report;
+  }
+
+  exit(): void {
+    this.out.exit();
   }
 
   export(metrics: ResourceMetrics, done: (r: ExportResult) => void): void {
@@ -156,6 +173,10 @@ export class OtlpHttpLogExporter implements LogRecordExporter {
     return this.out.report;
   }
 
+  exit(): void {
+    this.out.exit();
+  }
+
   export(records: ReadableLogRecord[], done: (r: ExportResult) => void): void {
     this.out.send(records, done);
   }
@@ -177,7 +198,8 @@ export function reported<E extends { export(data: never, done: (r: ExportResult)
     inner(data, (r) => {
       if (r.code === ExportResultCode.SUCCESS) report.ok();
       else report.failed(r.error?.message ?? 'unknown error');
-      done(r);
+      // Counted and said above (see HttpSignalSender.send).
+      done({ code: ExportResultCode.SUCCESS });
     });
   };
   return exporter;

@@ -135,4 +135,18 @@ describe.each(VARIANTS)('metrics export settings (%s)', (ext) => {
     expect(asked).toBe(1);
     expect(a.spans().length).toBeGreaterThanOrEqual(180);
   });
+
+  it('a collector that is down is one warning line, not a stack trace per export', async () => {
+    const r = await runFixture({
+      fixture: `metrics/requests.${ext}`,
+      endpoint: a.url,
+      env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://127.0.0.1:9/v1/metrics' },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l.includes('metrics'));
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toContain('could not export metrics to OTLP http/protobuf http://127.0.0.1:9/v1/metrics');
+    expect(r.stderr).not.toContain('PeriodicExportingMetricReader');
+    expect(a.spans().length).toBeGreaterThanOrEqual(60);
+  });
 });
