@@ -1,0 +1,72 @@
+/**
+ * Log records as a backend receives them, with the logs' own export settings: pino's record
+ * inside a traced request goes to the logs endpoint with its protocol and headers, carries the
+ * request's trace and span ids, its severity and its structured fields; the traces keep theirs.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startOtlpReceiver, type OtlpReceiver } from '../harness/otlp-receiver';
+import { runFixture, VARIANTS } from '../harness/fixture';
+
+let a: OtlpReceiver;
+let b: OtlpReceiver;
+beforeEach(async () => {
+  [a, b] = await Promise.all([startOtlpReceiver(), startOtlpReceiver()]);
+});
+afterEach(async () => {
+  await Promise.all([a.close(), b.close()]);
+});
+
+const paths = (rx: OtlpReceiver): string[] => [...new Set(rx.requests().map((r) => r.path))].sort();
+
+describe.each(VARIANTS)('log record export (%s)', (ext) => {
+  it('LOGS_ endpoint, protocol and headers apply to logs only; records are correlated', async () => {
+    const r = await runFixture({
+      fixture: `core/logging.${ext}`,
+      endpoint: a.url,
+      env: {
+        OTEL_LOGS_EXPORTER: 'otlp',
+        OTEL_BLRP_SCHEDULE_DELAY: '20',
+        OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: `${b.url}/v1/logs`,
+        OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'x-logs=l1',
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-traces=t1',
+      },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(paths(a)).toEqual(['/v1/traces']);
+    expect(paths(b)).toEqual(['/v1/logs']);
+    for (const q of b.requests()) {
+      expect(q.transport).toBe('http/json');
+      expect(q.headers['x-logs']).toBe('l1');
+      expect(q.headers['x-traces']).toBeUndefined();
+    }
+    expect(a.requests().every((q) => q.headers['x-logs'] === undefined)).toBe(true);
+
+    const rec = b.logs().find((l) => l.body === 'order handled');
+    expect(
+      rec,
+      JSON.stringify(b.logs(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+    ).toBeDefined();
+    expect(rec!.severityNumber).toBe(9); // INFO
+    expect(rec!.severityText).toBe('info');
+    expect(rec!.attributes.order).toBe(42);
+    // Made inside the request's handler: it points at the SERVER span the traces receiver got.
+    const server = a.spans().find((s) => s.kind === 'SERVER')!;
+    expect(rec!.traceId).toBe(server.traceId);
+    expect(rec!.spanId).toBe(server.spanId);
+  });
+
+  it('OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT bounds log records, not spans', async () => {
+    const r = await runFixture({
+      fixture: `core/logging.${ext}`,
+      endpoint: a.url,
+      env: { OTEL_LOGS_EXPORTER: 'otlp', OTEL_BLRP_SCHEDULE_DELAY: '20', OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: '0' },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const rec = a.logs().find((l) => l.body === 'order handled');
+    expect(rec).toBeDefined();
+    expect(rec!.attributes).toEqual({});
+    const server = a.spans().find((s) => s.kind === 'SERVER')!;
+    expect(Object.keys(server.attributes).length).toBeGreaterThan(3);
+  });
+});
