@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/env';
+import { loadConfig as loadWithFiles } from '../../src/config/index';
+import * as files from '../../src/config/file';
 
 const dir = mkdtempSync(join(tmpdir(), 'signal-config-'));
 const file = (name: string): string => {
@@ -133,5 +135,59 @@ describe('metric and log record variables', () => {
     expect(c.spanLimits).toMatchObject({ eventCountLimit: 128, linkCountLimit: 128 });
     const own = loadConfig({ OTEL_ATTRIBUTE_COUNT_LIMIT: '7', OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: '3', OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: '4' });
     expect(own.spanLimits).toMatchObject({ attributePerEventCountLimit: 3, attributePerLinkCountLimit: 4 });
+  });
+});
+
+describe('OTEL_CONFIG_FILE: the meter and logger providers', () => {
+  it('map their exporters, readers, batching and limits onto the same settings', () => {
+    const path = join(dir, 'signals.yaml');
+    writeFileSync(
+      path,
+      `file_format: "1.1"
+meter_provider:
+  readers:
+    - periodic:
+        interval: 5000
+        timeout: 4000
+        exporter:
+          otlp_http:
+            endpoint: http://m:4318/v1/metrics
+            encoding: json
+            compression: gzip
+            timeout: 1500
+            temporality_preference: low_memory
+            headers:
+              - name: x-m
+                value: "1"
+logger_provider:
+  processors:
+    - batch:
+        schedule_delay: 100
+        max_queue_size: 50
+        exporter:
+          otlp_grpc:
+            endpoint: http://l:4317
+  limits:
+    attribute_count_limit: 9
+`,
+    );
+    // The file support from source (in dist/ it is its own bundle).
+    const c = loadWithFiles({ OTEL_CONFIG_FILE: path }, () => files);
+    expect(c.warnings).toEqual([]);
+    expect(c.metricsExporters).toEqual(['otlp']);
+    expect(c.signals.metricsOtlp).toMatchObject({
+      endpoint: 'http://m:4318/v1/metrics',
+      protocol: 'http/json',
+      compression: 'gzip',
+      timeoutMs: 1500,
+      headers: { 'x-m': '1' },
+    });
+    expect(c.signals).toMatchObject({ metricIntervalMs: 5000, metricTimeoutMs: 4000, temporality: 'lowmemory' });
+    expect(c.logsExporters).toEqual(['otlp']);
+    expect(c.signals.logsOtlp).toMatchObject({ endpoint: 'http://l:4317', protocol: 'grpc' });
+    expect(c.signals.blrp).toMatchObject({ scheduleDelayMs: 100, maxQueueSize: 50 });
+    expect(c.signals.logLimits.attributeCountLimit).toBe(9);
+    // The traces were not configured by the file: none of this reaches them.
+    expect(c.otlp).toMatchObject({ protocol: 'http/protobuf', compression: 'none', headers: {} });
   });
 });
