@@ -130,9 +130,11 @@ describe.each(VARIANTS)('metrics export settings (%s)', (ext) => {
     expect(said, r.stderr).toHaveLength(1);
     expect(said[0]).toContain('HTTP 404');
     expect(r.stderr).not.toContain('could not export metrics');
-    // Asked once, then never again.
     await new Promise((resolve) => jaegerLike.close(resolve));
-    expect(asked).toBe(1);
+    // Asked once; an export already on its way when the answer came (a periodic one beside the exit
+    // flush) may make it two. Without the stop it is one every 20 ms of the run (about 50).
+    expect(asked).toBeGreaterThanOrEqual(1);
+    expect(asked).toBeLessThanOrEqual(2);
     expect(a.spans().length).toBeGreaterThanOrEqual(180);
   });
 
