@@ -108,6 +108,12 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
       ),
     });
     if (!logs.setGlobalLoggerProvider(lp)) log.warn('another OpenTelemetry SDK registered a global logger provider first; OTEL_LOGS_EXPORTER is ignored');
+    else {
+      // @opentelemetry/winston-transport (what instrumentation-winston sends through) still asks the
+      // older @opentelemetry/api-logs package, whose global is a slot of its own: the same provider goes there too.
+      const { logs: apiLogs } = require('@opentelemetry/api-logs') as typeof import('@opentelemetry/api-logs');
+      apiLogs.setGlobalLoggerProvider(lp as unknown as Parameters<typeof apiLogs.setGlobalLoggerProvider>[0]);
+    }
     parts.push(lp);
   }
   return {

@@ -38,9 +38,13 @@ let logsType: Promise<PbType> | undefined;
 export function logsRequestType(): Promise<PbType> {
   return (logsType ??= (async () => {
     const req = createRequire(import.meta.url);
-    const protobuf = req('protobufjs') as { Root: new () => { loadSync(p: string): { lookupType(n: string): PbType } } };
+    type Reflected = PbType & { toObject(m: object): object };
+    const protobuf = req('protobufjs') as { Root: new () => { loadSync(p: string): { lookupType(n: string): Reflected } } };
     const dir = join(dirname(req.resolve('dd-trace/package.json')), 'packages/dd-trace/src/opentelemetry/otlp');
-    return new protobuf.Root().loadSync(join(dir, 'logs_service.proto')).lookupType('opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest');
+    const T = new protobuf.Root().loadSync(join(dir, 'logs_service.proto')).lookupType('opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest');
+    // A reflected type's messages carry every field's default on their prototype (an AnyValue holding
+    // an int would also show stringValue ''): toObject keeps only the fields that were sent.
+    return { decode: (buf: Uint8Array) => T.toObject(T.decode(buf)) };
   })());
 }
 

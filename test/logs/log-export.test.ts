@@ -69,4 +69,24 @@ describe.each(VARIANTS)('log record export (%s)', (ext) => {
     const server = a.spans().find((s) => s.kind === 'SERVER')!;
     expect(Object.keys(server.attributes).length).toBeGreaterThan(3);
   });
+
+  it('winston records are sent (through @opentelemetry/winston-transport) with severity, fields and ids', async () => {
+    const r = await runFixture({
+      fixture: `logs/winston-send.${ext}`,
+      endpoint: a.url,
+      env: { OTEL_LOGS_EXPORTER: 'otlp', OTEL_BLRP_SCHEDULE_DELAY: '20' },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('winston-transport is not available');
+    const rec = a.logs().find((l) => l.body === 'order failed');
+    expect(rec).toBeDefined();
+    expect(rec!.severityNumber).toBe(13); // WARN
+    expect(rec!.severityText).toBe('warn');
+    expect(rec!.attributes.order).toBe(7);
+    const server = a.spans().find((s) => s.kind === 'SERVER')!;
+    expect(rec!.traceId).toBe(server.traceId);
+    expect(rec!.spanId).toBe(server.spanId);
+    // The app's own line still goes to stdout, correlated.
+    expect(JSON.parse(r.stdout.trim().split('\n')[0]!)).toMatchObject({ message: 'order failed', trace_id: server.traceId });
+  });
 });
