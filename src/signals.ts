@@ -18,6 +18,7 @@ import { OtlpHttpLogExporter, OtlpHttpMetricExporter, SignalReport, reported, te
 import { describeUrl, readTls } from './exporters/transport';
 import type { AgentLog } from './log';
 import { startRuntimeMetrics } from './metrics/runtime';
+import { LogRedactingProcessor } from './logs-redact';
 import { AGENT_VERSION } from './version';
 
 export interface SignalsHandle {
@@ -96,16 +97,20 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
     const lp = new LoggerProvider({
       resource,
       logRecordLimits: cfg.signals.logLimits,
-      processors: cfg.logsExporters.map(
-        (n) =>
-          new BatchLogRecordProcessor({
-            exporter: keep(logExporter(n, cfg, log)),
-            scheduledDelayMillis: b.scheduleDelayMs,
-            exportTimeoutMillis: b.exportTimeoutMs,
-            maxQueueSize: b.maxQueueSize,
-            maxExportBatchSize: b.maxExportBatchSize,
-          }),
-      ),
+      // Redaction first: the batch processors keep the record as it is when they see it.
+      processors: [
+        new LogRedactingProcessor(),
+        ...cfg.logsExporters.map(
+          (n) =>
+            new BatchLogRecordProcessor({
+              exporter: keep(logExporter(n, cfg, log)),
+              scheduledDelayMillis: b.scheduleDelayMs,
+              exportTimeoutMillis: b.exportTimeoutMs,
+              maxQueueSize: b.maxQueueSize,
+              maxExportBatchSize: b.maxExportBatchSize,
+            }),
+        ),
+      ],
     });
     if (!logs.setGlobalLoggerProvider(lp)) log.warn('another OpenTelemetry SDK registered a global logger provider first; OTEL_LOGS_EXPORTER is ignored');
     else {

@@ -89,4 +89,27 @@ describe.each(VARIANTS)('log record export (%s)', (ext) => {
     // The app's own line still goes to stdout, correlated.
     expect(JSON.parse(r.stdout.trim().split('\n')[0]!)).toMatchObject({ message: 'order failed', trace_id: server.traceId });
   });
+
+  it('an error logged with its own credentials exports its type, message and stack, not the credentials', async () => {
+    const r = await runFixture({
+      fixture: `logs/error-secrets.${ext}`,
+      endpoint: a.url,
+      env: { OTEL_LOGS_EXPORTER: 'otlp', OTEL_BLRP_SCHEDULE_DELAY: '20' },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const recs = a.logs();
+    expect(recs.map((l) => l.body).sort()).toEqual(['pino failed', 'upstream refused', 'winston failed']);
+    for (const rec of recs) {
+      expect(rec.attributes['exception.message']).toBe('upstream refused');
+      expect(String(rec.attributes['exception.stacktrace'])).toContain('Error: upstream refused');
+      const wire = JSON.stringify(rec.attributes);
+      expect(wire).not.toContain('s3cret-token');
+      expect(wire).not.toContain('hunter2');
+    }
+    // What is not a credential stays: the spread error's config, minus its authorization header.
+    const spread = recs.find((l) => l.body === 'upstream refused')!;
+    expect(spread.attributes.config).toEqual({ url: '/orders', headers: { authorization: 'REDACTED', accept: 'json' } });
+    expect(spread.attributes.password).toBe('REDACTED');
+    expect(recs.find((l) => l.body === 'pino failed')!.attributes.order).toBe(1);
+  });
 });
