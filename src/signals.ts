@@ -11,7 +11,7 @@
 // instrumentations look for the global logger provider.
 import { logs, metrics } from '@opentelemetry/api';
 import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import { BatchLogRecordProcessor, ConsoleLogRecordExporter, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { BatchLogRecordProcessor, ConsoleLogRecordExporter, LoggerProvider, type LogRecordExporter, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { Resource } from '@opentelemetry/resources';
 import type { AgentConfig, OtlpConfig } from './env';
 import { OtlpHttpLogExporter, OtlpHttpMetricExporter, SignalReport, reported, temporalitySelector } from './exporters/otlp-signal';
@@ -26,7 +26,18 @@ export interface SignalsHandle {
   forceFlush(): Promise<void>;
   /** The loop drained: one last export of everything, each bounded by OTEL_AGENT_FLUSH_TIMEOUT. */
   exitFlush(): Promise<void>;
+  /** Log records still waiting in the batch processors (for the exit flush of exit.ts). */
+  pending(): number;
+  /** process.exit() or a signal: the waiting log records, sent synchronously (metrics cannot be: the SDK collects asynchronously). */
+  flushSync(timeoutMs: number): void;
 }
+
+/** The batch processor's queue (sdk-logs 3.x keeps it in `_finishedLogRecords`); taken at exit, when nothing else will send it. */
+type Queued = { _finishedLogRecords?: ReadableLogRecord[] };
+const queued = (p: BatchLogRecordProcessor): ReadableLogRecord[] | undefined => {
+  const q = (p as unknown as Queued)._finishedLogRecords;
+  return Array.isArray(q) ? q : undefined;
+};
 
 interface Exiting {
   exit?(): void;
@@ -70,6 +81,7 @@ function logExporter(name: string, cfg: AgentConfig, log: AgentLog): LogRecordEx
 export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog): SignalsHandle {
   const parts: { shutdown(): Promise<void>; forceFlush(): Promise<void> }[] = [];
   const exporters: Exiting[] = [];
+  const atExit: { processor: BatchLogRecordProcessor; exporter: OtlpHttpLogExporter }[] = [];
   const keep = <E extends object>(e: E): E => (exporters.push(e as Exiting), e);
   if (cfg.metricsExporters.length) {
     const readers = cfg.metricsExporters.map(
@@ -100,16 +112,18 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
       // Redaction first: the batch processors keep the record as it is when they see it.
       processors: [
         new LogRedactingProcessor(),
-        ...cfg.logsExporters.map(
-          (n) =>
-            new BatchLogRecordProcessor({
-              exporter: keep(logExporter(n, cfg, log)),
-              scheduledDelayMillis: b.scheduleDelayMs,
-              exportTimeoutMillis: b.exportTimeoutMs,
-              maxQueueSize: b.maxQueueSize,
-              maxExportBatchSize: b.maxExportBatchSize,
-            }),
-        ),
+        ...cfg.logsExporters.map((n) => {
+          const exporter = keep(logExporter(n, cfg, log));
+          const processor = new BatchLogRecordProcessor({
+            exporter,
+            scheduledDelayMillis: b.scheduleDelayMs,
+            exportTimeoutMillis: b.exportTimeoutMs,
+            maxQueueSize: b.maxQueueSize,
+            maxExportBatchSize: b.maxExportBatchSize,
+          });
+          if (exporter instanceof OtlpHttpLogExporter) atExit.push({ processor, exporter });
+          return processor;
+        }),
       ],
     });
     if (!logs.setGlobalLoggerProvider(lp)) log.warn('another OpenTelemetry SDK registered a global logger provider first; OTEL_LOGS_EXPORTER is ignored');
@@ -127,6 +141,16 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
     },
     forceFlush: async () => {
       await Promise.all(parts.map((p) => p.forceFlush().catch(() => undefined)));
+    },
+    pending: () => atExit.reduce((n, x) => n + (queued(x.processor)?.length ?? 0), 0),
+    flushSync: (timeoutMs) => {
+      const deadline = Date.now() + timeoutMs;
+      for (const x of atExit) {
+        const q = queued(x.processor);
+        if (!q?.length) continue;
+        const records = q.splice(0, q.length);
+        x.exporter.exportSync(records, Math.max(1, deadline - Date.now()));
+      }
     },
     exitFlush: async () => {
       for (const e of exporters) e.exit?.();

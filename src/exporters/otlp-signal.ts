@@ -19,6 +19,7 @@ import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-lo
 import type { OtlpConfig } from '../env';
 import type { AgentLog } from '../log';
 import { HttpSender, describeUrl, readTls } from './transport';
+import { sendSync } from './sync-send';
 
 export type Temporality = 'cumulative' | 'delta' | 'lowmemory';
 
@@ -125,6 +126,23 @@ class HttpSignalSender<T> {
     );
   }
 
+  /** At process exit ('exit' allows only synchronous work): one blocking send, through the exit-time sender of sync-send.ts. */
+  sendSync(data: T, timeoutMs: number): void {
+    if (this.report.stopped) return;
+    try {
+      const body = this.serializer.serializeRequest(data);
+      if (!body) return;
+      const t = this.last.target;
+      const headers: Record<string, string> = { ...t.headers, 'content-type': t.contentType };
+      if (t.compression === 'gzip') headers['content-encoding'] = 'gzip';
+      const o = sendSync({ kind: 'http', url: t.url, headers, body: this.last.prepare(body), ...t.tls }, timeoutMs);
+      if (o.ok) this.report.ok();
+      else this.report.failed(o.error ?? 'unknown error');
+    } catch (e) {
+      this.report.failed(e instanceof Error ? e.message : String(e));
+    }
+  }
+
   close(): Promise<void> {
     this.sender.close();
     this.last.close();
@@ -179,6 +197,10 @@ export class OtlpHttpLogExporter implements LogRecordExporter {
 
   export(records: ReadableLogRecord[], done: (r: ExportResult) => void): void {
     this.out.send(records, done);
+  }
+
+  exportSync(records: ReadableLogRecord[], timeoutMs: number): void {
+    this.out.sendSync(records, timeoutMs);
   }
 
   forceFlush(): Promise<void> {

@@ -112,4 +112,17 @@ describe.each(VARIANTS)('log record export (%s)', (ext) => {
     expect(spread.attributes.password).toBe('REDACTED');
     expect(recs.find((l) => l.body === 'pino failed')!.attributes.order).toBe(1);
   });
+
+  it.each(['exit', 'sigterm'])('a record logged just before the process ends (%s) arrives', async (how) => {
+    const r = await runFixture({
+      fixture: `logs/exit-now.${ext}`,
+      endpoint: a.url,
+      // A long batch delay: only the exit flush can deliver the record.
+      env: { EXIT_HOW: how, OTEL_LOGS_EXPORTER: 'otlp', OTEL_BLRP_SCHEDULE_DELAY: '60000' },
+    });
+    // The process ends as it would without the agent.
+    if (how === 'exit') expect(r.code, r.stderr).toBe(3);
+    else expect(r.signal, r.stderr).toBe('SIGTERM');
+    expect(a.logs().map((l) => [l.body, l.attributes.how])).toEqual([['last words', how]]);
+  });
 });
