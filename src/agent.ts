@@ -43,7 +43,7 @@ export interface AgentHandle {
 }
 
 /** Signals and correlations that are not module loads: no lazy-loader entry can trigger them. */
-function startOptionalSignals(cfg: AgentConfig, resource: Resource, log: AgentLog): void {
+function startOptionalSignals(cfg: AgentConfig, resource: Resource, log: AgentLog): import('./signals').SignalsHandle | undefined {
   // console is a global, not a module load, so no table entry can trigger it.
   if (cfg.agent.logCorrelation.includes('console')) {
     try {
@@ -55,12 +55,14 @@ function startOptionalSignals(cfg: AgentConfig, resource: Resource, log: AgentLo
   if (cfg.metricsExporters.length || cfg.logsExporters.length) {
     try {
       const signals = (require(`${__dirname}/signals.cjs`) as typeof import('./signals')).startSignals(cfg, resource, log);
-      // Metric and log exporters are asynchronous: give them one bounded chance when the loop drains.
-      process.once('beforeExit', () => void signals.forceFlush());
+      // Metric and log exporters are asynchronous: give them one chance when the loop drains, bounded by OTEL_AGENT_FLUSH_TIMEOUT.
+      process.once('beforeExit', () => void signals.exitFlush());
+      return signals;
     } catch (e) {
       log.warn(`OTEL_METRICS_EXPORTER/OTEL_LOGS_EXPORTER: the pipeline could not be set up (${(e as Error).message}); traces are unaffected`);
     }
   }
+  return undefined;
 }
 
 function lostSummary(stats: PipelineStats): string | undefined {
@@ -90,7 +92,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
 
   const { stats, resource, exporters, batches, provider, openSpans, sampler } = buildPipeline(cfg, log, (e) => report.wrapExporter(e));
   registerGlobals(cfg, provider, (msg) => report.conflict(msg));
-  startOptionalSignals(cfg, resource, log);
+  const signals = startOptionalSignals(cfg, resource, log);
 
   let loader: LazyLoader | undefined;
   let esm: 'sync' | 'async' | 'off' = 'off';
@@ -130,10 +132,16 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   };
   installExitHandling(
     {
-      pending: () => batches.reduce((n, b) => n + b.pending(), 0),
+      pending: () => batches.reduce((n, b) => n + b.pending(), 0) + (signals?.pending() ?? 0),
       flushSync: (ms) => {
         const deadline = Date.now() + ms;
         for (const b of batches) b.flushSync(Math.max(1, deadline - Date.now()));
+        // Log records waiting in their batch processors go the same way (signals.ts); one failing cannot stop the other.
+        try {
+          signals?.flushSync(Math.max(1, deadline - Date.now()));
+        } catch {
+          // counted and reported by the logs exporter
+        }
       },
       openSpans,
       flush,

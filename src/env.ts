@@ -49,7 +49,17 @@ export interface AgentConfig {
   resourceDetectors: readonly string[];
   metricsExporters: readonly string[];
   logsExporters: readonly string[];
-  signals: { metricsEndpoint: string; logsEndpoint: string; metricIntervalMs: number };
+  signals: {
+    /** Set when OTEL_METRICS_EXPORTER names `otlp`: the metrics' own OTLP settings (OTEL_EXPORTER_OTLP_METRICS_*, else the general ones). */
+    metricsOtlp?: Readonly<OtlpConfig>;
+    /** Same for logs (OTEL_EXPORTER_OTLP_LOGS_*). */
+    logsOtlp?: Readonly<OtlpConfig>;
+    metricIntervalMs: number;
+    metricTimeoutMs: number;
+    temporality: 'cumulative' | 'delta' | 'lowmemory';
+    blrp: { scheduleDelayMs: number; exportTimeoutMs: number; maxQueueSize: number; maxExportBatchSize: number };
+    logLimits: { attributeValueLengthLimit: number; attributeCountLimit: number };
+  };
   agent: {
     logCorrelation: readonly string[];
     queueHooks: string;

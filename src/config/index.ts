@@ -13,6 +13,8 @@ import { SPEC } from './spec';
 
 const VAR_NAMES: readonly string[] = SPEC.map((s) => s.name);
 
+type Signal = 'TRACES' | 'METRICS' | 'LOGS';
+
 /**
  * `files` reads OTEL_CONFIG_FILE: by default the bundle dist/config-file.cjs (the YAML parser is only
  * loaded when a file is named); the unit tests hand in src/config/file directly.
@@ -23,10 +25,9 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
   const v = r.readAll();
   if (file) r.warnings.unshift(...file.warnings);
 
-  const protocol = v.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL;
   const base = v.OTEL_EXPORTER_OTLP_ENDPOINT;
   // A signal-specific URL is used as is; otherwise the signal's path goes on the base URL (gRPC: the base URL itself).
-  const signalUrl = (specific: string | undefined, path: string): string => {
+  const signalUrl = (specific: string | undefined, path: string, protocol: OtlpConfig['protocol']): string => {
     if (specific) return specific;
     if (protocol === 'grpc') return base ?? 'http://localhost:4317';
     return (base ?? 'http://localhost:4318').replace(/\/+$/, '') + path;
@@ -34,7 +35,12 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
 
   // An entry Node (or grpc-js) refuses to send would make every export throw for the life of the
   // process: it is dropped here with one warning naming it (never its value, often a secret).
-  const exportHeaders = (name: 'OTEL_EXPORTER_OTLP_HEADERS' | 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'): Record<string, string> => {
+  const checked = new Map<string, Record<string, string>>();
+  const exportHeaders = (name: `OTEL_EXPORTER_OTLP_${'' | `${Signal}_`}HEADERS`, protocol: OtlpConfig['protocol']): Record<string, string> => {
+    // The general headers are checked once per protocol, however many signals use them: one warning, not three.
+    const key = `${name} ${protocol}`;
+    const seen = checked.get(key);
+    if (seen) return seen;
     const all = { ...v[name] };
     const bad: string[] = [];
     for (const [k, value] of Object.entries(all)) {
@@ -45,19 +51,28 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
     }
     if (bad.length)
       r.warn(name, '', `has ${bad.length > 1 ? 'entries' : 'an entry'} that cannot be sent as a header (${bad.join('; ')})`, 'the other entries', true);
+    checked.set(key, all);
     return all;
   };
 
-  const otlp: OtlpConfig = Object.freeze({
-    endpoint: signalUrl(v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, '/v1/traces'),
-    protocol,
-    headers: Object.freeze({ ...exportHeaders('OTEL_EXPORTER_OTLP_HEADERS'), ...exportHeaders('OTEL_EXPORTER_OTLP_TRACES_HEADERS') }),
-    timeoutMs: v.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
-    compression: v.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
-    certificate: v.OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
-    clientKey: v.OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
-    clientCertificate: v.OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
-  });
+  // Each signal's OTLP settings: its own variables, else the general ones (never another signal's).
+  const otlpFor = (sig: Signal, path: string): OtlpConfig => {
+    const protocol = v[`OTEL_EXPORTER_OTLP_${sig}_PROTOCOL`];
+    return Object.freeze({
+      endpoint: signalUrl(v[`OTEL_EXPORTER_OTLP_${sig}_ENDPOINT`], path, protocol),
+      protocol,
+      headers: Object.freeze({ ...exportHeaders('OTEL_EXPORTER_OTLP_HEADERS', protocol), ...exportHeaders(`OTEL_EXPORTER_OTLP_${sig}_HEADERS`, protocol) }),
+      timeoutMs: v[`OTEL_EXPORTER_OTLP_${sig}_TIMEOUT`],
+      compression: v[`OTEL_EXPORTER_OTLP_${sig}_COMPRESSION`],
+      certificate: v[`OTEL_EXPORTER_OTLP_${sig}_CERTIFICATE`],
+      clientKey: v[`OTEL_EXPORTER_OTLP_${sig}_CLIENT_KEY`],
+      clientCertificate: v[`OTEL_EXPORTER_OTLP_${sig}_CLIENT_CERTIFICATE`],
+    });
+  };
+  const otlp = otlpFor('TRACES', '/v1/traces');
+  // Only the signals that export over OTLP are assembled: their header warnings would otherwise be said for nothing.
+  const metricsOtlp = v.OTEL_METRICS_EXPORTER.includes('otlp') ? otlpFor('METRICS', '/v1/metrics') : undefined;
+  const logsOtlp = v.OTEL_LOGS_EXPORTER.includes('otlp') ? otlpFor('LOGS', '/v1/logs') : undefined;
 
   const maxQueueSize = v.OTEL_BSP_MAX_QUEUE_SIZE;
   let maxExportBatchSize = v.OTEL_BSP_MAX_EXPORT_BATCH_SIZE;
@@ -100,9 +115,22 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
     metricsExporters: Object.freeze(v.OTEL_METRICS_EXPORTER),
     logsExporters: Object.freeze(v.OTEL_LOGS_EXPORTER),
     signals: Object.freeze({
-      metricsEndpoint: signalUrl(v.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, '/v1/metrics'),
-      logsEndpoint: signalUrl(v.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, '/v1/logs'),
+      metricsOtlp,
+      logsOtlp,
       metricIntervalMs: v.OTEL_METRIC_EXPORT_INTERVAL,
+      // The SDK requires the timeout to fit in the interval.
+      metricTimeoutMs: Math.min(v.OTEL_METRIC_EXPORT_TIMEOUT, v.OTEL_METRIC_EXPORT_INTERVAL),
+      temporality: v.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+      blrp: Object.freeze({
+        scheduleDelayMs: v.OTEL_BLRP_SCHEDULE_DELAY,
+        exportTimeoutMs: v.OTEL_BLRP_EXPORT_TIMEOUT,
+        maxQueueSize: v.OTEL_BLRP_MAX_QUEUE_SIZE,
+        maxExportBatchSize: Math.min(v.OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, v.OTEL_BLRP_MAX_QUEUE_SIZE),
+      }),
+      logLimits: Object.freeze({
+        attributeValueLengthLimit: v.OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+        attributeCountLimit: v.OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT,
+      }),
     }),
     agent: Object.freeze({
       logCorrelation: Object.freeze(v.OTEL_AGENT_LOG_CORRELATION),

@@ -61,6 +61,55 @@ const QUERY_NAME = /^(?=.*[a-z])[a-z_$*][a-z0-9_.$*[\]-]*$/;
 // Generic over the name so that each entry keeps its literal name (src/config/read.ts types values by it).
 const limit = <N extends string>(name: N, doc: string, inherits?: string) =>
   ({ name, kind: 'int', default: 128, min: 0, max: COUNT_MAX, doc, ...(inherits ? { inherits } : {}) }) as const;
+/**
+ * The per-signal OTLP settings of metrics or logs. Each falls back to the general
+ * OTEL_EXPORTER_OTLP_* variable, never to the traces' one (the specification's rule:
+ * a traces-only setting must not change where metrics or logs go).
+ */
+const signalOtlp = <S extends 'METRICS' | 'LOGS'>(s: S, what: string, exporterVar: string) =>
+  [
+    {
+      name: `OTEL_EXPORTER_OTLP_${s}_ENDPOINT`,
+      kind: 'url',
+      docDefault: `(OTEL_EXPORTER_OTLP_ENDPOINT + /v1/${what})`,
+      doc: `Full ${what} URL, used as is (only with ${exporterVar}=otlp).`,
+    },
+    {
+      name: `OTEL_EXPORTER_OTLP_${s}_PROTOCOL`,
+      kind: 'enum',
+      allowed: OTLP_PROTOCOLS,
+      default: 'http/protobuf',
+      inherits: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+      doc: `Protocol for ${what} only.`,
+    },
+    // Not `inherits`: merged over the general ones in src/config/index.ts, like the traces' headers.
+    { name: `OTEL_EXPORTER_OTLP_${s}_HEADERS`, kind: 'pairs', secret: true, doc: `Headers for ${what} only, merged over the general ones.` },
+    {
+      name: `OTEL_EXPORTER_OTLP_${s}_TIMEOUT`,
+      kind: 'int',
+      default: 10000,
+      min: 1,
+      max: 600_000,
+      inherits: 'OTEL_EXPORTER_OTLP_TIMEOUT',
+      doc: `Timeout for ${what} only.`,
+    },
+    {
+      name: `OTEL_EXPORTER_OTLP_${s}_COMPRESSION`,
+      kind: 'enum',
+      allowed: COMPRESSIONS,
+      default: 'none',
+      inherits: 'OTEL_EXPORTER_OTLP_COMPRESSION',
+      doc: `Compression for ${what} only.`,
+    },
+    { name: `OTEL_EXPORTER_OTLP_${s}_CERTIFICATE`, kind: 'file', inherits: 'OTEL_EXPORTER_OTLP_CERTIFICATE', doc: `CA file for ${what} only.` },
+    { name: `OTEL_EXPORTER_OTLP_${s}_CLIENT_KEY`, kind: 'file', inherits: 'OTEL_EXPORTER_OTLP_CLIENT_KEY', doc: `Client key for ${what} only.` },
+    {
+      name: `OTEL_EXPORTER_OTLP_${s}_CLIENT_CERTIFICATE`,
+      kind: 'file',
+      inherits: 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE',
+      doc: `Client certificate for ${what} only.`,
+    },
+  ] as const;
 const captureHeaders = <N extends string>(name: N, doc: string) => ({ name, kind: 'names', pattern: HEADER_NAME, what: 'header name', doc }) as const;
 
 export const SPEC = [
@@ -205,8 +254,8 @@ export const SPEC = [
   limit('OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'Same, for span attributes.', 'OTEL_ATTRIBUTE_COUNT_LIMIT'),
   limit('OTEL_SPAN_EVENT_COUNT_LIMIT', 'Most events per span.'),
   limit('OTEL_SPAN_LINK_COUNT_LIMIT', 'Most links per span.'),
-  limit('OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 'Most attributes per event.'),
-  limit('OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', 'Most attributes per link.'),
+  limit('OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 'Most attributes per event.', 'OTEL_ATTRIBUTE_COUNT_LIMIT'),
+  limit('OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', 'Most attributes per link.', 'OTEL_ATTRIBUTE_COUNT_LIMIT'),
   {
     name: 'OTEL_NODE_ENABLED_INSTRUMENTATIONS',
     kind: 'list',
@@ -244,19 +293,52 @@ export const SPEC = [
     default: [],
     doc: 'Logs pipeline only when this names `otlp` or `console`: pino/winston/bunyan records are then also sent as OTLP logs.',
   },
-  {
-    name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
-    kind: 'url',
-    docDefault: '(OTEL_EXPORTER_OTLP_ENDPOINT + /v1/metrics)',
-    doc: 'Full metrics URL, used as is (only with OTEL_METRICS_EXPORTER=otlp).',
-  },
-  {
-    name: 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT',
-    kind: 'url',
-    docDefault: '(OTEL_EXPORTER_OTLP_ENDPOINT + /v1/logs)',
-    doc: 'Full logs URL, used as is (only with OTEL_LOGS_EXPORTER=otlp).',
-  },
+  ...signalOtlp('METRICS', 'metrics', 'OTEL_METRICS_EXPORTER'),
+  ...signalOtlp('LOGS', 'logs', 'OTEL_LOGS_EXPORTER'),
   { name: 'OTEL_METRIC_EXPORT_INTERVAL', kind: 'int', default: 60000, min: 1, max: MS_HOUR, doc: 'Milliseconds between metric exports.' },
+  {
+    name: 'OTEL_METRIC_EXPORT_TIMEOUT',
+    kind: 'int',
+    default: 30000,
+    min: 1,
+    max: MS_HOUR,
+    doc: 'Milliseconds one metric export may take (at most the interval).',
+  },
+  {
+    name: 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
+    kind: 'enum',
+    allowed: ['cumulative', 'delta', 'lowmemory'],
+    default: 'cumulative',
+    doc: '`cumulative` (every point since start), `delta` (counters and histograms since the last export), `lowmemory` (delta for synchronous counters and histograms only).',
+  },
+  { name: 'OTEL_BLRP_SCHEDULE_DELAY', kind: 'int', default: 1000, min: 0, max: MS_HOUR, doc: 'Milliseconds between log record batch exports.' },
+  { name: 'OTEL_BLRP_EXPORT_TIMEOUT', kind: 'int', default: 30000, min: 1, max: MS_HOUR, doc: 'Milliseconds one log batch export may take.' },
+  {
+    name: 'OTEL_BLRP_MAX_QUEUE_SIZE',
+    kind: 'int',
+    default: 2048,
+    min: 1,
+    max: COUNT_MAX,
+    doc: 'Log records held while waiting for export; beyond it records are dropped.',
+  },
+  {
+    name: 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE',
+    kind: 'int',
+    default: 512,
+    min: 1,
+    max: COUNT_MAX,
+    doc: 'Log records per export request (at most the queue size).',
+  },
+  {
+    name: 'OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+    kind: 'int',
+    default: Number.POSITIVE_INFINITY,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    inherits: 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+    doc: 'Longest string attribute value kept on a log record.',
+  },
+  limit('OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT', 'Most attributes per log record.', 'OTEL_ATTRIBUTE_COUNT_LIMIT'),
   captureHeaders(
     'OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST',
     'Comma list of request header names recorded on SERVER spans as `http.request.header.<name>`.',

@@ -14,6 +14,8 @@ export interface RecvMetricPoint {
   type: 'gauge' | 'sum' | 'histogram' | 'exponentialHistogram' | 'summary';
   /** sum: monotonic counter or up-down counter. */
   monotonic?: boolean;
+  /** sum and histogram points: what the exporter chose (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE). */
+  temporality?: 'delta' | 'cumulative';
   attributes: Record<string, unknown>;
   /** gauge and sum points. */
   value?: number;
@@ -59,6 +61,10 @@ export function toMetricPoints(req: Raw, d: Decoders): RecvMetricPoint[] {
         for (const p of (m[type].dataPoints ?? []) as Raw[]) {
           const point: RecvMetricPoint = { ...base, type, attributes: d.attrs(p.attributes), exemplars: exemplars(p, d), timeNs: d.toBig(p.timeUnixNano) };
           if (type === 'sum') point.monotonic = Boolean(m.sum.isMonotonic);
+          const t = m[type].aggregationTemporality;
+          // 1 and 2 are the proto enum; OTLP/JSON may also spell them out.
+          if (t === 1 || t === 'AGGREGATION_TEMPORALITY_DELTA') point.temporality = 'delta';
+          else if (t === 2 || t === 'AGGREGATION_TEMPORALITY_CUMULATIVE') point.temporality = 'cumulative';
           if (type === 'gauge' || type === 'sum') point.value = pointValue(p, d);
           else {
             point.count = num(p.count, d);

@@ -14,8 +14,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { toMetricPoints, type RecvMetricPoint } from './otlp-metrics';
+import { logsRequestType, toLogRecords, type RecvLogRecord } from './otlp-logs';
 
 export type { RecvMetricPoint } from './otlp-metrics';
+export type { RecvLogRecord } from './otlp-logs';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -57,6 +59,8 @@ export interface OtlpReceiver {
   spans(): RecvSpan[];
   /** Metric data points received over OTLP/HTTP (one record per point). */
   metrics(): RecvMetricPoint[];
+  /** Log records received over OTLP/HTTP (see otlp-logs.ts). */
+  logs(): RecvLogRecord[];
   requests(): ReceivedRequest[];
   waitForSpans(pred: number | ((spans: RecvSpan[]) => boolean), timeoutMs?: number): Promise<RecvSpan[]>;
   clear(): void;
@@ -217,7 +221,9 @@ function describeRequests(reqs: ReceivedRequest[]): string {
 
 export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise<OtlpReceiver> {
   const { TraceReq, TraceRes, MetricsReq } = await loadProtoTypes();
+  const LogsReq = await logsRequestType();
   let points: RecvMetricPoint[] = [];
+  let logRecords: RecvLogRecord[] = [];
   const EMPTY_RESPONSE = Buffer.from(TraceRes.encode({}).finish()); // an empty message is zero bytes
   let received: RecvSpan[] = [];
   let reqs: ReceivedRequest[] = [];
@@ -275,6 +281,9 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise
       } else if (signal === 'metrics') {
         const m = transport === 'http/json' ? camelKeys(JSON.parse(raw.toString('utf8'))) : MetricsReq.decode(raw);
         if (behavior === 'ok') points.push(...toMetricPoints(m, { attrs, toBig, idHex }));
+      } else if (signal === 'logs') {
+        const l = transport === 'http/json' ? camelKeys(JSON.parse(raw.toString('utf8'))) : LogsReq.decode(raw);
+        if (behavior === 'ok') logRecords.push(...toLogRecords(l, { attrs, toBig, idHex }));
       }
     } catch (e) {
       return plain(res, 400, `cannot decode OTLP ${transport} payload: ${(e as Error).message}`);
@@ -373,10 +382,12 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise
     grpcUrl: `http://127.0.0.1:${grpcPort}`,
     spans: () => received.slice(),
     metrics: () => points.slice(),
+    logs: () => logRecords.slice(),
     requests: () => reqs.slice(),
     clear() {
       received = [];
       points = [];
+      logRecords = [];
       reqs = [];
     },
     setBehavior(b) {

@@ -114,26 +114,26 @@ export function mapModel(parsed: Parsed, file: string): Mapped {
     chosen.push('otlp');
     const prefix = `OTEL_EXPORTER_OTLP_${signal}`;
     const c = isObj(cfg) ? cfg : {};
-    if (signal === 'TRACES') set(`${prefix}_PROTOCOL`, kind === 'otlp_grpc' ? 'grpc' : c.encoding === 'json' ? 'http/json' : 'http/protobuf', p);
-    const traces = signal === 'TRACES';
-    const only = traces ? undefined : unsupported(`${signal.toLowerCase()} export takes the traces' settings here`);
+    // Every signal has its own OTLP settings (OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_*).
+    set(`${prefix}_PROTOCOL`, kind === 'otlp_grpc' ? 'grpc' : c.encoding === 'json' ? 'http/json' : 'http/protobuf', p);
     object(cfg, p, {
       endpoint: scalar(`${prefix}_ENDPOINT`),
-      encoding: traces ? () => undefined : only!,
-      compression: only ?? scalar(`${prefix}_COMPRESSION`),
-      timeout: only ?? scalar(`${prefix}_TIMEOUT`, 'number'),
-      headers: only ?? ((h, hp) => set(`${prefix}_HEADERS`, pairs(h, isObj(cfg) ? (cfg.headers_list ?? null) : null, hp), hp)),
-      headers_list: only ?? ((h, hp) => (isObj(cfg) && cfg.headers !== undefined ? undefined : set(`${prefix}_HEADERS`, pairs(null, h, hp), hp))),
-      tls:
-        only ??
-        ((t, tp) =>
-          object(t, tp, {
-            ca_file: scalar(`${prefix}_CERTIFICATE`),
-            key_file: scalar(`${prefix}_CLIENT_KEY`),
-            cert_file: scalar(`${prefix}_CLIENT_CERTIFICATE`),
-            insecure: () => undefined,
-          })),
-      temporality_preference: unsupported('cumulative only'),
+      encoding: () => undefined,
+      compression: scalar(`${prefix}_COMPRESSION`),
+      timeout: scalar(`${prefix}_TIMEOUT`, 'number'),
+      headers: (h, hp) => set(`${prefix}_HEADERS`, pairs(h, isObj(cfg) ? (cfg.headers_list ?? null) : null, hp), hp),
+      headers_list: (h, hp) => (isObj(cfg) && cfg.headers !== undefined ? undefined : set(`${prefix}_HEADERS`, pairs(null, h, hp), hp)),
+      tls: (t, tp) =>
+        object(t, tp, {
+          ca_file: scalar(`${prefix}_CERTIFICATE`),
+          key_file: scalar(`${prefix}_CLIENT_KEY`),
+          cert_file: scalar(`${prefix}_CLIENT_CERTIFICATE`),
+          insecure: () => undefined,
+        }),
+      temporality_preference:
+        signal === 'METRICS'
+          ? (t, tp) => (typeof t === 'string' ? set('OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE', t.replace('_', ''), tp) : scalar('')(t, tp))
+          : unsupported('metrics only'),
       default_histogram_aggregation: unsupported('explicit buckets only'),
     });
   };
@@ -239,9 +239,12 @@ export function mapModel(parsed: Parsed, file: string): Mapped {
             max_export_batch_size: scalar('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'number'),
           }
         : kind === 'batch'
-          ? Object.fromEntries(
-              ['schedule_delay', 'export_timeout', 'max_queue_size', 'max_export_batch_size'].map((k) => [k, unsupported('log batching is fixed')]),
-            )
+          ? {
+              schedule_delay: scalar('OTEL_BLRP_SCHEDULE_DELAY', 'number'),
+              export_timeout: scalar('OTEL_BLRP_EXPORT_TIMEOUT', 'number'),
+              max_queue_size: scalar('OTEL_BLRP_MAX_QUEUE_SIZE', 'number'),
+              max_export_batch_size: scalar('OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', 'number'),
+            }
           : {};
     object(cfg, p, { ...settings, exporter: exporter(signal, chosen) });
   };
@@ -353,7 +356,7 @@ export function mapModel(parsed: Parsed, file: string): Mapped {
             if (e[0] !== 'periodic') return warn(`${ip}.${e[0]}`, 'is not supported by this agent (periodic readers only); ignored');
             object(e[1], `${ip}.periodic`, {
               interval: scalar('OTEL_METRIC_EXPORT_INTERVAL', 'number'),
-              timeout: unsupported('the export timeout is the traces exporter timeout'),
+              timeout: scalar('OTEL_METRIC_EXPORT_TIMEOUT', 'number'),
               exporter: exporter('METRICS', chosen),
               cardinality_limits: unsupported('the SDK default applies'),
               producers: unsupported('no extra metric producers'),
@@ -369,7 +372,11 @@ export function mapModel(parsed: Parsed, file: string): Mapped {
       const chosen: string[] = [];
       object(v, p, {
         processors: (l, lp) => list(l, lp, batch('BLRP', 'LOGS', chosen)),
-        limits: unsupported('log record limits are fixed'),
+        limits: (l, lp) =>
+          object(l, lp, {
+            attribute_value_length_limit: scalar('OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'number'),
+            attribute_count_limit: scalar('OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT', 'number'),
+          }),
         'logger_configurator/development': unsupported('loggers cannot be configured one by one'),
       });
       exporters('OTEL_LOGS_EXPORTER', chosen, `${p}.processors`);
