@@ -70,7 +70,8 @@ describe.each(Object.keys(VERSIONS).flatMap((major) => VARIANTS.map((ext) => [ma
 
     expect(one(gql, 'query').attributes).toEqual({ 'graphql.operation.type': 'query', 'graphql.document': 'query { user(id: ?) { name } }' });
     expect(one(gql, 'mutation AddUser').attributes['graphql.document']).toBe('mutation AddUser { addUser(name: ?, age: ?) { id } }');
-    for (const marker of ['alice', 'acme', 'bob', '42']) expect(leaks(gql, marker), marker).toEqual([]);
+    // A literal no stack line or column number can contain (an age of 42 matched `agent.cjs:4230`).
+    for (const marker of ['alice', 'acme', 'bob', '97531']) expect(leaks(gql, marker), marker).toEqual([]);
   });
 
   it('records parse errors, validation errors and resolver errors on the operation span', async () => {
