@@ -72,14 +72,15 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import { clientSpanName, errorType, methodForName, serverSpanName } from '../http-naming';
+import { clientSpanName, errorType, serverSpanName } from '../http-naming';
 import { redactQuery, redactUrlLike } from '../../redact';
 import { AGENT_VERSION } from '../../version';
 import type { PropagatorName } from '../../env';
 import { readableHeaders } from '../../propagation/readable-headers';
 import { contextStore } from './context-store';
 import { noteThrow } from './sync-throw';
-import { serverError, serverRoute } from './server-route';
+import { serverError } from './server-route';
+import { matchedRoute, serverName } from './server-name';
 import { GuessedNames } from './guessed-names';
 import { emitUpgrade, type UpgradeHost } from './upgrade';
 import { bareAddress, captureHeaders, forwarded, normalMethod, parseHost, readHeaders, splitHost } from './header-parts';
@@ -416,8 +417,8 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
         if (ex.done || !ex.span) return;
         ex.done = true;
         const span = ex.span;
-        const route = matchedRoute(serverRoute(ex.req), status);
-        span.updateName(this.serverName(ex, route, status));
+        const route = matchedRoute(ex.req, undefined, status);
+        span.updateName(serverName((ex.req as httpT.IncomingMessage).method, route, status, ex.guess, this.guessed));
         if (route !== undefined) span.setAttribute(ATTR_HTTP_ROUTE, route);
         if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
         if (status !== undefined && status >= 500) {
@@ -534,9 +535,9 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     if (err === undefined && (status === undefined || status >= 500)) err = serverError(ex.req);
     const failure = err !== undefined ? errorType(err) : status !== undefined && status >= 500 ? String(status) : undefined;
     const span = ex.span;
-    const route = matchedRoute(serverRoute(ex.req) ?? (span ? routeSetOn(span) : undefined), status);
+    const route = matchedRoute(ex.req, span, status);
     if (span) {
-      span.updateName(this.serverName(ex, route, status));
+      span.updateName(serverName((ex.req as httpT.IncomingMessage).method, route, status, ex.guess, this.guessed));
       if (route !== undefined) span.setAttribute(ATTR_HTTP_ROUTE, route);
       if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
       if (failure !== undefined) {
@@ -560,17 +561,6 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
       if (v) a[ATTR_NETWORK_PROTOCOL_VERSION] = v;
       h.record((performance.now() - ex.t0) / 1000, a);
     }
-  }
-
-  /**
-   * `{method} {route}` when a framework (or the app, on the span) told the route; `{method}` for a
-   * request no route matched (404, 405), so probes never mint names; else the bounded path guess.
-   */
-  private serverName(ex: Exchange, route: string | undefined, status: number | undefined): string {
-    const method = (ex.req as httpT.IncomingMessage).method;
-    if (route !== undefined) return `${methodForName(method)} ${route}`;
-    if (status === 404 || status === 405 || ex.guess === undefined) return methodForName(method);
-    return this.guessed.name(method, ex.guess);
   }
 
   /**
@@ -742,25 +732,6 @@ function ruleAttributes(req: httpT.IncomingMessage, method: string): Attributes 
   const host = req.headers.host;
   if (host) a[ATTR_SERVER_ADDRESS] = splitHost(host).address;
   return a;
-}
-
-/** A template that ends in a wildcard: `*`, `/*splat`, `/api*path` (Express 5, Nest), `/(.*)` (Koa), `/{any*}` (Hapi). */
-const CATCH_ALL = /(?:\*[A-Za-z_$][\w$]*|\*|\(\.\*\)|\{[^}]*\*\})$/;
-
-/**
- * The route a request matched, for its name and http.route. A catch-all route that answers 404 is how
- * frameworks answer a request no route matched (NestJS registers `{prefix}*path` for its 404s): that is
- * an unmatched request, named by its method alone. A catch-all that answers anything else (an SPA's
- * `app.get('*')`) is a route like any other.
- */
-function matchedRoute(route: string | undefined, status: number | undefined): string | undefined {
-  return route !== undefined && status === 404 && CATCH_ALL.test(route) ? undefined : route;
-}
-
-/** http.route the app or a framework (Next.js does) set on the SERVER span itself. */
-function routeSetOn(span: Span): string | undefined {
-  const r = (span as { attributes?: Attributes }).attributes?.[ATTR_HTTP_ROUTE];
-  return typeof r === 'string' && r.length > 0 ? r : undefined;
 }
 
 function withEarlyHeaders(args: ArrayLike<unknown>, ctx: Context): ArrayLike<unknown> {

@@ -28,10 +28,11 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import { clientSpanName, errorType, methodForName, serverSpanName } from '../http-naming';
+import { clientSpanName, errorType, serverSpanName } from '../http-naming';
 import { redactQuery, redactUrlLike } from '../../redact';
 import { bareAddress, captureHeaders, forwarded, normalMethod, parseHost, splitHost } from '../http/header-parts';
-import { serverError, serverRoute } from '../http/server-route';
+import { serverError } from '../http/server-route';
+import { matchedRoute, serverName } from '../http/server-name';
 import type { GuessedNames } from '../http/guessed-names';
 
 export interface Capture {
@@ -109,12 +110,6 @@ export function describeServer(span: Span, ex: H2Exchange, headers: h2T.Incoming
   if (names?.length) captureHeaders(span, 'request', names, (n) => headers[n]);
 }
 
-/** http.route the app or a framework set on the SERVER span itself. */
-function routeSetOn(span: Span): string | undefined {
-  const r = (span as { attributes?: Attributes }).attributes?.[ATTR_HTTP_ROUTE];
-  return typeof r === 'string' && r.length > 0 ? r : undefined;
-}
-
 /** Ends a SERVER span the way endServer() of the http instrumentation does: route, status, error rules and names. */
 export function endServer(ex: H2Exchange, err: unknown, guessed: GuessedNames, names: readonly string[] | undefined): void {
   if (ex.done) return;
@@ -126,10 +121,8 @@ export function endServer(ex: H2Exchange, err: unknown, guessed: GuessedNames, n
   if (err === undefined && (status === undefined || status >= 500)) err = serverError(slots);
   const failure = err !== undefined ? errorType(err) : status !== undefined && status >= 500 ? String(status) : undefined;
   const span = ex.span;
-  const route = serverRoute(slots) ?? routeSetOn(span);
-  if (route !== undefined) span.updateName(`${methodForName(ex.method)} ${route}`);
-  else if (status === 404 || status === 405 || ex.guess === undefined) span.updateName(methodForName(ex.method));
-  else span.updateName(guessed.name(ex.method, ex.guess));
+  const route = matchedRoute(slots, span, status);
+  span.updateName(serverName(ex.method, route, status, ex.guess, guessed));
   if (route !== undefined) span.setAttribute(ATTR_HTTP_ROUTE, route);
   if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
   if (failure !== undefined) {
