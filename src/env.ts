@@ -92,7 +92,12 @@ export interface AgentConfig {
     captureClientResponseHeaders: readonly string[];
   };
   /** Sampling rules (src/sampling/rules.ts): the probe set, then the configuration file's rules, first match wins. */
-  sampling: { dropProbes: boolean; rules: readonly SamplingRuleSpec[] };
+  sampling: {
+    dropProbes: boolean;
+    rules: readonly SamplingRuleSpec[];
+    /** Local tail mode (src/sampling/tail.ts); undefined when off. */
+    tail?: { latencyMs: number; maxSpans: number; maxSpansPerTrace: number };
+  };
   /** The propagation carriers found in the environment at startup (`TRACEPARENT`, ...), by normalised name. */
   envCarrier: Readonly<Record<string, string>>;
   /** For `doctor` and diagnostics: where each variable's value came from. */

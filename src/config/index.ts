@@ -154,7 +154,17 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
       captureClientRequestHeaders: v.OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST,
       captureClientResponseHeaders: v.OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE,
     }),
-    sampling: Object.freeze({ dropProbes: v.OTEL_AGENT_DROP_PROBES, rules: Object.freeze(file?.samplingRules ?? []) }),
+    sampling: Object.freeze({
+      dropProbes: v.OTEL_AGENT_DROP_PROBES,
+      rules: Object.freeze(file?.samplingRules ?? []),
+      tail: v.OTEL_AGENT_TAIL_SAMPLING
+        ? Object.freeze({
+            latencyMs: v.OTEL_AGENT_TAIL_LATENCY_THRESHOLD,
+            maxSpans: v.OTEL_AGENT_TAIL_MAX_SPANS,
+            maxSpansPerTrace: Math.min(v.OTEL_AGENT_TAIL_MAX_SPANS_PER_TRACE, v.OTEL_AGENT_TAIL_MAX_SPANS),
+          })
+        : undefined,
+    }),
     envCarrier: envCarrier(env),
     sources: Object.freeze(r.sources),
     warnings: Object.freeze([...r.warnings]),

@@ -406,6 +406,10 @@ const AGENT_KEYS: Record<string, string> = {
   enable_in_workers: 'OTEL_AGENT_ENABLE_IN_WORKERS',
   env_context: 'OTEL_AGENT_ENV_CONTEXT',
   esm_hooks: 'OTEL_AGENT_ESM_HOOKS',
+  tail_sampling: 'OTEL_AGENT_TAIL_SAMPLING',
+  tail_latency_threshold: 'OTEL_AGENT_TAIL_LATENCY_THRESHOLD',
+  tail_max_spans: 'OTEL_AGENT_TAIL_MAX_SPANS',
+  tail_max_spans_per_trace: 'OTEL_AGENT_TAIL_MAX_SPANS_PER_TRACE',
 };
 
 const listText = (v: Data): string | undefined =>
