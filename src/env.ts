@@ -5,6 +5,7 @@
  * touches `process.env`); see src/config/index.ts.
  */
 import type { SamplingRuleSpec } from './sampling/rules';
+import type { RouteCaptureSpec } from './instrumentations/http/route-capture';
 
 export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
@@ -90,6 +91,9 @@ export interface AgentConfig {
     captureServerResponseHeaders: readonly string[];
     captureClientRequestHeaders: readonly string[];
     captureClientResponseHeaders: readonly string[];
+    /** Header capture per route, from the configuration file only (instrumentations/http/route-capture.ts). */
+    serverRoutes: readonly RouteCaptureSpec[];
+    clientRoutes: readonly RouteCaptureSpec[];
   };
   /** Sampling rules (src/sampling/rules.ts): the probe set, then the configuration file's rules, first match wins. */
   sampling: {
