@@ -143,7 +143,8 @@ export function mapModel(parsed: Parsed, file: string): Mapped {
         signal === 'METRICS'
           ? (t, tp) => (typeof t === 'string' ? set('OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE', t.replace('_', ''), tp) : scalar('')(t, tp))
           : unsupported('metrics only'),
-      default_histogram_aggregation: unsupported('explicit buckets only'),
+      // Explicit buckets are what the agent does: saying so is not a problem.
+      default_histogram_aggregation: (h, hp) => (h === null || h === 'explicit_bucket_histogram' ? undefined : unsupported('explicit buckets only')(h, hp)),
     });
   };
 
@@ -351,6 +352,7 @@ export function mapModel(parsed: Parsed, file: string): Mapped {
             link_count_limit: scalar('OTEL_SPAN_LINK_COUNT_LIMIT', 'number'),
             event_attribute_count_limit: scalar('OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 'number'),
             link_attribute_count_limit: scalar('OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', 'number'),
+            attribute_value_depth_limit: unsupported('attribute values are not nested'),
           }),
         sampler,
         'tracer_configurator/development': unsupported('tracers cannot be configured one by one'),
@@ -387,6 +389,7 @@ export function mapModel(parsed: Parsed, file: string): Mapped {
           object(l, lp, {
             attribute_value_length_limit: scalar('OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'number'),
             attribute_count_limit: scalar('OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT', 'number'),
+            attribute_value_depth_limit: unsupported('attribute values are not nested'),
           }),
         'logger_configurator/development': unsupported('loggers cannot be configured one by one'),
       });
@@ -446,6 +449,8 @@ function instrumentation(v: Data, path: string, k: Kit): HttpRoutes | undefined 
     general: (g, gp) =>
       k.object(g, gp, {
         http: (h, hp) => k.object(h, hp, { client: side('CLIENT'), server: side('SERVER') }),
+        stability_opt_in_list: (x, xp) =>
+          x !== null && k.warn(xp, 'is not supported by this agent (it emits the stable HTTP and database conventions only); ignored'),
       }),
     js: (j, jp) => {
       if (j === null || typeof j !== 'object' || Array.isArray(j)) return k.warn(jp, 'is not a mapping; ignored');
