@@ -152,6 +152,33 @@ describe('local tail mode bounds', () => {
     );
   });
 
+  it("OTEL_LOG_LEVEL=debug: the rules' and tail mode's counts are said while the app runs, before the exit summary", async () => {
+    const service = 'tail-debug';
+    const f = startFixture({
+      fixture: 'sampling/tail.cjs',
+      endpoint: rx.url,
+      env: { ...TAIL, DOWNSTREAM: down.url, OTEL_TRACES_SAMPLER_ARG: '0', OTEL_AGENT_DROP_PROBES: 'true', OTEL_LOG_LEVEL: 'debug', OTEL_SERVICE_NAME: service },
+    });
+    const port = Number((await f.ready).split(' ')[1]);
+    await send(`http://127.0.0.1:${port}/healthz`);
+    await send(`http://127.0.0.1:${port}/fail`);
+    // The running line comes about a second after the first decisions.
+    await new Promise((r) => setTimeout(r, 2500));
+    await send(`http://127.0.0.1:${port}/quit`, { method: 'POST' });
+    const r = await f.result;
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n');
+    const running = lines.findIndex((l) =>
+      l.includes(
+        'debug: so far: sampling rules: probe /healthz: 1 dropped; tail sampling: 1 of 1 unsampled request(s) kept (1 error, 0 slow), 3 span(s) exported',
+      ),
+    );
+    expect(running, r.stderr).toBeGreaterThanOrEqual(0);
+    // At exit, at info: the final counts (the POST /quit recorded too, not kept).
+    const summary = lines.findIndex((l) => l.includes('sampling rules: probe /healthz: 1 dropped; tail sampling: 1 of 2 unsampled request(s) kept'));
+    expect(summary, r.stderr).toBeGreaterThan(running);
+  });
+
   it('off (the default): nothing unsampled is exported, no tail summary', async () => {
     const service = 'tail-off';
     const r = await run('cjs', { ...TAIL, OTEL_TRACES_SAMPLER_ARG: '0', OTEL_AGENT_TAIL_SAMPLING: 'false', OTEL_SERVICE_NAME: service }, ['/fail', '/slow']);
