@@ -50,6 +50,18 @@ export function allConfigs(sink, alts = {}) {
       args: agentArgs,
       env: agentEnv(sink.up, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }),
     },
+    // Local tail mode's cost (docs/sampling-rules.md#local-tail-mode), only run when named with --configs:
+    // the same 1% head sampling without and with it.
+    agent1x: {
+      label: 'this agent, parentbased_traceidratio 0.01',
+      args: agentArgs,
+      env: agentEnv(sink.up, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' }),
+    },
+    agentTail1: {
+      label: 'this agent, parentbased_traceidratio 0.01 + local tail mode',
+      args: agentArgs,
+      env: agentEnv(sink.up, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01', OTEL_AGENT_TAIL_SAMPLING: 'true' }),
+    },
     disabled: {
       label: 'this agent, OTEL_SDK_DISABLED=true',
       args: agentArgs,

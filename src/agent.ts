@@ -19,7 +19,6 @@ import { ENTRIES, enabledEntries } from './instrumentations/index';
 import type { LazyLoader } from './instrumentations/loader';
 import { ModuleWatcher } from './module-watcher';
 import { DoctorReportFile } from './doctor-report';
-import { RuleSampler } from './sampling/rules';
 import { buildPipeline } from './pipeline';
 import { registerGlobals } from './global-registration';
 import { installModuleHooks } from './module-hooks';
@@ -90,7 +89,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   report.watchSignals(__dirname);
   const watcher = new ModuleWatcher(cfg, log, report, off);
 
-  const { stats, resource, exporters, batches, provider, openSpans, sampler } = buildPipeline(cfg, log, (e) => report.wrapExporter(e));
+  const { stats, resource, exporters, batches, provider, openSpans, sampling } = buildPipeline(cfg, log, (e) => report.wrapExporter(e));
   registerGlobals(cfg, provider, (msg) => report.conflict(msg));
   const signals = startOptionalSignals(cfg, resource, log);
 
@@ -153,8 +152,8 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
         // Runs once, after the final flush: the doctor's report gets its final numbers here too.
         watcher.final();
         report.final(stats);
-        const rules = sampler instanceof RuleSampler ? sampler.counts() : undefined;
-        return [lostSummary(stats), rules].filter(Boolean).join('; ') || undefined;
+        sampling.stop();
+        return [lostSummary(stats), sampling.text()].filter(Boolean).join('; ') || undefined;
       },
     },
     cfg.agent.flushTimeoutMs,

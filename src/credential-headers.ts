@@ -10,6 +10,13 @@ export function warnCredentialHeaders(cfg: AgentConfig, log: AgentLog): void {
     ['OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE', cfg.http.captureServerResponseHeaders],
     ['OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST', cfg.http.captureClientRequestHeaders],
     ['OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE', cfg.http.captureClientResponseHeaders],
+    // Header capture per route (configuration file): each route's lists, named by their pattern.
+    ...cfg.http.serverRoutes.flatMap((r): [string, readonly string[]][] => [
+      [`the server route ${r.match} (configuration file)`, [...r.request, ...r.response]],
+    ]),
+    ...cfg.http.clientRoutes.flatMap((r): [string, readonly string[]][] => [
+      [`the client route ${r.match} (configuration file)`, [...r.request, ...r.response]],
+    ]),
   ];
   for (const [name, headers] of lists) {
     const risky = headers.filter((h) => CREDENTIAL_HEADERS.includes(h));

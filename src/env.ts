@@ -5,6 +5,7 @@
  * touches `process.env`); see src/config/index.ts.
  */
 import type { SamplingRuleSpec } from './sampling/rules';
+import type { RouteCaptureSpec } from './instrumentations/http/route-capture';
 
 export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
@@ -90,9 +91,17 @@ export interface AgentConfig {
     captureServerResponseHeaders: readonly string[];
     captureClientRequestHeaders: readonly string[];
     captureClientResponseHeaders: readonly string[];
+    /** Header capture per route, from the configuration file only (instrumentations/http/route-capture.ts). */
+    serverRoutes: readonly RouteCaptureSpec[];
+    clientRoutes: readonly RouteCaptureSpec[];
   };
   /** Sampling rules (src/sampling/rules.ts): the probe set, then the configuration file's rules, first match wins. */
-  sampling: { dropProbes: boolean; rules: readonly SamplingRuleSpec[] };
+  sampling: {
+    dropProbes: boolean;
+    rules: readonly SamplingRuleSpec[];
+    /** Local tail mode (src/sampling/tail.ts); undefined when off. */
+    tail?: { latencyMs: number; maxSpans: number; maxSpansPerTrace: number };
+  };
   /** The propagation carriers found in the environment at startup (`TRACEPARENT`, ...), by normalised name. */
   envCarrier: Readonly<Record<string, string>>;
   /** For `doctor` and diagnostics: where each variable's value came from. */

@@ -19,6 +19,8 @@ import { OpenSpanTree } from './exit-uncaught';
 import { PooledIdGenerator } from './ids';
 import { ConsistentParentBasedSampler, ConsistentRatioSampler } from './tracer/consistent-sampler';
 import { probeRules, RuleSampler } from './sampling/rules';
+import { TailProcessor, TailSampler } from './sampling/tail';
+import { SamplingReport } from './sampling/report';
 
 /** The configured sampler, behind the sampling rules when there are any (src/sampling/rules.ts). */
 export function buildSampler(cfg: AgentConfig): Sampler {
@@ -83,6 +85,8 @@ export interface Pipeline {
   openSpans: OpenSpanTree;
   /** The sampler in use: a RuleSampler counts what its rules decided, for the exit summary. */
   sampler: Sampler;
+  /** What the rules and the local tail mode decided (exit summary; at debug, while running). */
+  sampling: SamplingReport;
 }
 
 /** `wrapExporter` lets the doctor's report see what reaches each exporter. */
@@ -104,15 +108,20 @@ export function buildPipeline(cfg: AgentConfig, log: AgentLog, wrapExporter: (e:
   configureQueryRedaction(cfg.agent.redactQueryParams);
   // Open spans of this process, so an uncaught exception can end the request's spans with it (src/exit-uncaught.ts).
   const openSpans = new OpenSpanTree();
+  // Local tail mode (sampling/tail.ts): after redaction, so what it hands the batches is what they would have got.
+  const tail = cfg.sampling.tail ? new TailProcessor(cfg.sampling.tail, (span) => batches.forEach((b) => b.enqueue(span))) : undefined;
   const processors: SpanProcessor[] = guardProcessors(
-    [new CountingProcessor(stats), new RedactingProcessor(), openSpans, ...(open ? [open] : []), ...batches],
+    [new CountingProcessor(stats), new RedactingProcessor(), openSpans, ...(open ? [open] : []), ...(tail ? [tail] : []), ...batches],
     log,
     cfg.agent.testFaults,
   );
 
   const resource = buildResource(cfg);
   // Our own tracer (src/tracer.ts), not the SDK's: about half the SDK span's cost was its object and the garbage it makes.
-  const sampler = buildSampler(cfg);
+  const configured = buildSampler(cfg);
+  const sampler = tail ? new TailSampler(configured, tail) : configured;
+  const sampling = new SamplingReport(configured, tail);
+  sampling.startDebug(log);
   const provider = new AgentTracerProvider({
     resource,
     sampler,
@@ -121,5 +130,5 @@ export function buildPipeline(cfg: AgentConfig, log: AgentLog, wrapExporter: (e:
     idGenerator: new PooledIdGenerator(),
     envParent: envParent(cfg, buildPropagator(cfg.propagators)),
   });
-  return { stats, resource, exporters, batches, provider, openSpans, sampler };
+  return { stats, resource, exporters, batches, provider, openSpans, sampler, sampling };
 }

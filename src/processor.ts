@@ -88,7 +88,12 @@ export class BatchProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
-    if (this.closed || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0) this.enqueue(span);
+  }
+
+  /** Queues an ended span whatever its sampled flag: local tail mode (src/sampling/tail.ts) sends the unsampled spans it keeps here. */
+  enqueue(span: ReadableSpan): void {
+    if (this.closed) return;
     // Memory bound: the queue, plus one batch's worth in flight. A second export
     // in flight takes its room from the queue.
     if (this.queue.length >= this.opts.maxQueueSize || this.queue.length + this.inFlightSpans >= this.opts.maxQueueSize + this.opts.maxExportBatchSize) {

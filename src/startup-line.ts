@@ -45,6 +45,7 @@ export function startupLine(cfg: AgentConfig, f: StartupFacts): string {
     `@x/otel-agent ${AGENT_VERSION} on Node ${process.versions.node}: service "${f.serviceName}", ` +
     `${describeExporters(cfg, f.exporters)}, sampler ${cfg.sampler.name}` +
     (cfg.sampler.name.includes('ratio') ? `(${cfg.sampler.ratio})` : '') +
+    (cfg.sampling.tail ? ` + tail mode (errors${cfg.sampling.tail.latencyMs ? `, over ${cfg.sampling.tail.latencyMs} ms` : ''})` : '') +
     `, propagators ${cfg.propagators.join(',') || 'none'}, ${describeHooks(f.cjsHooks, f.esm, cfg)}, ` +
     `instrumentations ${f.enabled.length} of ${f.all.length} enabled` +
     (off.length ? ` (off: ${off.map((e) => e.name).join(', ')})` : '')

@@ -153,8 +153,20 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
       captureServerResponseHeaders: v.OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE,
       captureClientRequestHeaders: v.OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST,
       captureClientResponseHeaders: v.OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE,
+      serverRoutes: Object.freeze(file?.httpRoutes?.server ?? []),
+      clientRoutes: Object.freeze(file?.httpRoutes?.client ?? []),
     }),
-    sampling: Object.freeze({ dropProbes: v.OTEL_AGENT_DROP_PROBES, rules: Object.freeze(file?.samplingRules ?? []) }),
+    sampling: Object.freeze({
+      dropProbes: v.OTEL_AGENT_DROP_PROBES,
+      rules: Object.freeze(file?.samplingRules ?? []),
+      tail: v.OTEL_AGENT_TAIL_SAMPLING
+        ? Object.freeze({
+            latencyMs: v.OTEL_AGENT_TAIL_LATENCY_THRESHOLD,
+            maxSpans: v.OTEL_AGENT_TAIL_MAX_SPANS,
+            maxSpansPerTrace: Math.min(v.OTEL_AGENT_TAIL_MAX_SPANS_PER_TRACE, v.OTEL_AGENT_TAIL_MAX_SPANS),
+          })
+        : undefined,
+    }),
     envCarrier: envCarrier(env),
     sources: Object.freeze(r.sources),
     warnings: Object.freeze([...r.warnings]),
@@ -173,8 +185,9 @@ interface FromFile {
   warnings: string[];
   /** The one line saying which set variables the file made the agent ignore (info: that is the specified behaviour). */
   notices: string[];
-  /** What only a file can say: sampling rules. */
+  /** What only a file can say: sampling rules, header capture per route. */
   samplingRules?: import('../sampling/rules').SamplingRuleSpec[];
+  httpRoutes?: import('./file/model').HttpRoutes;
 }
 
 /**
@@ -197,7 +210,14 @@ function fromFile(env: Env, files: FileSupport): FromFile | undefined {
   own.OTEL_CONFIG_FILE = path;
   const ignored = VAR_NAMES.filter((n) => !INTERNAL.has(n) && n !== 'OTEL_CONFIG_FILE' && env[n] !== undefined && env[n]!.trim() !== '');
   const notices = ignored.length ? [`OTEL_CONFIG_FILE=${path} is in use, so these variables are ignored: ${ignored.join(', ')}`] : [];
-  return { env: Object.freeze(own), origin: result.mapped.origin, warnings: [...result.mapped.warnings], notices, samplingRules: result.mapped.samplingRules };
+  return {
+    env: Object.freeze(own),
+    origin: result.mapped.origin,
+    warnings: [...result.mapped.warnings],
+    notices,
+    samplingRules: result.mapped.samplingRules,
+    httpRoutes: result.mapped.httpRoutes,
+  };
 }
 
 type FileSupport = () => typeof import('./file');

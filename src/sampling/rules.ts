@@ -81,7 +81,10 @@ interface Compiled {
   dropped: number;
 }
 
-const DROP: SamplingResult = { decision: SamplingDecision.NOT_RECORD };
+const DROP: SamplingResult = Object.freeze({ decision: SamplingDecision.NOT_RECORD });
+
+/** A `drop` rule decided (not a ratio): local tail mode (tail.ts) records nothing for it. */
+export const isRuleDrop = (r: SamplingResult): boolean => r === DROP;
 
 export class RuleSampler implements Sampler {
   private readonly rules: Compiled[];
@@ -123,6 +126,13 @@ export class RuleSampler implements Sampler {
       return result;
     }
     return this.fallback.shouldSample(ctx, traceId, name, kind, attributes, links);
+  }
+
+  /** How many decisions the rules made so far (for noticing a change cheaply). */
+  decided(): number {
+    let n = 0;
+    for (const r of this.rules) n += r.kept + r.dropped;
+    return n;
   }
 
   /** `probe /health: 12 dropped; rule 1 (sample url.path=/checkout*): 40 kept`: only rules that decided something. */

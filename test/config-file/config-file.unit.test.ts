@@ -179,6 +179,38 @@ propagator:
     expect(cfg.warnings[0]).toMatch(/; using the environment variables instead$/);
   });
 
+  it('header capture per route: lower-cased, checked, warned about and left out when unusable', () => {
+    const p = file(`file_format: "1.1"
+tracer_provider:
+instrumentation/development:
+  js:
+    http:
+      enabled: true
+      server:
+        routes:
+          - path: /checkout*
+            request_captured_headers: [X-Cart-Id, "bad header"]
+            response_captured_headers: x-order-id
+          - request_captured_headers: [x-a]
+          - path: 7
+      client:
+        routes:
+          - url: https://payments.example.com/*
+            response_captured_headers: [x-request-id]
+        colour: blue
+`);
+    const cfg = loadConfig({ OTEL_CONFIG_FILE: p });
+    expect(cfg.http.serverRoutes).toEqual([{ match: '/checkout*', request: ['x-cart-id'], response: ['x-order-id'] }]);
+    expect(cfg.http.clientRoutes).toEqual([{ match: 'https://payments.example.com/*', request: [], response: ['x-request-id'] }]);
+    expect(cfg.disabledInstrumentations).toEqual([]);
+    expect(cfg.warnings).toEqual([
+      `${p}:10 instrumentation/development.js.http.server.routes[0].request_captured_headers "bad header" is not a header name; left out`,
+      `${p}:12 instrumentation/development.js.http.server.routes[1] has no path; ignored`,
+      `${p}:13 instrumentation/development.js.http.server.routes[2].path should be a pattern (\`*\` any run of characters); this route is ignored`,
+      `${p}:18 instrumentation/development.js.http.client.colour is not a key this agent reads here; ignored`,
+    ]);
+  });
+
   it('falls back to the environment when the file cannot be read', () => {
     const cfg = loadConfig({ OTEL_CONFIG_FILE: join(dir, 'missing.yaml'), OTEL_SERVICE_NAME: 'env-svc' });
     expect(cfg.serviceName).toBe('env-svc');

@@ -12,6 +12,8 @@
  */
 import type { Data, Parsed } from './parse';
 import type { RuleKind, SamplingRuleSpec } from '../../sampling/rules';
+import type { RouteCaptureSpec } from '../../instrumentations/http/route-capture';
+import { HEADER_NAME } from '../spec';
 
 export interface Mapped {
   /** Spec variable -> value, as an environment would have given it. */
@@ -21,6 +23,13 @@ export interface Mapped {
   warnings: string[];
   /** `tracer_provider.sampler.rule_based/development.rules` (sampling-rules.md). */
   samplingRules?: SamplingRuleSpec[];
+  /** `instrumentation/development.js.http.{server,client}.routes`: header capture per route (configuration-file.md). */
+  httpRoutes?: HttpRoutes;
+}
+
+export interface HttpRoutes {
+  server: RouteCaptureSpec[];
+  client: RouteCaptureSpec[];
 }
 
 type Obj = { [key: string]: Data };
@@ -134,7 +143,8 @@ export function mapModel(parsed: Parsed, file: string): Mapped {
         signal === 'METRICS'
           ? (t, tp) => (typeof t === 'string' ? set('OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE', t.replace('_', ''), tp) : scalar('')(t, tp))
           : unsupported('metrics only'),
-      default_histogram_aggregation: unsupported('explicit buckets only'),
+      // Explicit buckets are what the agent does: saying so is not a problem.
+      default_histogram_aggregation: (h, hp) => (h === null || h === 'explicit_bucket_histogram' ? undefined : unsupported('explicit buckets only')(h, hp)),
     });
   };
 
@@ -329,6 +339,8 @@ export function mapModel(parsed: Parsed, file: string): Mapped {
       set('OTEL_PROPAGATORS', names.length ? names.join(',') : 'none', p);
     },
     tracer_provider: (v, p) => {
+      // `tracer_provider:` with nothing under it is an absent one (set above), not a second say on the exporters.
+      if (v === null) return;
       const chosen: string[] = [];
       object(v, p, {
         processors: (l, lp) => list(l, lp, batch('BSP', 'TRACES', chosen)),
@@ -340,6 +352,7 @@ export function mapModel(parsed: Parsed, file: string): Mapped {
             link_count_limit: scalar('OTEL_SPAN_LINK_COUNT_LIMIT', 'number'),
             event_attribute_count_limit: scalar('OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 'number'),
             link_attribute_count_limit: scalar('OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', 'number'),
+            attribute_value_depth_limit: unsupported('attribute values are not nested'),
           }),
         sampler,
         'tracer_configurator/development': unsupported('tracers cannot be configured one by one'),
@@ -376,12 +389,16 @@ export function mapModel(parsed: Parsed, file: string): Mapped {
           object(l, lp, {
             attribute_value_length_limit: scalar('OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'number'),
             attribute_count_limit: scalar('OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT', 'number'),
+            attribute_value_depth_limit: unsupported('attribute values are not nested'),
           }),
         'logger_configurator/development': unsupported('loggers cannot be configured one by one'),
       });
       exporters('OTEL_LOGS_EXPORTER', chosen, `${p}.processors`);
     },
-    'instrumentation/development': (v, p) => instrumentation(v, p, { object, scalar, set, warn, list }),
+    'instrumentation/development': (v, p) => {
+      const routes = instrumentation(v, p, { object, scalar, set, warn, list });
+      if (routes) out.httpRoutes = routes;
+    },
   });
   return out;
 }
@@ -406,12 +423,16 @@ const AGENT_KEYS: Record<string, string> = {
   enable_in_workers: 'OTEL_AGENT_ENABLE_IN_WORKERS',
   env_context: 'OTEL_AGENT_ENV_CONTEXT',
   esm_hooks: 'OTEL_AGENT_ESM_HOOKS',
+  tail_sampling: 'OTEL_AGENT_TAIL_SAMPLING',
+  tail_latency_threshold: 'OTEL_AGENT_TAIL_LATENCY_THRESHOLD',
+  tail_max_spans: 'OTEL_AGENT_TAIL_MAX_SPANS',
+  tail_max_spans_per_trace: 'OTEL_AGENT_TAIL_MAX_SPANS_PER_TRACE',
 };
 
 const listText = (v: Data): string | undefined =>
   Array.isArray(v) && v.every((x) => typeof x === 'string') ? v.join(',') : typeof v === 'string' ? v : undefined;
 
-function instrumentation(v: Data, path: string, k: Kit): void {
+function instrumentation(v: Data, path: string, k: Kit): HttpRoutes | undefined {
   const headers = (name: string) => (h: Data, hp: string) => {
     const t = listText(h);
     if (t === undefined) return k.warn(hp, 'should be a list of header names; ignored');
@@ -423,10 +444,13 @@ function instrumentation(v: Data, path: string, k: Kit): void {
       response_captured_headers: headers(`OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_${dir}_RESPONSE`),
     });
   const disabled: string[] = [];
+  let routes: HttpRoutes | undefined;
   k.object(v, path, {
     general: (g, gp) =>
       k.object(g, gp, {
         http: (h, hp) => k.object(h, hp, { client: side('CLIENT'), server: side('SERVER') }),
+        stability_opt_in_list: (x, xp) =>
+          x !== null && k.warn(xp, 'is not supported by this agent (it emits the stable HTTP and database conventions only); ignored'),
       }),
     js: (j, jp) => {
       if (j === null || typeof j !== 'object' || Array.isArray(j)) return k.warn(jp, 'is not a mapping; ignored');
@@ -443,14 +467,62 @@ function instrumentation(v: Data, path: string, k: Kit): void {
           continue;
         }
         // Any other key names an instrumentation: `enabled: false` turns it off (the reader checks the name).
-        k.object(cfg, p, {
-          enabled: (e, ep) => {
-            if (typeof e !== 'boolean') return k.warn(ep, 'should be a boolean; ignored');
-            if (!e) disabled.push(name);
-          },
-        });
+        const enabled: Handler = (e, ep) => {
+          if (typeof e !== 'boolean') return k.warn(ep, 'should be a boolean; ignored');
+          if (!e) disabled.push(name);
+        };
+        if (name === 'http') {
+          routes ??= { server: [], client: [] };
+          const r = routes;
+          k.object(cfg, p, {
+            enabled,
+            server: (s, sp) => k.object(s, sp, { routes: (l, lp) => k.list(l, lp, (item, ip) => route(item, ip, 'path', r.server, k)) }),
+            client: (c, cp) => k.object(c, cp, { routes: (l, lp) => k.list(l, lp, (item, ip) => route(item, ip, 'url', r.client, k)) }),
+          });
+          continue;
+        }
+        k.object(cfg, p, { enabled });
       }
     },
   });
   if (disabled.length) k.set('OTEL_NODE_DISABLED_INSTRUMENTATIONS', disabled.join(','), `${path}.js`);
+  return routes && (routes.server.length || routes.client.length) ? routes : undefined;
+}
+
+/** One `{path|url, request_captured_headers, response_captured_headers}` entry; warned about and left out when unusable. */
+function route(v: Data, path: string, key: 'path' | 'url', into: RouteCaptureSpec[], k: Kit): void {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return k.warn(path, `should be a mapping with ${key} and header lists; ignored`);
+  let match: string | undefined;
+  let bad = false;
+  const lists: { request: string[]; response: string[] } = { request: [], response: [] };
+  const names =
+    (which: 'request' | 'response'): Handler =>
+    (h, hp) => {
+      const t = listText(h);
+      if (t === undefined) {
+        bad = true;
+        return k.warn(hp, 'should be a list of header names; this route is ignored');
+      }
+      for (const n of t
+        .split(',')
+        .map((x) => x.trim().toLowerCase())
+        .filter(Boolean)) {
+        if (HEADER_NAME.test(n)) lists[which].push(n);
+        else k.warn(hp, `${JSON.stringify(n)} is not a header name; left out`);
+      }
+    };
+  k.object(v, path, {
+    [key]: (m, mp) => {
+      if (typeof m === 'string' && m) match = m;
+      else {
+        bad = true;
+        k.warn(mp, 'should be a pattern (`*` any run of characters); this route is ignored');
+      }
+    },
+    request_captured_headers: names('request'),
+    response_captured_headers: names('response'),
+  });
+  if (bad) return;
+  if (match === undefined) return k.warn(path, `has no ${key}; ignored`);
+  into.push({ match, request: lists.request, response: lists.response });
 }

@@ -20,6 +20,8 @@ export const http: Definition = {
           serverResponse: cfg.http.captureServerResponseHeaders.map(lower),
           clientRequest: cfg.http.captureClientRequestHeaders.map(lower),
           clientResponse: cfg.http.captureClientResponseHeaders.map(lower),
+          serverRoutes: cfg.http.serverRoutes,
+          clientRoutes: cfg.http.clientRoutes,
         },
         metrics: cfg.metricsExporters.length > 0,
         testFault: cfg.agent.testFaults.includes('http-bookkeeping'),

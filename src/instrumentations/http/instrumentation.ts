@@ -84,15 +84,11 @@ import { matchedRoute, serverName } from './server-name';
 import { GuessedNames } from './guessed-names';
 import { emitUpgrade, type UpgradeHost } from './upgrade';
 import { bareAddress, captureHeaders, forwarded, normalMethod, parseHost, readHeaders, splitHost } from './header-parts';
+import { captureNames, type CaptureLists } from './route-capture';
 
 export interface HttpConfig extends InstrumentationConfig {
   /** Lower-case header names recorded as `http.request.header.<name>` / `http.response.header.<name>`. */
-  captureHeaders?: {
-    serverRequest?: readonly string[];
-    serverResponse?: readonly string[];
-    clientRequest?: readonly string[];
-    clientResponse?: readonly string[];
-  };
+  captureHeaders?: CaptureLists;
   /** Record the duration histograms (only worth their cost when a metrics exporter is set). */
   metrics?: boolean;
   /** OTEL_PROPAGATORS: a request carrying any header these can read is extracted. */
@@ -521,7 +517,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     const ua = headers['user-agent'];
     if (ua) a[ATTR_USER_AGENT_ORIGINAL] = ua;
     span.setAttributes(a);
-    const names = this.getConfig().captureHeaders?.serverRequest;
+    const names = captureNames(this.getConfig().captureHeaders, 'serverRequest', span);
     if (names?.length) captureHeaders(span, 'request', names, (n) => req.headers[n]);
   }
 
@@ -547,7 +543,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
           span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
         } else span.setStatus({ code: SpanStatusCode.ERROR });
       }
-      const names = this.getConfig().captureHeaders?.serverResponse;
+      const names = captureNames(this.getConfig().captureHeaders, 'serverResponse', span);
       if (names?.length) captureHeaders(span, 'response', names, (n) => res.getHeader(n));
       span.end();
     }
@@ -676,8 +672,10 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     span.setAttributes(a);
     const cfg = this.getConfig().captureHeaders;
     const r = ex.req as httpT.ClientRequest;
-    if (cfg?.clientRequest?.length) captureHeaders(span, 'request', cfg.clientRequest, (n) => r.getHeader(n));
-    if (cfg?.clientResponse?.length) captureHeaders(span, 'response', cfg.clientResponse, (n) => res.headers[n]);
+    const request = captureNames(cfg, 'clientRequest', span);
+    const response = captureNames(cfg, 'clientResponse', span);
+    if (request?.length) captureHeaders(span, 'request', request, (n) => r.getHeader(n));
+    if (response?.length) captureHeaders(span, 'response', response, (n) => res.headers[n]);
   }
 
   private endClient(ex: Exchange, err: unknown): void {
