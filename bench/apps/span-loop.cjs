@@ -8,6 +8,9 @@ const { writeSync } = require('node:fs');
 
 const N = Number(process.env.BENCH_SPANS || 1e6);
 const CHUNK = 1000;
+// BENCH_RATE (spans/s): pace the chunks to a sustained rate instead of as fast as possible,
+// to find the rate at which the export pipeline starts dropping.
+const RATE = Number(process.env.BENCH_RATE || 0);
 // dd-trace registers no OpenTelemetry provider unless asked: use its own API.
 const dd = globalThis[Symbol.for('dd-trace')] ? require('dd-trace') : undefined;
 const otel = api.trace.getTracer('bench', '1.0.0');
@@ -45,7 +48,12 @@ async function main() {
       span.end();
     }
     loopNs += process.hrtime.bigint() - l0;
-    await yieldNow();
+    if (RATE > 0) {
+      // Wait until this chunk's slot at the target rate (timers, as an app's own work would).
+      const due = Number(t0) / 1e6 + (end / RATE) * 1000;
+      const wait = due - Number(process.hrtime.bigint()) / 1e6;
+      await (wait > 1 ? new Promise((r) => setTimeout(r, wait)) : yieldNow());
+    } else await yieldNow();
   }
   await flush();
   const totalNs = process.hrtime.bigint() - t0;
