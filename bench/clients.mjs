@@ -3,7 +3,7 @@
 // that one instrumentation disabled: what the instrumentation itself costs a call.
 //
 //   node bench/clients.mjs [--clients=channels,fetch,ioredis,redis,redis4] [--rounds=N] [--calls=N]
-//                          [--configs=bare,off,offNo,on,onNo,...] [--alt=name:path/to/dist,...]
+//                          [--concurrency=N] [--configs=bare,off,offNo,on,onNo,...] [--alt=name:path/to/dist,...]
 //
 // Configurations: bare (no agent); off = agent, sampler always_off; on = agent,
 // always_on; offNo / onNo = the same with the client's instrumentation in
@@ -30,6 +30,7 @@ const opt = (name, def) =>
 const clients = opt('clients', 'fetch,ioredis,redis').split(',');
 const rounds = Number(opt('rounds', 3));
 const calls = Number(opt('calls', 5000));
+const concurrency = Number(opt('concurrency', 1));
 const alts = Object.fromEntries(
   opt('alt', '')
     .split(',')
@@ -71,7 +72,7 @@ async function once(cfg, client, upstreamPort) {
     process.execPath,
     [...cfg.args, join(BENCH, 'apps', client === 'channels' ? 'channel-loop.cjs' : 'client-loop.cjs'), client, String(upstreamPort)],
     {
-      env: baseEnv({ ...cfg.env, BENCH_CALLS: String(calls) }),
+      env: baseEnv({ ...cfg.env, BENCH_CALLS: String(calls), BENCH_CONCURRENCY: String(concurrency) }),
       cwd: ROOT,
       timeoutMs: 300_000,
     },
@@ -120,7 +121,9 @@ async function main() {
       );
     }
   }
-  process.stdout.write(`${lines.join('\n')}\n\nnode ${process.version}, ${calls} calls per run, ${rounds} round(s)\n`);
+  process.stdout.write(
+    `${lines.join('\n')}\n\nnode ${process.version}, ${calls} calls per batch (best of 3 batches per run; channels: of 5), ${concurrency} in flight, ${rounds} round(s)\n`,
+  );
 }
 
 main().catch((e) => {
