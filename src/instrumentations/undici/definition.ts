@@ -20,7 +20,7 @@ export const undici: Definition = {
     ),
   docs: {
     module: 'global `fetch`, `undici`',
-    versions: 'undici 6 and 7: Node 22 and 24 `fetch`, the `undici` package',
+    versions: 'undici 6, 7 (Node 22, 24 `fetch`); the `undici` package (8.x tested)',
     spans: 'CLIENT `GET http://host/path`',
     page: 'http.md',
   },
