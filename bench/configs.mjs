@@ -22,19 +22,22 @@ function agentEnv(endpoint, extra = {}) {
 const agentArgs = (esm) => (esm ? ['--import', '@x/otel-agent'] : ['--require', '@x/otel-agent']);
 
 /**
- * `alts` ({ name: distDir }) adds one configuration per other build of this
- * agent (`alt:<name>`), loaded from that dist/ with the same environment as
- * `agent`: for measuring a change before and after in one interleaved run.
+ * `alts` ({ name: distDir }) adds two configurations per other build of this
+ * agent, loaded from that dist/: `alt:<name>` with the same environment as
+ * `agent`, `alt:<name>Off` as `agentOff`: for measuring a change before and
+ * after in one interleaved run. The dist/ must sit inside this repository
+ * (its bundles resolve node_modules from there), e.g. .cache/dist-before.
  */
 export function allConfigs(sink, alts = {}) {
+  const altArgs = (dir) => (esm) => (esm ? ['--import', pathToFileURL(join(dir, 'register.mjs')).href] : ['--require', join(dir, 'register.cjs')]);
+  // alt:<name>Off: the same build with the sampler always_off (like agentOff).
   const altConfigs = Object.fromEntries(
-    Object.entries(alts).map(([name, dir]) => [
-      `alt:${name}`,
-      {
-        label: `this agent (${name} build), OTLP http/protobuf`,
-        args: (esm) => (esm ? ['--import', pathToFileURL(join(dir, 'register.mjs')).href] : ['--require', join(dir, 'register.cjs')]),
-        env: agentEnv(sink.up),
-      },
+    Object.entries(alts).flatMap(([name, dir]) => [
+      [`alt:${name}`, { label: `this agent (${name} build), OTLP http/protobuf`, args: altArgs(dir), env: agentEnv(sink.up) }],
+      [
+        `alt:${name}Off`,
+        { label: `this agent (${name} build), sampler always_off`, args: altArgs(dir), env: agentEnv(sink.up, { OTEL_TRACES_SAMPLER: 'always_off' }) },
+      ],
     ]),
   );
   return {

@@ -6,7 +6,7 @@
 //   node bench/run.mjs [--quick] [--only=startup,http,outage,span]
 //                      [--configs=bare,agent,...] [--rounds=N] [--duration=S]
 //                      [--outage-seconds=S] [--spans=N] [--connections=N] [--out=FILE]
-//                      [--apps=hello,outgoing,express-pg]   (the http section's apps)
+//                      [--apps=hello,outgoing,express-pg,fetch-redis]   (the http section's apps)
 //                      [--alt=name:path/to/other/dist,...]   (adds configurations alt:name)
 //                      [--from-json=bench/RESULTS.json]      (re-render a finished run)
 //
@@ -46,7 +46,8 @@ const O = {
   outageSeconds: Number(opt('outage-seconds', quick ? 6 : 60)),
   spans: Number(opt('spans', quick ? 100_000 : 1_000_000)),
   spanRounds: Number(opt('span-rounds', quick ? 1 : 3)),
-  // The http section's apps; express-pg needs PostgreSQL at 127.0.0.1:5432 (db test).
+  // The http section's apps; express-pg needs PostgreSQL at 127.0.0.1:5432 (db test), fetch-redis
+  // (a fetch, a node-redis GET and an ioredis GET per request) Redis at 127.0.0.1:6379.
   apps: String(opt('apps', 'hello,outgoing,express-pg')).split(',').filter(Boolean),
   out: opt('out', quick ? join(os.tmpdir(), 'otel-agent-bench-quick.md') : join(BENCH, 'RESULTS.md')),
 };
@@ -153,7 +154,9 @@ async function serverStats(p) {
 async function startServer(cfg, app, upstreamPort) {
   // express-pg: Express 5 + PostgreSQL, GET /users/:id runs one query (bench/apps/express-pg.cjs).
   const entry =
-    app === 'express-pg' ? [join(APPS, 'express-pg.cjs'), []] : [join(APPS, 'server.cjs'), app === 'outgoing' ? ['outgoing', String(upstreamPort)] : ['hello']];
+    app === 'express-pg'
+      ? [join(APPS, 'express-pg.cjs'), []]
+      : [join(APPS, 'server.cjs'), app === 'outgoing' || app === 'fetch-redis' ? [app, String(upstreamPort)] : ['hello']];
   const p = startProc(NODE, nodeArgs(cfg, false, entry[0], []).concat(entry[1]), {
     env: baseEnv(cfg.env),
     cwd: ROOT,
@@ -375,6 +378,13 @@ function startupSection(res, configs) {
   ].join('\n');
 }
 
+const APP_TITLES = {
+  hello: '"hello world"',
+  'express-pg': 'Express 5 + PostgreSQL, `GET /users/:id` runs one query and answers JSON',
+  outgoing: 'one outgoing HTTP call and one fs.readFile per request',
+  'fetch-redis': 'one fetch(), one node-redis GET and one ioredis GET per request',
+};
+
 function httpSection(res, configs) {
   const out = [];
   for (const [app, byCfg] of Object.entries(res)) {
@@ -412,7 +422,7 @@ function httpSection(res, configs) {
       ];
     });
     out.push(
-      `### HTTP server: ${app === 'hello' ? '"hello world"' : app === 'express-pg' ? 'Express 5 + PostgreSQL, `GET /users/:id` runs one query and answers JSON' : 'one outgoing HTTP call and one fs.readFile per request'}`,
+      `### HTTP server: ${APP_TITLES[app] ?? app}`,
       ``,
       `autocannon, ${O.connections} connections, ${O.warmup} s warm-up then ${O.duration} s measured, ${O.httpRounds} interleaved round(s). Latency percentiles are computed from every response at 10 µs resolution; CPU is the server process's user+system time over the measured part divided by the requests it served.`,
       ``,

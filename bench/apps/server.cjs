@@ -1,6 +1,8 @@
 // Server bench app, plain CommonJS with no tracing code.
 //   node server.cjs hello             answers "hello world"
 //   node server.cjs outgoing <port>   calls the upstream on <port> once and reads a file, then answers
+//   node server.cjs fetch-redis <port> fetch()es the upstream on <port>, then one GET through node-redis
+//                                      and one through ioredis (Redis on 127.0.0.1:6379), then answers
 // The bench drives it over stdin (so its own probes make no HTTP requests):
 //   "mark"  -> remember CPU time and request count now
 //   "stats" -> one JSON line: CPU µs and requests since mark, RSS, heap
@@ -36,14 +38,32 @@ function outgoing(req, res) {
     });
 }
 
+let redisClients;
+async function fetchRedis(req, res) {
+  try {
+    const up = await fetch(`http://127.0.0.1:${upstreamPort}/items/42`);
+    const body = await up.text();
+    const [a, b] = await Promise.all([redisClients.redis.get('bench:key'), redisClients.ioredis.get('bench:key')]);
+    served++;
+    res.setHeader('content-type', 'application/json');
+    res.end(`{"item":${body},"a":${JSON.stringify(a)},"b":${JSON.stringify(b)}}`);
+  } catch {
+    served++;
+    res.statusCode = 502;
+    res.end();
+  }
+}
+
 const server = http.createServer(
-  mode === 'outgoing'
-    ? outgoing
-    : (req, res) => {
-        served++;
-        res.setHeader('content-type', 'text/plain');
-        res.end('hello world');
-      },
+  mode === 'fetch-redis'
+    ? fetchRedis
+    : mode === 'outgoing'
+      ? outgoing
+      : (req, res) => {
+          served++;
+          res.setHeader('content-type', 'text/plain');
+          res.end('hello world');
+        },
 );
 server.keepAliveTimeout = 60_000;
 
@@ -74,4 +94,16 @@ process.stdin.on('data', (chunk) => {
   }
 });
 process.stdin.on('end', () => process.exit(0));
-server.listen(0, '127.0.0.1', () => process.stdout.write(`READY ${server.address().port}\n`));
+async function listen() {
+  if (mode === 'fetch-redis') {
+    const { createClient } = require('redis');
+    const Redis = require('ioredis');
+    const redis = createClient({ socket: { host: '127.0.0.1', port: 6379 } });
+    await redis.connect();
+    const ioredis = new Redis({ host: '127.0.0.1', port: 6379 });
+    await redis.set('bench:key', 'value');
+    redisClients = { redis, ioredis };
+  }
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`READY ${server.address().port}\n`));
+}
+listen();

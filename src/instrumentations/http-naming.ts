@@ -1,13 +1,10 @@
 /**
- * How the agent shapes HTTP spans beyond what the upstream instrumentations do:
- * span names (upstream names every span just "GET"), the error.type of failed
- * client calls, and the URL attributes of fetch spans.
+ * How the agent names HTTP spans (semconv's bare "GET" says nothing in a trace
+ * view) and the error.type of failed client calls.
  *
  * Names must be low-cardinality (a backend groups by them) and must never carry
  * a query string, credentials or an id that identifies a person or a token.
  */
-import { redactUrlLike } from '../redact';
-
 export const KNOWN_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
 
 /** Semconv: a method outside the known set is named "HTTP", so a client sending `FOO123` cannot mint span names. */
@@ -97,37 +94,4 @@ export function errorType(err: unknown): string {
   if (typeof e.name === 'string' && e.name && e.name !== 'Error') return e.name;
   if (typeof e.code === 'string' && e.code) return e.code;
   return typeof e.name === 'string' && e.name ? e.name : 'Error';
-}
-
-/**
- * A stand-in for the app's error, handed to an instrumentation's error path so
- * that it records `type` as error.type; the app's own error object is never
- * touched. `field` is the property that instrumentation reads error.type from.
- */
-export function errorView(err: unknown, field: 'name' | 'code'): ErrorLike {
-  const e = (err ?? {}) as ErrorLike;
-  const view: ErrorLike = { name: e.name, code: e.code, message: e.message, stack: e.stack };
-  view[field] = errorType(err);
-  return view;
-}
-
-/**
- * URL attributes for a fetch (undici) CLIENT span, replacing upstream's:
- * url.full and url.query redacted at the source, url.query without its `?`
- * and absent when there is none (upstream sets `""`), and
- * http.request.method_original only when it differs, as semconv says.
- */
-export function fetchUrlAttributes(origin: string, path: string, method: string): Record<string, string | undefined> {
-  let url: URL;
-  try {
-    url = new URL(path, origin);
-  } catch {
-    return {};
-  }
-  const query = url.search.length > 1 ? redactUrlLike(url.search.slice(1)) : undefined;
-  return {
-    'url.full': redactUrlLike(url.href),
-    'url.query': query,
-    'http.request.method_original': KNOWN_METHODS.has(method) ? undefined : method,
-  };
 }

@@ -59,7 +59,7 @@ async function runCalls(
   return { results, spans, byCall };
 }
 
-const SCOPES = { http: '@x/otel-agent/http', https: '@x/otel-agent/http', fetch: '@opentelemetry/instrumentation-undici' };
+const SCOPES = { http: '@x/otel-agent/http', https: '@x/otel-agent/http', fetch: '@x/otel-agent/undici' };
 
 describe.each(VARIANTS)('http client and fetch (%s)', (ext) => {
   it('make one CLIENT span per call, named METHOD origin+path template, and inject its context into the request', async () => {

@@ -10,7 +10,7 @@ import { send, startDownstream, traceparent, type Downstream } from './helpers';
 import { withServer } from './run-server';
 
 const HTTP = '@x/otel-agent/http';
-const UNDICI = '@opentelemetry/instrumentation-undici';
+const UNDICI = '@x/otel-agent/undici';
 const FS = '@opentelemetry/instrumentation-fs';
 
 let rx: OtlpReceiver;

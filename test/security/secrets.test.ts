@@ -146,7 +146,7 @@ describe.each(VARIANTS)('no secret leaves the process by default (%s)', (ext) =>
     has(spans, (s) => scope('undici')(s) && s.kind === 'CLIENT', 'fetch');
     has(spans, (s) => s.attributes['db.system.name'] === 'postgresql' && s.name !== 'pg.connect', 'PostgreSQL queries');
     has(spans, (s) => scope('mysql2')(s), 'MySQL queries');
-    has(spans, (s) => scope('instrumentation-redis')(s), 'node-redis commands');
+    has(spans, (s) => s.scope.name === '@x/otel-agent/redis', 'node-redis commands');
     has(spans, (s) => scope('ioredis')(s), 'ioredis commands');
     has(spans, (s) => scope('mongodb')(s), 'MongoDB commands');
     has(spans, (s) => scope('aws-sdk')(s) && s.name.includes('PutObject'), 'S3 PutObject');

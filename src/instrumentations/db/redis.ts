@@ -164,16 +164,25 @@ export const finishRedis: Hooks['end'] = (span, st) => {
 
 const BATCH_TEXT_MAX = 20;
 
-/** A span for a whole MULTI / pipeline: `MULTI SET` when every command is SET, else `MULTI`. */
+const CLIENT = { kind: SpanKind.CLIENT };
+
+/**
+ * A span for a whole MULTI / pipeline: `MULTI SET` when every command is SET, else `MULTI`.
+ * It starts as `MULTI` / `PIPELINE`; the commands' statements are read (`commands()`) only
+ * when it is recording.
+ */
 export function startBatchSpan(
   tracer: Tracer,
   kind: 'MULTI' | 'PIPELINE',
-  commands: { name: string; text: string }[],
+  commands: () => { name: string; text: string }[],
   server: { host?: unknown; port?: unknown },
 ): Span {
-  const names = new Set(commands.map((c) => c.name));
+  const span = tracer.startSpan(kind, CLIENT);
+  if (!span.isRecording()) return span;
+  const list = commands();
+  const names = new Set(list.map((c) => c.name));
   const op = names.size === 1 ? `${kind} ${[...names][0]}` : kind;
-  const texts = commands.map((c) => c.text);
+  const texts = list.map((c) => c.text);
   const unique = new Set(texts);
   const text =
     unique.size === 1
@@ -182,10 +191,22 @@ export function startBatchSpan(
   const attributes: Attributes = { [ATTR_DB_SYSTEM_NAME]: 'redis', [ATTR_DB_OPERATION_NAME]: op };
   if (text) attributes[ATTR_DB_QUERY_TEXT] = text;
   // Semantic conventions: a batch of one is reported as a single operation, without a batch size.
-  if (commands.length !== 1) attributes[ATTR_DB_OPERATION_BATCH_SIZE] = commands.length;
+  if (list.length !== 1) attributes[ATTR_DB_OPERATION_BATCH_SIZE] = list.length;
   if (typeof server.host === 'string') attributes[ATTR_SERVER_ADDRESS] = server.host;
   if (typeof server.port === 'number') attributes[ATTR_SERVER_PORT] = server.port;
-  return tracer.startSpan(op, { kind: SpanKind.CLIENT, attributes });
+  span.updateName(op);
+  span.setAttributes(attributes);
+  return span;
+}
+
+/** The attributes of one recording command span (its name is set to the upper-case command). */
+export function annotateCommand(span: Span, command: string, args: readonly unknown[], server: { host?: unknown; port?: unknown } | undefined): void {
+  const op = command.toUpperCase();
+  span.updateName(op);
+  const a: Attributes = { [ATTR_DB_SYSTEM_NAME]: 'redis', [ATTR_DB_OPERATION_NAME]: op, [ATTR_DB_QUERY_TEXT]: redisStatement(command, args) };
+  if (typeof server?.host === 'string') a[ATTR_SERVER_ADDRESS] = server.host;
+  if (typeof server?.port === 'number') a[ATTR_SERVER_PORT] = server.port;
+  span.setAttributes(a);
 }
 
 export function endBatchSpan(span: Span, err: unknown): void {

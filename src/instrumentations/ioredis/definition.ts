@@ -1,17 +1,16 @@
-/** ioredis: upstream instrumentation-ioredis, shaped by shaping.ts. */
+/** ioredis: own instrumentation (instrumentation.ts). */
 import type { Definition } from '../definition';
 
 export const ioredis: Definition = {
   name: 'ioredis',
   triggers: ['ioredis'],
   esm: ['ioredis'],
-  source: { upstream: '@opentelemetry/instrumentation-ioredis', export: 'IORedisInstrumentation' },
-  // shaping.ts: span names, literal-free query text, error.type (see docs/databases.md).
-  bundles: ['shaping.ts'],
-  create: (_ctx, kit) => kit.load<typeof import('./shaping')>('ioredis-shaping').shape((config) => kit.one('ioredis', 'IORedisInstrumentation', config)),
+  source: { own: 'instrumentation.ts', export: 'IORedisInstrumentation' },
+  // Span names, literal-free query text and error.type: db/redis.ts (see docs/databases.md).
+  create: (_ctx, kit) => kit.untraced(() => kit.one('ioredis', 'IORedisInstrumentation', {})),
   docs: {
     module: '`ioredis`',
-    versions: 'the upstream package (`otel-agent doctor` shows them)',
+    versions: '5.x, 6.x',
     spans: 'CLIENT `SET`, only inside a traced operation',
     page: 'databases.md',
   },

@@ -1,17 +1,16 @@
-/** node-redis: upstream instrumentation-redis, shaped by shaping.ts. */
+/** node-redis: own instrumentation (instrumentation.ts), patching @redis/client. */
 import type { Definition } from '../definition';
 
 export const redis: Definition = {
   name: 'redis',
   triggers: ['redis', '@redis/client'],
   esm: ['redis', '@redis/client'],
-  source: { upstream: '@opentelemetry/instrumentation-redis', export: 'RedisInstrumentation' },
-  // shaping.ts: span names, literal-free query text, error.type (see docs/databases.md).
-  bundles: ['shaping.ts'],
-  create: (_ctx, kit) => kit.load<typeof import('./shaping')>('redis-shaping').shape((config) => kit.one('redis', 'RedisInstrumentation', config)),
+  source: { own: 'instrumentation.ts', export: 'RedisInstrumentation' },
+  // Span names, literal-free query text and error.type: db/redis.ts (see docs/databases.md).
+  create: (_ctx, kit) => kit.untraced(() => kit.one('redis', 'RedisInstrumentation', {})),
   docs: {
     module: '`redis`, `@redis/client`',
-    versions: 'the upstream package (`otel-agent doctor` shows them)',
+    versions: '`redis` 4, 5, 6 (`@redis/client` 1.x, 5.x, 6.x)',
     spans: 'CLIENT `SET`, one span per MULTI / pipeline',
     page: 'databases.md',
   },

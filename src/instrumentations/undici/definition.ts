@@ -1,22 +1,26 @@
-/** Global fetch and undici: upstream instrumentation-undici, with this agent's span names and error.type. */
+/** Global fetch and undici: own instrumentation, from undici's diagnostics channels. */
 import type { Definition } from '../definition';
+import type { UndiciConfig } from './instrumentation';
+
+const lower = (s: string): string => s.toLowerCase();
 
 export const undici: Definition = {
   name: 'undici',
   triggers: ['undici'],
   esm: ['undici'],
-  source: { upstream: '@opentelemetry/instrumentation-undici', export: 'UndiciInstrumentation' },
+  source: { own: 'instrumentation.ts', export: 'UndiciInstrumentation' },
+  // Own instrumentation (instrumentation.ts): an unsampled call costs a sampling decision and its traceparent.
   create: ({ cfg }, kit) =>
-    kit.untraced(() => {
-      // Lazy: the hooks need the HTTP naming helpers, which the thin entry must not load.
-      const hooks = require('./hooks') as typeof import('./hooks');
-      const list = kit.one('undici', 'UndiciInstrumentation', hooks.undiciConfig(cfg));
-      hooks.preciseFetchErrors(list[0]);
-      return list;
-    }),
+    kit.untraced(() =>
+      kit.one<UndiciConfig>('undici', 'UndiciInstrumentation', {
+        captureHeaders: { request: cfg.http.captureClientRequestHeaders.map(lower), response: cfg.http.captureClientResponseHeaders.map(lower) },
+        metrics: cfg.metricsExporters.length > 0,
+        startAttributes: cfg.sampling.rules.some((r) => r.attributes !== undefined),
+      }),
+    ),
   docs: {
     module: 'global `fetch`, `undici`',
-    versions: 'the upstream package (`otel-agent doctor` shows them)',
+    versions: 'undici 6, 7 (Node 22, 24 `fetch`); the `undici` package (8.x tested)',
     spans: 'CLIENT `GET http://host/path`',
     page: 'http.md',
   },

@@ -1,0 +1,191 @@
+/**
+ * ioredis 5 and 6: own instrumentation (it replaced @opentelemetry/instrumentation-ioredis,
+ * which built every attribute and the statement text, and wrapped each command's
+ * resolve/reject, for every command whether sampled or not).
+ *
+ * A command makes a CLIENT span only inside a traced operation (a request, a job, a
+ * consumed message): ioredis is the client under BullMQ and similar libraries, which
+ * poll Redis in the background, and a root span per poll would bury everything else.
+ * An unsampled command costs one sampling decision; only a recording span gets its
+ * name (`SET`), attributes (the key but never the value, db/redis.ts) and the
+ * resolve/reject hooks that end it. No span for the connection handshake, for what
+ * ioredis sends by itself once ready (offline-queue and reconnect replays, the SELECT
+ * that restores the app's database), nor for a command replayed from the offline
+ * queue (its span started when the app issued it); one span per MULTI / pipeline.
+ */
+import { context, createContextKey, trace, SpanKind, type Span } from '@opentelemetry/api';
+import { InstrumentationNodeModuleDefinition, InstrumentationNodeModuleFile, type InstrumentationConfig } from '@opentelemetry/instrumentation';
+import { RedisBase, type AnyFn } from '../db/redis-base';
+import { quietly } from '../db/layer';
+import { annotateCommand, endBatchSpan, firstPipelineError, redisStatement, startBatchSpan } from '../db/redis';
+
+const SEEN = Symbol('@x/otel-agent/ioredis-seen');
+const BATCH_SPAN = Symbol('@x/otel-agent/ioredis-batch');
+/** Same key as @opentelemetry/core's suppressTracing() (createContextKey is Symbol.for). */
+const SUPPRESS = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+const CLIENT = { kind: SpanKind.CLIENT };
+/** What ioredis sends by itself while a connection is being set up. */
+const IOREDIS_HANDSHAKE = new Set(['auth', 'hello', 'select', 'client', 'info', 'readonly']);
+export const VERSIONS = ['>=5.0.0 <7'];
+
+interface IORedisCommand {
+  name?: unknown;
+  args?: unknown[];
+  resolve?: (v: unknown) => unknown;
+  reject?: (e: unknown) => unknown;
+  [SEEN]?: boolean;
+}
+interface IORedisClient {
+  status?: string;
+  options?: { host?: unknown; port?: unknown };
+}
+
+const exportsOf = <T>(m: unknown): T => ((m as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Module' ? (m as { default: T }).default : (m as T));
+
+export class IORedisInstrumentation extends RedisBase {
+  constructor(config: InstrumentationConfig = {}) {
+    super('ioredis', config);
+  }
+
+  protected init() {
+    const inst = this;
+    const patchMain = (m: unknown): unknown => {
+      this.wrapMethod(
+        exportsOf<{ prototype?: object }>(m).prototype,
+        'sendCommand',
+        (original) =>
+          function sendCommand(this: IORedisClient, cmd: unknown) {
+            if (cmd === null || typeof cmd !== 'object' || !inst.isEnabled()) return original.apply(this, arguments as unknown as unknown[]);
+            const span = inst.commandSpan(this, cmd as IORedisCommand);
+            if (span === undefined) return original.apply(this, arguments as unknown as unknown[]);
+            try {
+              return original.apply(this, arguments as unknown as unknown[]);
+            } catch (e) {
+              endBatchSpan(span, e);
+              throw e;
+            }
+          },
+      );
+      return m;
+    };
+    const unpatchMain = (m: unknown): void => this.unwrapMethod(m ? exportsOf<{ prototype?: object }>(m).prototype : undefined, 'sendCommand');
+    const pipelineProto = (m: unknown): object | undefined => (m as { default?: { prototype?: object } } | undefined)?.default?.prototype;
+    const patchPipeline = (m: unknown): unknown => {
+      this.wrapMethod(
+        pipelineProto(m),
+        'exec',
+        (original) =>
+          function exec(this: unknown) {
+            return inst.exec(this as Pipeline, original, arguments);
+          },
+      );
+      return m;
+    };
+    // readyHandler(self) returns the function ioredis runs when a connection becomes ready; everything it sends
+    // synchronously (replays, the re-SELECT, MONITOR) is ioredis' own. ioredis calls it through the exports object.
+    const patchEvents = (m: unknown): unknown => {
+      this.wrapMethod(
+        m as object,
+        'readyHandler',
+        (original) =>
+          function readyHandler(this: unknown, ...args: unknown[]) {
+            const handler = original.apply(this, args);
+            if (typeof handler !== 'function') return handler;
+            return function ready(this: unknown, ...a: unknown[]) {
+              return inst.shaper.withoutSpans(() => (handler as AnyFn).apply(this, a));
+            };
+          },
+      );
+      return m;
+    };
+    return [
+      new InstrumentationNodeModuleDefinition('ioredis', VERSIONS, patchMain, unpatchMain, [
+        new InstrumentationNodeModuleFile('ioredis/built/Pipeline.js', VERSIONS, patchPipeline, (m: unknown) => this.unwrapMethod(pipelineProto(m), 'exec')),
+        new InstrumentationNodeModuleFile('ioredis/built/redis/event_handler.js', VERSIONS, patchEvents, (m: unknown) =>
+          this.unwrapMethod(m as object | undefined, 'readyHandler'),
+        ),
+      ]),
+    ];
+  }
+
+  /** The recording span of one command, with the hooks that end it; undefined when nothing is recorded. */
+  private commandSpan(client: IORedisClient, cmd: IORedisCommand): Span | undefined {
+    // A replay from the offline queue: its span (if any) started when the app issued it.
+    if (cmd[SEEN] === true) return undefined;
+    cmd[SEEN] = true;
+    const parent = context.active();
+    // Only inside a traced operation; never inside a batch (its span covers the commands) or ioredis' own work.
+    if (trace.getSpan(parent) === undefined || parent.getValue(SUPPRESS) === true || this.shaper.skipping(parent)) return undefined;
+    if (client.status === 'connect' && IOREDIS_HANDSHAKE.has(String(cmd.name).toLowerCase())) return undefined;
+    const span = this.tracer.startSpan(String(cmd.name), CLIENT, parent);
+    if (!span.isRecording()) return undefined;
+    return quietly(() => {
+      annotateCommand(span, String(cmd.name), Array.isArray(cmd.args) ? cmd.args : [], client.options);
+      const resolve = cmd.resolve;
+      const reject = cmd.reject;
+      if (typeof resolve === 'function' && typeof reject === 'function') {
+        cmd.resolve = function (this: unknown, v: unknown) {
+          endBatchSpan(span, undefined);
+          return resolve.call(this, v);
+        };
+        cmd.reject = function (this: unknown, e: unknown) {
+          endBatchSpan(span, e);
+          return reject.call(this, e);
+        };
+      }
+      return span;
+    });
+  }
+
+  /** One span per pipeline or MULTI; the commands it sends make none of their own. */
+  private exec(self: Pipeline, original: AnyFn, args: IArguments): unknown {
+    // MULTI calls exec twice (once to queue EXEC, once to send), retries call it again:
+    // one span per pipeline, and the commands sent by any of those calls belong to it.
+    const open = self[BATCH_SPAN];
+    if (open) return context.with(this.shaper.skipContext(trace.setSpan(context.active(), open)), () => original.apply(self, args as unknown as unknown[]));
+    const parent = context.active();
+    // Like single commands, only inside a traced operation.
+    if (!this.isEnabled() || this.shaper.skipping(parent) || !trace.getSpan(parent)) return original.apply(self, args as unknown as unknown[]);
+    const span = quietly(() => {
+      const queue = Array.isArray(self._queue) ? self._queue : [];
+      const isMulti = String(queue[0]?.name).toLowerCase() === 'multi';
+      return startBatchSpan(
+        this.tracer,
+        isMulti ? 'MULTI' : 'PIPELINE',
+        () =>
+          queue
+            .filter((c) => !['multi', 'exec'].includes(String(c.name).toLowerCase()))
+            .map((c) => ({ name: String(c.name).toUpperCase(), text: redisStatement(String(c.name), c.args ?? []) })),
+        self.redis?.options ?? {},
+      );
+    });
+    if (!span) return original.apply(self, args as unknown as unknown[]);
+    self[BATCH_SPAN] = span;
+    const inner = this.shaper.skipContext(trace.setSpan(parent, span));
+    // ioredis calls the callback from inside its own promise chain: keep it in the app's context.
+    const a = Array.prototype.slice.call(args) as unknown[];
+    if (typeof a[0] === 'function') a[0] = context.bind(parent, a[0] as AnyFn);
+    if (!span.isRecording()) return context.with(inner, () => original.apply(self, a));
+    let p: unknown;
+    try {
+      p = context.with(inner, () => original.apply(self, a));
+    } catch (e) {
+      endBatchSpan(span, e);
+      throw e;
+    }
+    if (p && typeof (p as Promise<unknown>).then === 'function') {
+      (p as Promise<unknown>).then(
+        (results) => endBatchSpan(span, firstPipelineError(results)),
+        (e: unknown) => endBatchSpan(span, e),
+      );
+    } else endBatchSpan(span, undefined);
+    // ioredis documents that exec must return its own promise (a different one would leak rejections).
+    return p;
+  }
+}
+
+interface Pipeline {
+  _queue?: IORedisCommand[];
+  [BATCH_SPAN]?: Span;
+  redis?: { options?: { host?: unknown; port?: unknown } };
+}

@@ -1,0 +1,47 @@
+/**
+ * http.client.request.duration for fetch / undici calls: the one place this
+ * instrumentation touches metrics (the same instrument, unit, buckets and
+ * attributes upstream instrumentation-undici recorded).
+ */
+import { ValueType, type Attributes, type Histogram, type Meter } from '@opentelemetry/api';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_SCHEME,
+} from '@opentelemetry/semantic-conventions';
+
+export interface Measured {
+  t0: number;
+  method: string;
+  scheme: string;
+  address: string;
+  port: number | undefined;
+  status?: number;
+  protocol?: string;
+}
+
+export class ClientDuration {
+  private readonly hist: Histogram;
+
+  constructor(meter: Meter) {
+    this.hist = meter.createHistogram('http.client.request.duration', {
+      description: 'Duration of HTTP client requests.',
+      unit: 's',
+      valueType: ValueType.DOUBLE,
+      advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
+    });
+  }
+
+  record(m: Measured, errorType: string | undefined): void {
+    const a: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: m.method, [ATTR_URL_SCHEME]: m.scheme, [ATTR_SERVER_ADDRESS]: m.address };
+    if (m.port !== undefined) a[ATTR_SERVER_PORT] = m.port;
+    if (m.status !== undefined) a[ATTR_HTTP_RESPONSE_STATUS_CODE] = m.status;
+    if (m.protocol !== undefined) a[ATTR_NETWORK_PROTOCOL_VERSION] = m.protocol;
+    if (errorType !== undefined) a[ATTR_ERROR_TYPE] = errorType;
+    this.hist.record((performance.now() - m.t0) / 1000, a);
+  }
+}
