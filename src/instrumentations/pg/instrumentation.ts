@@ -1,0 +1,372 @@
+/**
+ * PostgreSQL (`pg` 8.x, its native client, `pg-pool` 2.x and 3.x): the
+ * agent's own instrumentation, built for what an unsampled query costs.
+ *
+ * Upstream instrumentation-pg, under the agent's shaping layer, built a
+ * config copy, an attribute object, a duration closure, a span (or a
+ * non-recording stand-in), a wrapped callback and a context-bound copy of it,
+ * plus a second promise chain, for every query whether it was sampled or not;
+ * and a span, two closures and a promise chain for every pool checkout. Here:
+ *
+ * - a query under an unsampled parent (and no metrics) is passed straight
+ *   through: one context read. Its callback, if it has one, is bound to the
+ *   caller's context (pg calls it from the socket's, i.e. whichever request
+ *   opened the connection), unless the two are the same;
+ * - a checkout that hands out an idle client (the common case) is passed
+ *   through; one that opens a connection or waits gets a span when sampled,
+ *   and its callback is bound either way (a waiting checkout is handed its
+ *   client from another request's release);
+ * - promise results are observed, never replaced: the app gets pg's own promise;
+ * - with metrics on, `db.client.operation.duration` is recorded for every
+ *   query: a clock read at start, one histogram record at the end; the pool
+ *   connection counts are read from the pools when the exporter collects.
+ *
+ * What the spans say is in spans.ts and docs/databases.md. The patches guard
+ * themselves (`selfContained`): the agent's per-call containment frame would
+ * cost more than the fast path; a failure of ours in a call switches the
+ * instrumentation off with one warning, as containment would.
+ */
+import { context, trace, SpanKind, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import {
+  InstrumentationBase,
+  InstrumentationNodeModuleDefinition,
+  InstrumentationNodeModuleFile,
+  isWrapped,
+  type InstrumentationConfig,
+} from '@opentelemetry/instrumentation';
+import { AGENT_VERSION } from '../../version';
+import { boundTo, callIn, observe, unsampledChild, type AnyFn } from '../db/calls';
+import { DbDuration, DbPoolGauges } from '../db/metrics';
+import type { SqlAnalysis } from '../db/sql';
+import {
+  analyze,
+  connectAttributes,
+  durationAttributes,
+  failSpan,
+  immediateCheckout,
+  pgErrorType,
+  poolAttributes,
+  poolState,
+  queryAttributes,
+  queryText,
+  spanName,
+  type PgClientLike,
+  type PgPoolLike,
+} from './spans';
+
+export interface PgConfig extends InstrumentationConfig {
+  /** The sampler follows a local parent's decision: no span is started under an unsampled one. */
+  followsParent?: boolean;
+  /** Record db.client.operation.duration (a metrics exporter is set). */
+  metrics?: boolean;
+}
+
+/** The context the client's socket was opened in: pg's callbacks run in it. */
+const CONN_CTX = Symbol('@x/otel-agent/pg connection context');
+
+type Client = PgClientLike & { [CONN_CTX]?: Context };
+type Proto = Record<string, AnyFn>;
+interface Submittable {
+  submit: AnyFn;
+  callback?: unknown;
+  handleReadyForQuery?: AnyFn;
+  handleError?: AnyFn;
+}
+
+const PG = ['>=8.0.3 <9'];
+const POOL = ['>=2.0.0 <4'];
+
+const exportsOf = <T>(m: unknown): T => ((m as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Module' ? (m as { default: T }).default : (m as T));
+
+export class PgInstrumentation extends InstrumentationBase<PgConfig> {
+  readonly selfContained = true;
+  private failed = false;
+  private duration: DbDuration | undefined;
+  private pools: DbPoolGauges | undefined;
+
+  constructor(config: PgConfig = {}) {
+    super('@x/otel-agent/pg', AGENT_VERSION, config);
+    // The base constructor already called this, before this class's fields were initialised.
+    this._updateMetricInstruments();
+  }
+
+  protected override _updateMetricInstruments(): void {
+    if (!this.getConfig().metrics) return;
+    this.duration = new DbDuration(this.meter);
+    this.pools = new DbPoolGauges(this.meter, (pool) => poolState(pool as PgPoolLike));
+  }
+
+  protected init() {
+    const client = (m: unknown) => {
+      this.patchClient(exportsOf<{ prototype?: Proto }>(m)?.prototype);
+      return m;
+    };
+    const unclient = (m: unknown) => this.unpatchClient(exportsOf<{ prototype?: Proto }>(m)?.prototype);
+    return [
+      new InstrumentationNodeModuleDefinition(
+        'pg',
+        PG,
+        (m: unknown) => {
+          this.patchClient(exportsOf<{ Client?: { prototype?: Proto } }>(m)?.Client?.prototype);
+          return m;
+        },
+        (m: unknown) => this.unpatchClient(exportsOf<{ Client?: { prototype?: Proto } }>(m)?.Client?.prototype),
+        // The files, so that the JS client is patched as soon as it is loaded and the native
+        // one (pg.native, loaded on first access) at all.
+        [
+          new InstrumentationNodeModuleFile('pg/lib/client.js', PG, client, unclient),
+          new InstrumentationNodeModuleFile('pg/lib/native/client.js', PG, client, unclient),
+        ],
+      ),
+      new InstrumentationNodeModuleDefinition(
+        'pg-pool',
+        POOL,
+        (m: unknown) => {
+          this.rewrap(exportsOf<{ prototype?: Proto }>(m)?.prototype, 'connect', (o) => this.wrapPoolConnect(o));
+          return m;
+        },
+        (m: unknown) => {
+          const proto = exportsOf<{ prototype?: Proto }>(m)?.prototype;
+          if (proto && isWrapped(proto.connect)) this._unwrap(proto, 'connect');
+        },
+      ),
+    ];
+  }
+
+  /**
+   * A wrapper already there (ours, from the file hook, or another SDK's, which
+   * would trace every query twice) is removed first, as upstream did.
+   */
+  private rewrap(proto: Proto | undefined, method: string, make: (original: AnyFn) => AnyFn): void {
+    if (!proto || typeof proto[method] !== 'function') return;
+    if (isWrapped(proto[method])) this._unwrap(proto, method);
+    this._wrap(proto, method, make as never);
+  }
+
+  private patchClient(proto: Proto | undefined): void {
+    this.rewrap(proto, 'query', (o) => this.wrapQuery(o));
+    this.rewrap(proto, 'connect', (o) => this.wrapConnect(o));
+  }
+
+  private unpatchClient(proto: Proto | undefined): void {
+    if (!proto) return;
+    if (isWrapped(proto.query)) this._unwrap(proto, 'query');
+    if (isWrapped(proto.connect)) this._unwrap(proto, 'connect');
+  }
+
+  /** Our own code threw inside an app's call: the call goes on without us, and we step aside for good. */
+  private fail(where: string, e: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    const why = (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).slice(0, 300);
+    this._diag.warn(`instrumentation "pg" threw inside ${where} (${why}); the call went on without it, and "pg" is switched off for the rest of this process`);
+    try {
+      this.disable();
+    } catch {
+      /* the wrappers check `failed` and pass calls straight through */
+    }
+  }
+
+  private unsampled(ctx: Context): boolean {
+    return unsampledChild(ctx, this.getConfig().followsParent === true);
+  }
+
+  /** A recording span, or undefined when the sampler (or a suppressed context) says no. */
+  private start(name: string, ctx: Context, attributes: () => Attributes): Span | undefined {
+    if (this.unsampled(ctx)) return undefined;
+    const span = this.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: attributes() }, ctx);
+    return span.isRecording() ? span : undefined;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Client#query
+  // -------------------------------------------------------------------------------------------
+
+  private wrapQuery(original: AnyFn): AnyFn {
+    const inst = this;
+    return function query(this: Client, config: unknown) {
+      if (inst.failed) return original.apply(this, arguments as unknown as unknown[]);
+      const ctx = context.active();
+      if (inst.duration === undefined && inst.unsampled(ctx)) {
+        // Nothing will be recorded: the one thing owed is the caller's context for a callback.
+        if (ctx === this[CONN_CTX]) return original.apply(this, arguments as unknown as unknown[]);
+        return inst.passThrough(this, original, arguments, ctx);
+      }
+      return inst.traced(this, original, arguments, ctx, config);
+    } as AnyFn;
+  }
+
+  /** Unrecorded query: its callback (last argument, or the config's) is bound to the caller's context. */
+  private passThrough(client: Client, original: AnyFn, argsIn: IArguments, ctx: Context): unknown {
+    const n = argsIn.length;
+    const last: unknown = n > 1 ? argsIn[n - 1] : undefined;
+    if (typeof last === 'function') {
+      const args = Array.prototype.slice.call(argsIn) as unknown[];
+      args[n - 1] = boundTo(ctx, last as AnyFn);
+      return original.apply(client, args);
+    }
+    const config = argsIn[0] as { callback?: unknown } | null | undefined;
+    // pg mutates a config object itself (it sets .callback / .values on it); upstream bound it in place too.
+    if (typeof config === 'object' && config !== null && typeof config.callback === 'function') config.callback = boundTo(ctx, config.callback as AnyFn);
+    return original.apply(client, argsIn as unknown as unknown[]);
+  }
+
+  private traced(client: Client, original: AnyFn, argsIn: IArguments, ctx: Context, config: unknown): unknown {
+    let a: SqlAnalysis | undefined;
+    let span: Span | undefined;
+    let t0 = 0;
+    const duration = this.duration;
+    try {
+      const text = queryText(config);
+      if (text === undefined) return this.passThrough(client, original, argsIn, ctx);
+      a = analyze(text);
+      const an = a;
+      span = this.start(spanName(a), ctx, () => queryAttributes(client, an, config));
+      if (!span && !duration) return this.passThrough(client, original, argsIn, ctx);
+      if (duration) t0 = DbDuration.start();
+    } catch (e) {
+      this.fail('Client.query', e);
+      return original.apply(client, argsIn as unknown as unknown[]);
+    }
+    const analysis = a;
+    const s = span;
+    let ended = false;
+    const end = (err: unknown): void => {
+      if (ended) return;
+      ended = true;
+      try {
+        const type = err ? pgErrorType(err) : undefined;
+        if (s) {
+          if (type) failSpan(s, err, type);
+          s.end();
+        }
+        if (duration) duration.record(t0, durationAttributes(client, analysis, type?.type), ctx);
+      } catch (e) {
+        this.fail('Client.query', e);
+      }
+    };
+
+    const n = argsIn.length;
+    let args = argsIn as unknown as unknown[];
+    const q = config as Submittable;
+    let sub = false;
+    if (typeof q === 'object' && q !== null && typeof q.submit === 'function' && Object.isExtensible(q)) {
+      // pg.Query, pg-cursor, pg-query-stream: the client calls these two when the query is over
+      // (the callback, if any, is called from inside them).
+      sub = this.observeSubmittable(q, ctx, end);
+    }
+    if (!sub) {
+      const last: unknown = n > 1 ? argsIn[n - 1] : undefined;
+      if (typeof last === 'function') {
+        args = Array.prototype.slice.call(argsIn) as unknown[];
+        args[n - 1] = endingCallback(ctx, last as AnyFn, end);
+      } else if (typeof q === 'object' && q !== null && typeof q.callback === 'function') q.callback = endingCallback(ctx, q.callback as AnyFn, end);
+    }
+    let result: unknown;
+    try {
+      result = original.apply(client, args);
+    } catch (e) {
+      end(e);
+      throw e;
+    }
+    if (!sub && result !== q) observe(result, end);
+    return result;
+  }
+
+  private observeSubmittable(q: Submittable, ctx: Context, end: (err: unknown) => void): boolean {
+    const ready = q.handleReadyForQuery;
+    const error = q.handleError;
+    if (typeof ready !== 'function' || typeof error !== 'function') return false;
+    q.handleReadyForQuery = function (this: unknown) {
+      end(undefined);
+      return callIn(ctx, ready, this, arguments);
+    };
+    q.handleError = function (this: unknown, err: unknown) {
+      end(err);
+      return callIn(ctx, error, this, arguments);
+    };
+    return true;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Client#connect: `pg.connect`, one per new connection
+  // -------------------------------------------------------------------------------------------
+
+  private wrapConnect(original: AnyFn): AnyFn {
+    const inst = this;
+    return function connect(this: Client, callback?: unknown) {
+      if (inst.failed) return original.apply(this, arguments as unknown as unknown[]);
+      const ctx = context.active();
+      let span: Span | undefined;
+      try {
+        span = inst.start('pg.connect', ctx, () => connectAttributes(this));
+      } catch (e) {
+        inst.fail('Client.connect', e);
+        return original.apply(this, arguments as unknown as unknown[]);
+      }
+      return inst.around(this, original, callback, ctx, span, 'Client.connect', true);
+    } as AnyFn;
+  }
+
+  /**
+   * Runs a connect (client or pool) with its span active, so that what it does
+   * nests under it (a pool's new connection under its checkout); the callback
+   * runs in the caller's context, the span ends with it or the promise.
+   */
+  private around(self: object, original: AnyFn, callback: unknown, ctx: Context, span: Span | undefined, where: string, client: boolean): unknown {
+    const inner = span ? trace.setSpan(ctx, span) : ctx;
+    if (client) (self as Client)[CONN_CTX] = inner;
+    let ended = false;
+    const end = (err: unknown): void => {
+      if (ended || !span) return;
+      ended = true;
+      try {
+        if (err) failSpan(span, err, pgErrorType(err));
+        span.end();
+      } catch (e) {
+        this.fail(where, e);
+      }
+    };
+    const cb = typeof callback === 'function' ? endingCallback(ctx, callback as AnyFn, end) : undefined;
+    let result: unknown;
+    try {
+      result = span ? context.with(inner, () => original.call(self, cb)) : original.call(self, cb);
+    } catch (e) {
+      end(e);
+      throw e;
+    }
+    if (span && !cb) observe(result, end);
+    return result;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Pool#connect: `pg-pool.connect`, only for a checkout that connects or waits
+  // -------------------------------------------------------------------------------------------
+
+  private wrapPoolConnect(original: AnyFn): AnyFn {
+    const inst = this;
+    return function connect(this: PgPoolLike, callback?: unknown) {
+      if (inst.failed) return original.apply(this, arguments as unknown as unknown[]);
+      inst.pools?.add(this);
+      // An idle client is handed out on the next tick, in this context: nothing to do.
+      if (immediateCheckout(this)) return original.apply(this, arguments as unknown as unknown[]);
+      const ctx = context.active();
+      let span: Span | undefined;
+      try {
+        span = inst.start('pg-pool.connect', ctx, () => poolAttributes(this));
+      } catch (e) {
+        inst.fail('Pool.connect', e);
+        return original.apply(this, arguments as unknown as unknown[]);
+      }
+      return inst.around(this, original, callback, ctx, span, 'Pool.connect', false);
+    } as AnyFn;
+  }
+}
+
+/** The app's callback, called in the caller's context after the span (if any) ended. */
+function endingCallback(ctx: Context, cb: AnyFn, end: (err: unknown) => void): AnyFn {
+  return function (this: unknown, err: unknown) {
+    end(err);
+    return callIn(ctx, cb, this, arguments);
+  };
+}
