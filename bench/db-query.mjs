@@ -87,6 +87,8 @@ for (const [mode, byName] of Object.entries(results)) {
   const bare = median(byName.bare);
   for (const [name, v] of Object.entries(byName)) {
     const m = median(v);
-    console.log(`| ${mode} | ${name} | ${m.toFixed(0)} (${Math.min(...v).toFixed(0)}..${Math.max(...v).toFixed(0)}) | ${name === 'bare' ? '' : `+${(m - bare).toFixed(0)}`} |`);
+    console.log(
+      `| ${mode} | ${name} | ${m.toFixed(0)} (${Math.min(...v).toFixed(0)}..${Math.max(...v).toFixed(0)}) | ${name === 'bare' ? '' : `+${(m - bare).toFixed(0)}`} |`,
+    );
   }
 }
