@@ -11,7 +11,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childrenOf, startOtlpReceiver, type OtlpReceiver, type RecvMetricPoint } from '../harness/otlp-receiver';
-import { runFixture, startFixture, VARIANTS } from '../harness/fixture';
+import { runFixture, VARIANTS } from '../harness/fixture';
+import { driveContextFixture, expectCallerTraces, traceId } from './context-drive';
 import { requireServer } from '../harness/servers';
 import { expectOk, spansOf } from './helpers';
 
@@ -25,42 +26,10 @@ afterAll(async () => {
   await rx?.close();
 });
 
-interface Seen {
-  request: string;
-  case: string;
-  echo: string;
-  store: string | null;
-}
-
-const traceId = (n: number): string => String(n).padStart(32, '0');
-const tp = (n: number, sampled: boolean): string => `00-${traceId(n)}-${'1'.repeat(16)}-${sampled ? '01' : '00'}`;
-
-/** Starts the fixture, sends its requests from here (so the traceparents arrive as sent), stops it. */
-async function drive(ext: string, agent: boolean, service: string): Promise<Seen[]> {
-  const f = startFixture({ fixture: `db/pg-context.${ext}`, endpoint: rx.url, mode: agent ? undefined : 'none', env: { OTEL_SERVICE_NAME: service } });
-  const port = Number((await f.ready).split(' ')[1]);
-  const get = async (path: string, n: number, sampled: boolean, id: string): Promise<Seen[]> => {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { traceparent: tp(n, sampled), 'x-request': id } });
-    const body = await res.text();
-    expect(res.status, body).toBe(200);
-    return (JSON.parse(body) as Omit<Seen, 'request'>[]).map((s) => ({ request: id, ...s }));
-  };
-  const out: Seen[] = [];
-  out.push(...(await get('/a', 1, true, 'a1')));
-  out.push(...(await get('/a', 2, false, 'a2')));
-  // /hold takes the pool's only client and releases it once /wait's query is queued.
-  out.push(...(await Promise.all([get('/hold', 3, true, 'h3'), get('/wait', 4, false, 'w4')])).flat());
-  out.push(...(await Promise.all([get('/hold', 5, false, 'h5'), get('/wait', 6, true, 'w6')])).flat());
-  await fetch(`http://127.0.0.1:${port}/shutdown`);
-  const r = await f.result;
-  expectOk(r);
-  return out;
-}
-
 describe.skipIf(!available).each(VARIANTS)('pg: the context after a query (%s)', (ext) => {
   it("callbacks, promises and waiting checkouts continue the caller's trace, sampled or not", async () => {
     const service = `pg-context-${ext}`;
-    const seen = await drive(ext, true, service);
+    const seen = await driveContextFixture(rx, `db/pg-context.${ext}`, true, service);
     const cases = seen.map((s) => `${s.request} ${s.case}`);
     expect(cases).toEqual([
       'a1 client-callback',
@@ -73,15 +42,7 @@ describe.skipIf(!available).each(VARIANTS)('pg: the context after a query (%s)',
       'w6 pool-waited-callback',
     ]);
     // What the app called out to from there: the issuing request's trace, with its sampled flag.
-    const n = (id: string): number => Number(id.slice(1));
-    for (const s of seen) {
-      const [, trace, , flags] = s.echo.split('-');
-      expect({ at: `${s.request} ${s.case}`, trace, sampled: (parseInt(flags!, 16) & 1) === 1 }).toEqual({
-        at: `${s.request} ${s.case}`,
-        trace: traceId(n(s.request)),
-        sampled: s.request === 'a1' || s.request === 'w6',
-      });
-    }
+    expectCallerTraces(seen, ['a1', 'w6']);
 
     const spans = spansOf(rx, service);
     // Sampled requests: every query a child of the request, the submittables (with and without a callback) included.
@@ -106,7 +67,7 @@ describe.skipIf(!available).each(VARIANTS)('pg: the context after a query (%s)',
     expect(spans.filter((s) => s.traceId === traceId(3)).map((s) => s.name)).toEqual(['GET /hold']);
 
     // The app's own AsyncLocalStorage sees in pg's callbacks exactly what it sees without the agent.
-    const bare = await drive(ext, false, `${service}-bare`);
+    const bare = await driveContextFixture(rx, `db/pg-context.${ext}`, false, `${service}-bare`);
     expect(seen.map((s) => [s.request, s.case, s.store])).toEqual(bare.map((s) => [s.request, s.case, s.store]));
   });
 });

@@ -22,20 +22,13 @@
  *   connection counts are read from the pools when the exporter collects.
  *
  * What the spans say is in spans.ts and docs/databases.md. The patches guard
- * themselves (`selfContained`): the agent's per-call containment frame would
- * cost more than the fast path; a failure of ours in a call switches the
- * instrumentation off with one warning, as containment would.
+ * themselves (db/base.ts): a failure of ours in a call switches the
+ * instrumentation off with one warning, as the agent's containment would.
  */
-import { context, trace, SpanKind, type Attributes, type Context, type Span } from '@opentelemetry/api';
-import {
-  InstrumentationBase,
-  InstrumentationNodeModuleDefinition,
-  InstrumentationNodeModuleFile,
-  isWrapped,
-  type InstrumentationConfig,
-} from '@opentelemetry/instrumentation';
-import { AGENT_VERSION } from '../../version';
-import { boundTo, callIn, observe, unsampledChild, type AnyFn } from '../db/calls';
+import { context, trace, type Context, type Span } from '@opentelemetry/api';
+import { InstrumentationNodeModuleDefinition, InstrumentationNodeModuleFile } from '@opentelemetry/instrumentation';
+import { DbInstrumentation, exportsOf, type DbConfig, type Proto } from '../db/base';
+import { boundTo, callIn, observe, type AnyFn } from '../db/calls';
 import { DbDuration, DbPoolGauges } from '../db/metrics';
 import type { SqlAnalysis } from '../db/sql';
 import {
@@ -54,18 +47,12 @@ import {
   type PgPoolLike,
 } from './spans';
 
-export interface PgConfig extends InstrumentationConfig {
-  /** The sampler follows a local parent's decision: no span is started under an unsampled one. */
-  followsParent?: boolean;
-  /** Record db.client.operation.duration (a metrics exporter is set). */
-  metrics?: boolean;
-}
+export type PgConfig = DbConfig;
 
 /** The context the client's socket was opened in: pg's callbacks run in it. */
 const CONN_CTX = Symbol('@x/otel-agent/pg connection context');
 
 type Client = PgClientLike & { [CONN_CTX]?: Context };
-type Proto = Record<string, AnyFn>;
 interface Submittable {
   submit: AnyFn;
   callback?: unknown;
@@ -76,24 +63,18 @@ interface Submittable {
 const PG = ['>=8.0.3 <9'];
 const POOL = ['>=2.0.0 <4'];
 
-const exportsOf = <T>(m: unknown): T => ((m as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Module' ? (m as { default: T }).default : (m as T));
-
-export class PgInstrumentation extends InstrumentationBase<PgConfig> {
-  readonly selfContained = true;
-  private failed = false;
-  private duration: DbDuration | undefined;
+export class PgInstrumentation extends DbInstrumentation {
   private pools: DbPoolGauges | undefined;
 
   constructor(config: PgConfig = {}) {
-    super('@x/otel-agent/pg', AGENT_VERSION, config);
+    super('pg', config);
     // The base constructor already called this, before this class's fields were initialised.
     this._updateMetricInstruments();
   }
 
   protected override _updateMetricInstruments(): void {
-    if (!this.getConfig().metrics) return;
-    this.duration = new DbDuration(this.meter);
-    this.pools = new DbPoolGauges(this.meter, (pool) => poolState(pool as PgPoolLike));
+    super._updateMetricInstruments();
+    if (this.getConfig().metrics) this.pools = new DbPoolGauges(this.meter, (pool) => poolState(pool as PgPoolLike));
   }
 
   protected init() {
@@ -125,22 +106,9 @@ export class PgInstrumentation extends InstrumentationBase<PgConfig> {
           this.rewrap(exportsOf<{ prototype?: Proto }>(m)?.prototype, 'connect', (o) => this.wrapPoolConnect(o));
           return m;
         },
-        (m: unknown) => {
-          const proto = exportsOf<{ prototype?: Proto }>(m)?.prototype;
-          if (proto && isWrapped(proto.connect)) this._unwrap(proto, 'connect');
-        },
+        (m: unknown) => this.unwrapAll(exportsOf<{ prototype?: Proto }>(m)?.prototype, ['connect']),
       ),
     ];
-  }
-
-  /**
-   * A wrapper already there (ours, from the file hook, or another SDK's, which
-   * would trace every query twice) is removed first, as upstream did.
-   */
-  private rewrap(proto: Proto | undefined, method: string, make: (original: AnyFn) => AnyFn): void {
-    if (!proto || typeof proto[method] !== 'function') return;
-    if (isWrapped(proto[method])) this._unwrap(proto, method);
-    this._wrap(proto, method, make as never);
   }
 
   private patchClient(proto: Proto | undefined): void {
@@ -149,33 +117,7 @@ export class PgInstrumentation extends InstrumentationBase<PgConfig> {
   }
 
   private unpatchClient(proto: Proto | undefined): void {
-    if (!proto) return;
-    if (isWrapped(proto.query)) this._unwrap(proto, 'query');
-    if (isWrapped(proto.connect)) this._unwrap(proto, 'connect');
-  }
-
-  /** Our own code threw inside an app's call: the call goes on without us, and we step aside for good. */
-  private fail(where: string, e: unknown): void {
-    if (this.failed) return;
-    this.failed = true;
-    const why = (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).slice(0, 300);
-    this._diag.warn(`instrumentation "pg" threw inside ${where} (${why}); the call went on without it, and "pg" is switched off for the rest of this process`);
-    try {
-      this.disable();
-    } catch {
-      /* the wrappers check `failed` and pass calls straight through */
-    }
-  }
-
-  private unsampled(ctx: Context): boolean {
-    return unsampledChild(ctx, this.getConfig().followsParent === true);
-  }
-
-  /** A recording span, or undefined when the sampler (or a suppressed context) says no. */
-  private start(name: string, ctx: Context, attributes: () => Attributes): Span | undefined {
-    if (this.unsampled(ctx)) return undefined;
-    const span = this.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: attributes() }, ctx);
-    return span.isRecording() ? span : undefined;
+    this.unwrapAll(proto, ['query', 'connect']);
   }
 
   // -------------------------------------------------------------------------------------------
