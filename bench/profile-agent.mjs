@@ -7,9 +7,11 @@
 // by a count (--per=N, e.g. the queries the profiled process ran) it is a
 // cost per operation.
 //
-//   node bench/profile-agent.mjs PROFILE.cpuprofile [--per=N] [--match=REGEX]
+//   node bench/profile-agent.mjs PROFILE.cpuprofile [--per=N] [--match=REGEX] [--under=REGEX]
 //
 // --match: the frames counted as the agent's; prints the top functions among them.
+// --under: only samples with a frame matching this in their stack (e.g. `instr/pg\.cjs`: what
+// one instrumentation costs, with the tracer and context calls it makes).
 import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
@@ -17,6 +19,7 @@ const file = args.find((a) => !a.startsWith('--'));
 if (!file) throw new Error('usage: node bench/profile-agent.mjs PROFILE.cpuprofile [--per=N] [--match=REGEX]');
 const opt = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const per = Number(opt('per') ?? 0);
+const under = opt('under') ? new RegExp(opt('under')) : undefined;
 const agent = new RegExp(opt('match') ?? '^(?!.*node_modules).*[\\\\/]dist[^\\\\/]*[\\\\/]');
 
 const profile = JSON.parse(readFileSync(file, 'utf8'));
@@ -35,8 +38,13 @@ for (let i = 0; i < profile.samples.length; i++) {
   if (leaf.callFrame.functionName === '(idle)') continue;
   total += dt;
   let loading = false;
-  for (let up = id; up !== undefined; up = parent.get(up)) if (byId.get(up).callFrame.url.startsWith('node:internal/modules/')) loading = true;
-  if (loading) continue;
+  let inside = !under;
+  for (let up = id; up !== undefined; up = parent.get(up)) {
+    const url = byId.get(up).callFrame.url;
+    if (url.startsWith('node:internal/modules/')) loading = true;
+    if (under && under.test(url)) inside = true;
+  }
+  if (loading || !inside) continue;
   // Innermost frame that is application or library code.
   while (id !== undefined && isNode(byId.get(id).callFrame.url)) id = parent.get(id);
   if (id === undefined) continue;

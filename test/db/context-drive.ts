@@ -18,8 +18,14 @@ export interface Seen {
 export const traceId = (n: number): string => String(n).padStart(32, '0');
 const tp = (n: number, sampled: boolean): string => `00-${traceId(n)}-${'1'.repeat(16)}-${sampled ? '01' : '00'}`;
 
-export async function driveContextFixture(rx: OtlpReceiver, fixture: string, agent: boolean, service: string): Promise<Seen[]> {
-  const f = startFixture({ fixture, endpoint: rx.url, mode: agent ? undefined : 'none', env: { OTEL_SERVICE_NAME: service } });
+export async function driveContextFixture(
+  rx: OtlpReceiver,
+  fixture: string,
+  agent: boolean,
+  service: string,
+  opts: { env?: Record<string, string>; beforeShutdown?: () => Promise<void> } = {},
+): Promise<Seen[]> {
+  const f = startFixture({ fixture, endpoint: rx.url, mode: agent ? undefined : 'none', env: { OTEL_SERVICE_NAME: service, ...opts.env } });
   const port = Number((await f.ready).split(' ')[1]);
   const get = async (path: string, n: number, sampled: boolean, id: string): Promise<Seen[]> => {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { traceparent: tp(n, sampled), 'x-request': id } });
@@ -33,6 +39,7 @@ export async function driveContextFixture(rx: OtlpReceiver, fixture: string, age
   // /hold takes the pool's only client and releases it once /wait's query is queued.
   out.push(...(await Promise.all([get('/hold', 3, true, 'h3'), get('/wait', 4, false, 'w4')])).flat());
   out.push(...(await Promise.all([get('/hold', 5, false, 'h5'), get('/wait', 6, true, 'w6')])).flat());
+  await opts.beforeShutdown?.();
   await fetch(`http://127.0.0.1:${port}/shutdown`);
   const r = await f.result;
   expectOk(r);
@@ -48,5 +55,14 @@ export function expectCallerTraces(seen: Seen[], sampled: readonly string[]): vo
       trace: traceId(Number(s.request.slice(1))),
       sampled: sampled.includes(s.request),
     });
+  }
+}
+
+/** Polls until pred holds (the exporter sends on its own schedule); fails after timeoutMs. */
+export async function eventually(pred: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

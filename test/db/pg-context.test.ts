@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childrenOf, startOtlpReceiver, type OtlpReceiver, type RecvMetricPoint } from '../harness/otlp-receiver';
 import { runFixture, VARIANTS } from '../harness/fixture';
-import { driveContextFixture, expectCallerTraces, traceId } from './context-drive';
+import { driveContextFixture, eventually, expectCallerTraces, traceId } from './context-drive';
 import { requireServer } from '../harness/servers';
 import { expectOk, spansOf } from './helpers';
 
@@ -84,7 +84,7 @@ function countsBy(points: RecvMetricPoint[], keys: string[]): Record<string, num
 
 describe.skipIf(!available).each(VARIANTS)('pg: db.client.operation.duration (%s)', (ext) => {
   // db.operation.name is the span's (`CREATE TABLE`, where upstream's metric said `CREATE`).
-  it('counts every query with the sampler off, by operation and error.type; the pool connection counts', async () => {
+  it('counts every query with the sampler off, by operation and error.type', async () => {
     const service = `pg-metrics-${ext}`;
     const r = await runFixture({
       fixture: `db/pg.${ext}`,
@@ -97,8 +97,6 @@ describe.skipIf(!available).each(VARIANTS)('pg: db.client.operation.duration (%s
         OTEL_METRICS_EXPORTER: 'otlp',
         OTEL_AGENT_RUNTIME_METRICS: 'false',
         OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta',
-        // Exports while the pool is open, for its connection counts.
-        OTEL_METRIC_EXPORT_INTERVAL: '50',
       },
     });
     expectOk(r);
@@ -117,21 +115,34 @@ describe.skipIf(!available).each(VARIANTS)('pg: db.client.operation.duration (%s
       expect(p.attributes).toMatchObject({ 'db.system.name': 'postgresql', 'db.namespace': 'test', 'server.address': '127.0.0.1', 'server.port': 5432 });
       expect(p.sum).toBeGreaterThan(0);
     }
+  });
+});
 
-    // The pool's connections, read at each collection: max 1, the one connection used or idle.
-    const pool = rx.metrics().filter((p) => p.resource['service.name'] === service && p.name.startsWith('db.client.connection.'));
+describe.skipIf(!available).each(VARIANTS)('pg: db.client.connection.* (%s)', (ext) => {
+  it("reports the pool's connections, read when the exporter collects", async () => {
+    const service = `pg-pool-metrics-${ext}`;
     const name = '127.0.0.1:5432/test';
-    expect(pool.filter((p) => p.name === 'db.client.connection.max').map((p) => [p.attributes['db.client.connection.pool.name'], p.value])).toContainEqual([
+    const mine = () => rx.metrics().filter((p) => p.resource['service.name'] === service && p.name.startsWith('db.client.connection.'));
+    await driveContextFixture(rx, `db/pg-context.${ext}`, true, service, {
+      env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_AGENT_RUNTIME_METRICS: 'false', OTEL_METRIC_EXPORT_INTERVAL: '100' },
+      // The pool (max 1) holds its one connection, idle, between requests.
+      beforeShutdown: () =>
+        eventually(
+          () => mine().some((p) => p.name === 'db.client.connection.count' && p.attributes['db.client.connection.state'] === 'idle' && p.value === 1),
+          'an idle connection in db.client.connection.count',
+        ),
+    });
+    const points = mine();
+    expect(points.filter((p) => p.name === 'db.client.connection.max').map((p) => [p.attributes['db.client.connection.pool.name'], p.value])).toContainEqual([
       name,
       1,
     ]);
-    const counts = pool.filter((p) => p.name === 'db.client.connection.count');
+    const counts = points.filter((p) => p.name === 'db.client.connection.count');
     expect(new Set(counts.map((p) => p.attributes['db.client.connection.state']))).toEqual(new Set(['used', 'idle']));
     for (const p of counts) {
       expect(p.attributes['db.client.connection.pool.name']).toBe(name);
       expect([0, 1]).toContain(p.value);
     }
-    expect(counts.some((p) => p.value === 1)).toBe(true);
-    expect(pool.some((p) => p.name === 'db.client.connection.pending_requests')).toBe(true);
+    expect(points.some((p) => p.name === 'db.client.connection.pending_requests')).toBe(true);
   });
 });

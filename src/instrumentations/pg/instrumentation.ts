@@ -65,6 +65,10 @@ const POOL = ['>=2.0.0 <4'];
 
 export class PgInstrumentation extends DbInstrumentation {
   private pools: DbPoolGauges | undefined;
+  /** Inside a promise-style pool.query() (synchronously): its checkout's callback is pg-pool's own. */
+  private promiseQueries = 0;
+  /** Set while that callback runs: the client.query() it makes is pg-pool's, for a promise. */
+  private internalQuery = false;
 
   constructor(config: PgConfig = {}) {
     super('pg', config);
@@ -103,10 +107,12 @@ export class PgInstrumentation extends DbInstrumentation {
         'pg-pool',
         POOL,
         (m: unknown) => {
-          this.rewrap(exportsOf<{ prototype?: Proto }>(m)?.prototype, 'connect', (o) => this.wrapPoolConnect(o));
+          const proto = exportsOf<{ prototype?: Proto }>(m)?.prototype;
+          this.rewrap(proto, 'connect', (o) => this.wrapPoolConnect(o));
+          this.rewrap(proto, 'query', (o) => this.wrapPoolQuery(o));
           return m;
         },
-        (m: unknown) => this.unwrapAll(exportsOf<{ prototype?: Proto }>(m)?.prototype, ['connect']),
+        (m: unknown) => this.unwrapAll(exportsOf<{ prototype?: Proto }>(m)?.prototype, ['connect', 'query']),
       ),
     ];
   }
@@ -127,14 +133,17 @@ export class PgInstrumentation extends DbInstrumentation {
   private wrapQuery(original: AnyFn): AnyFn {
     const inst = this;
     return function query(this: Client, config: unknown) {
+      const internal = inst.internalQuery;
+      inst.internalQuery = false;
       if (inst.failed) return original.apply(this, arguments as unknown as unknown[]);
       const ctx = context.active();
       if (inst.duration === undefined && inst.unsampled(ctx)) {
-        // Nothing will be recorded: the one thing owed is the caller's context for a callback.
-        if (ctx === this[CONN_CTX]) return original.apply(this, arguments as unknown as unknown[]);
+        // Nothing will be recorded: the one thing owed is the caller's context for a callback,
+        // unless it would run in it anyway, or it is pg-pool's own (it only settles the app's promise).
+        if (internal || ctx === this[CONN_CTX]) return original.apply(this, arguments as unknown as unknown[]);
         return inst.passThrough(this, original, arguments, ctx);
       }
-      return inst.traced(this, original, arguments, ctx, config);
+      return inst.traced(this, original, arguments, ctx, config, !internal);
     } as AnyFn;
   }
 
@@ -153,7 +162,7 @@ export class PgInstrumentation extends DbInstrumentation {
     return original.apply(client, argsIn as unknown as unknown[]);
   }
 
-  private traced(client: Client, original: AnyFn, argsIn: IArguments, ctx: Context, config: unknown): unknown {
+  private traced(client: Client, original: AnyFn, argsIn: IArguments, ctx: Context, config: unknown, bind: boolean): unknown {
     let a: SqlAnalysis | undefined;
     let span: Span | undefined;
     let t0 = 0;
@@ -201,7 +210,7 @@ export class PgInstrumentation extends DbInstrumentation {
       const last: unknown = n > 1 ? argsIn[n - 1] : undefined;
       if (typeof last === 'function') {
         args = Array.prototype.slice.call(argsIn) as unknown[];
-        args[n - 1] = endingCallback(ctx, last as AnyFn, end);
+        args[n - 1] = endingCallback(bind ? ctx : undefined, last as AnyFn, end);
       } else if (typeof q === 'object' && q !== null && typeof q.callback === 'function') q.callback = endingCallback(ctx, q.callback as AnyFn, end);
     }
     let result: unknown;
@@ -290,8 +299,9 @@ export class PgInstrumentation extends DbInstrumentation {
     return function connect(this: PgPoolLike, callback?: unknown) {
       if (inst.failed) return original.apply(this, arguments as unknown as unknown[]);
       inst.pools?.add(this);
-      // An idle client is handed out on the next tick, in this context: nothing to do.
-      if (immediateCheckout(this)) return original.apply(this, arguments as unknown as unknown[]);
+      if (inst.promiseQueries > 0 && typeof callback === 'function') callback = inst.poolInternal(callback as AnyFn);
+      // An idle client is handed out on the next tick, in this context: nothing else to do.
+      if (immediateCheckout(this)) return original.call(this, callback);
       const ctx = context.active();
       let span: Span | undefined;
       try {
@@ -303,12 +313,48 @@ export class PgInstrumentation extends DbInstrumentation {
       return inst.around(this, original, callback, ctx, span, 'Pool.connect', false);
     } as AnyFn;
   }
+
+  /**
+   * pool.query() without a callback (the promise form): pg-pool checks a
+   * client out and runs client.query() with a callback of its own, which only
+   * releases the client and settles the app's promise; the app continues in
+   * its own context through the promise. That callback needs no binding: it
+   * is marked here (a waiting checkout's callback is still bound, by
+   * Pool#connect, since it issues the query).
+   */
+  private wrapPoolQuery(original: AnyFn): AnyFn {
+    const inst = this;
+    return function query(this: unknown, text: unknown, values: unknown, cb: unknown) {
+      if (inst.failed || typeof text === 'function' || typeof values === 'function' || typeof cb === 'function') {
+        return original.apply(this, arguments as unknown as unknown[]);
+      }
+      inst.promiseQueries++;
+      try {
+        return original.apply(this, arguments as unknown as unknown[]);
+      } finally {
+        inst.promiseQueries--;
+      }
+    } as AnyFn;
+  }
+
+  /** pg-pool's checkout callback in a promise pool.query(): the client.query() it makes synchronously is pg-pool's. */
+  private poolInternal(cb: AnyFn): AnyFn {
+    const inst = this;
+    return function (this: unknown) {
+      inst.internalQuery = true;
+      try {
+        return cb.apply(this, arguments as unknown as unknown[]);
+      } finally {
+        inst.internalQuery = false;
+      }
+    };
+  }
 }
 
-/** The app's callback, called in the caller's context after the span (if any) ended. */
-function endingCallback(ctx: Context, cb: AnyFn, end: (err: unknown) => void): AnyFn {
+/** The app's callback, called in the caller's context (if given) after the span (if any) ended. */
+function endingCallback(ctx: Context | undefined, cb: AnyFn, end: (err: unknown) => void): AnyFn {
   return function (this: unknown, err: unknown) {
     end(err);
-    return callIn(ctx, cb, this, arguments);
+    return ctx ? callIn(ctx, cb, this, arguments) : cb.apply(this, arguments as unknown as unknown[]);
   };
 }
