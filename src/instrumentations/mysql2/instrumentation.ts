@@ -47,6 +47,10 @@ function connectionPrototype(m: unknown): Proto | undefined {
 }
 
 export class Mysql2Instrumentation extends DbInstrumentation {
+  /** Inside a mysql2/promise query()/execute() (synchronously). */
+  private promiseDepth = 0;
+  /** Set while a mysql2/promise pool checkout's callback runs: the query it makes is theirs. */
+  private internalCall = false;
   constructor(config: Mysql2Config = {}) {
     super('mysql2', config);
     // The base constructor already called this, before this class's fields were initialised.
@@ -75,6 +79,20 @@ export class Mysql2Instrumentation extends DbInstrumentation {
           },
           (m: unknown) => this.unwrapAll(poolPrototype(m), ['getConnection']),
         ),
+        // mysql2/promise: its query()/execute() call the callback API with a callback of their own.
+        ...['mysql2/lib/promise/connection.js', 'mysql2/lib/promise/pool.js'].map(
+          (file) =>
+            new InstrumentationNodeModuleFile(
+              file,
+              VERSIONS,
+              (m: unknown) => {
+                const proto = exportsOf<{ prototype?: Proto } | undefined>(m)?.prototype;
+                for (const method of METHODS) this.rewrap(proto, method, (o) => this.wrapPromise(o));
+                return m;
+              },
+              (m: unknown) => this.unwrapAll(exportsOf<{ prototype?: Proto } | undefined>(m)?.prototype, METHODS),
+            ),
+        ),
       ]),
     ];
   }
@@ -83,10 +101,29 @@ export class Mysql2Instrumentation extends DbInstrumentation {
     const inst = this;
     const where = `Connection.${method}`;
     return function query(this: Mysql2ConnLike, sql: unknown) {
+      // mysql2/promise's own callback (it only settles the app's promise, whose continuation has
+      // the app's context already): no binding for it.
+      const internal = inst.internalCall || inst.promiseDepth > 0;
+      inst.internalCall = false;
       if (inst.failed) return original.apply(this, arguments as unknown as unknown[]);
       const ctx = context.active();
-      if (inst.duration === undefined && inst.unsampled(ctx)) return inst.passThrough(this, original, arguments, ctx);
-      return inst.traced(this, original, arguments, ctx, sql, where);
+      if (inst.duration === undefined && inst.unsampled(ctx)) {
+        return internal ? original.apply(this, arguments as unknown as unknown[]) : inst.passThrough(this, original, arguments, ctx);
+      }
+      return inst.traced(this, original, arguments, ctx, sql, where, !internal);
+    } as AnyFn;
+  }
+
+  /** PromiseConnection / PromisePool query() and execute(): the callback they pass on synchronously is theirs. */
+  private wrapPromise(original: AnyFn): AnyFn {
+    const inst = this;
+    return function (this: unknown) {
+      inst.promiseDepth++;
+      try {
+        return original.apply(this, arguments as unknown as unknown[]);
+      } finally {
+        inst.promiseDepth--;
+      }
     } as AnyFn;
   }
 
@@ -99,9 +136,25 @@ export class Mysql2Instrumentation extends DbInstrumentation {
   private wrapGetConnection(original: AnyFn): AnyFn {
     const inst = this;
     return function getConnection(this: PoolLike, cb: unknown) {
-      if (inst.failed || typeof cb !== 'function' || !waits(this)) return original.apply(this, arguments as unknown as unknown[]);
-      return original.call(this, boundTo(context.active(), cb as AnyFn));
+      if (inst.failed || typeof cb !== 'function') return original.apply(this, arguments as unknown as unknown[]);
+      // Inside mysql2/promise's pool.query()/execute(): the call this callback makes is theirs.
+      let f = cb as AnyFn;
+      if (inst.promiseDepth > 0) f = inst.promiseInternal(f);
+      if (waits(this)) f = boundTo(context.active(), f);
+      return f === cb ? original.apply(this, arguments as unknown as unknown[]) : original.call(this, f);
     } as AnyFn;
+  }
+
+  private promiseInternal(cb: AnyFn): AnyFn {
+    const inst = this;
+    return function (this: unknown) {
+      inst.internalCall = true;
+      try {
+        return cb.apply(this, arguments as unknown as unknown[]);
+      } finally {
+        inst.internalCall = false;
+      }
+    };
   }
 
   /** Unrecorded call: its callback (argument or a ready command's onResult) runs in the caller's context. */
@@ -117,7 +170,7 @@ export class Mysql2Instrumentation extends DbInstrumentation {
     return original.apply(conn, argsIn as unknown as unknown[]);
   }
 
-  private traced(conn: Mysql2ConnLike, original: AnyFn, argsIn: IArguments, ctx: Context, sql: unknown, where: string): unknown {
+  private traced(conn: Mysql2ConnLike, original: AnyFn, argsIn: IArguments, ctx: Context, sql: unknown, where: string, bind: boolean): unknown {
     let a: SqlAnalysis;
     let span: Span | undefined;
     let t0 = 0;
@@ -167,9 +220,9 @@ export class Mysql2Instrumentation extends DbInstrumentation {
     let callback = true;
     if (i >= 0) {
       args = Array.prototype.slice.call(argsIn) as unknown[];
-      args[i] = endingCallback(ctx, args[i] as AnyFn, end);
+      args[i] = endingCallback(bind ? ctx : undefined, args[i] as AnyFn, end);
     } else if (cmd && typeof cmd === 'object' && typeof cmd.onResult === 'function') {
-      cmd.onResult = endingCallback(ctx, cmd.onResult as AnyFn, end);
+      cmd.onResult = endingCallback(bind ? ctx : undefined, cmd.onResult as AnyFn, end);
     } else callback = false;
     let ret: unknown;
     try {
@@ -219,10 +272,10 @@ function callbackIndex(args: IArguments): number {
   return -1;
 }
 
-/** The app's callback, called in the caller's context after the span (if any) ended. */
-function endingCallback(ctx: Context, cb: AnyFn, end: (err: unknown) => void): AnyFn {
+/** The app's callback, called in the caller's context (if given) after the span (if any) ended. */
+function endingCallback(ctx: Context | undefined, cb: AnyFn, end: (err: unknown) => void): AnyFn {
   return function (this: unknown, err: unknown) {
     end(err);
-    return callIn(ctx, cb, this, arguments);
+    return ctx ? callIn(ctx, cb, this, arguments) : cb.apply(this, arguments as unknown as unknown[]);
   };
 }
