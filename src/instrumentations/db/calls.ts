@@ -14,15 +14,19 @@ export type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
 
 /**
  * True when a span started in `ctx` cannot be recorded: its parent is a local
- * span that was not sampled, and the sampler follows a local parent's
- * decision (`followsParent`: the parentbased_* samplers, and always_off, whose
- * sampling rules only ever decide for roots and remote parents). A root, a
- * remote parent or any other sampler goes to the tracer to decide.
+ * span that is neither sampled nor recording, and the sampler follows a local
+ * parent's decision (`followsParent`: the parentbased_* samplers, and
+ * always_off, whose sampling rules only ever decide for roots and remote
+ * parents). A parent that records without being sampled (local tail mode
+ * records unsampled requests) goes to the tracer, as do a root, a remote
+ * parent and any other sampler.
  */
 export function unsampledChild(ctx: Context, followsParent: boolean): boolean {
   if (!followsParent) return false;
-  const sc = trace.getSpanContext(ctx);
-  return sc !== undefined && (sc.traceFlags & TraceFlags.SAMPLED) === 0 && sc.isRemote !== true && sc.traceId !== INVALID_TRACEID;
+  const span = trace.getSpan(ctx);
+  if (span === undefined) return false;
+  const sc = span.spanContext();
+  return (sc.traceFlags & TraceFlags.SAMPLED) === 0 && sc.isRemote !== true && sc.traceId !== INVALID_TRACEID && !span.isRecording();
 }
 
 /**
