@@ -13,7 +13,6 @@ const PINO = version('node_modules/pino/package.json');
 const PG = version('node_modules/pg/package.json');
 const API = version('node_modules/@opentelemetry/api/package.json');
 const PINO_INSTR = version('node_modules/@opentelemetry/instrumentation-pino/package.json');
-const PG_INSTR = version('node_modules/@opentelemetry/instrumentation-pg/package.json');
 const dots = (v: string): string => v.replace(/\./g, '\\.');
 
 // Which ESM hook flavour this Node gets (in-thread sync hooks need 22.22.3+ / 24.11.1+), decided the way the agent decides.
@@ -167,7 +166,7 @@ describe.each(VARIANTS)('OTEL_LOG_LEVEL=debug: one line per instrumented module 
     ]);
     expect(r.stderr).toMatch(
       new RegExp(
-        `debug: module "pg" ${PG.replace(/\./g, '\\.')} loaded by ${how} at \\+\\d+ ms: patched by instrumentation "pg" \\(@opentelemetry/instrumentation-pg ${dots(PG_INSTR)}\\); ` +
+        `debug: module "pg" ${PG.replace(/\./g, '\\.')} loaded by ${how} at \\+\\d+ ms: patched by instrumentation "pg" \\(@x/otel-agent/pg ${dots(AGENT)}\\); ` +
           `pg/lib/client\\.js: prototype\\.\\w+ was already wrapped by another instrumentation`,
       ),
     );

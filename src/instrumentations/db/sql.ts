@@ -445,7 +445,8 @@ export interface SqlAnalysis extends SqlSummary {
   text: string;
 }
 
-const analyses = new Map<string, SqlAnalysis>();
+/** One map per dialect, keyed by the text itself (a composite key would be a new string to hash per call). */
+const analyses: Record<SqlDialect, Map<string, SqlAnalysis>> = { postgresql: new Map(), mysql: new Map(), sqlite: new Map() };
 const ANALYSES_MAX = 1000;
 const ANALYSIS_KEY_MAX = 4096;
 
@@ -456,14 +457,15 @@ const ANALYSIS_KEY_MAX = 4096;
  * full, when it starts over.
  */
 export function analyzeSql(sql: string, dialect: SqlDialect): SqlAnalysis {
-  const key = sql.length <= ANALYSIS_KEY_MAX ? `${dialect}\0${sql}` : undefined;
-  const hit = key === undefined ? undefined : analyses.get(key);
+  const cache = analyses[dialect];
+  const cacheable = sql.length <= ANALYSIS_KEY_MAX;
+  const hit = cacheable ? cache.get(sql) : undefined;
   if (hit) return hit;
   const text = sanitizeSql(sql, dialect);
   const a: SqlAnalysis = { text, ...summarizeSql(text, dialect) };
-  if (key !== undefined) {
-    if (analyses.size >= ANALYSES_MAX) analyses.clear();
-    analyses.set(key, a);
+  if (cacheable) {
+    if (cache.size >= ANALYSES_MAX) cache.clear();
+    cache.set(sql, a);
   }
   return a;
 }

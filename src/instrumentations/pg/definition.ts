@@ -1,18 +1,22 @@
-/** PostgreSQL (pg, pg-pool): upstream instrumentation-pg, shaped by shaping.ts. */
+/** PostgreSQL (pg, its native client, pg-pool): own instrumentation, built for what an unsampled query costs. */
 import type { Definition } from '../definition';
+import type { PgConfig } from './instrumentation';
 
 export const pg: Definition = {
   name: 'pg',
   triggers: ['pg', 'pg-pool'],
   esm: ['pg', 'pg-pool'],
-  source: { upstream: '@opentelemetry/instrumentation-pg', export: 'PgInstrumentation' },
-  // shaping.ts: span names, literal-free query text, error.type (see docs/databases.md).
-  bundles: ['shaping.ts'],
-  create: (_ctx, kit) => kit.load<typeof import('./shaping')>('pg-shaping').shape((config) => kit.one('pg', 'PgInstrumentation', config)),
+  source: { own: 'instrumentation.ts', export: 'PgInstrumentation' },
+  create: ({ cfg }, kit) =>
+    kit.one<PgConfig>('pg', 'PgInstrumentation', {
+      // Sampling rules decide only for roots and remote parents: a local parent's decision stands.
+      followsParent: cfg.sampler.name.startsWith('parentbased') || cfg.sampler.name === 'always_off',
+      metrics: cfg.metricsExporters.length > 0,
+    }),
   docs: {
     module: '`pg`, `pg-pool`',
-    versions: 'the upstream package (`otel-agent doctor` shows them)',
-    spans: 'CLIENT `SELECT orders`',
+    versions: 'this agent: `pg` 8.x, `pg-pool` 2.x and 3.x',
+    spans: 'CLIENT `SELECT orders`, `pg.connect`, `pg-pool.connect`',
     page: 'databases.md',
   },
 };
