@@ -90,3 +90,17 @@ export function bundleWarning(v: BundleVerdict | undefined): string | undefined 
     : 'packages bundled into it (not loaded from node_modules) cannot be patched at run time and are not traced';
   return `${v.file} is ${what} built without the agent's build plugin: ${inside}; only Node builtins are. Add ${PLUGIN_OF[v.bundler]} to the build (docs/bundlers.md)`;
 }
+
+const CONFIG_LINE: Record<BundleVerdict['bundler'], string> = {
+  esbuild: "import { otelAgent } from '@x/otel-agent/esbuild' and add plugins: [otelAgent()] to the build options",
+  webpack: "const { OtelAgentWebpackPlugin } = require('@x/otel-agent/webpack') and add new OtelAgentWebpackPlugin() to plugins",
+  rollup: "import { otelAgent } from '@x/otel-agent/rollup' and put otelAgent() first in plugins",
+  unknown: 'add the plugin of your bundler: @x/otel-agent/esbuild, /webpack or /rollup',
+};
+
+/** The doctor's explanation: what is wrong, and the line to add. */
+export function bundleAdvice(v: BundleVerdict | undefined): string | undefined {
+  const w = bundleWarning(v);
+  if (!w || !v) return undefined;
+  return `${w}. The fix: ${CONFIG_LINE[v.bundler]}, rebuild, and run the bundle as before (node --import @x/otel-agent ${v.file}); or build with the plugin's mode: 'external' and ship the packages it lists in node_modules`;
+}

@@ -22,7 +22,12 @@ import {
 
 export type { PluginOptions } from './core';
 
-type Resolved = string | { id: string; external: boolean } | null;
+type Resolved = unknown;
+
+/** The slice of Rollup's plugin context resolveId uses. */
+interface Ctx {
+  resolve(source: string, importer: string | undefined, options: Record<string, unknown>): Promise<unknown>;
+}
 
 export function otelAgent(options: PluginOptions = {}) {
   const say = makeSay(options);
@@ -36,7 +41,7 @@ export function otelAgent(options: PluginOptions = {}) {
     },
     resolveId: {
       order: 'pre' as const,
-      handler(source: string, importer: string | undefined): Resolved {
+      handler(this: Ctx, source: string, importer: string | undefined, opts: Record<string, unknown>): Resolved {
         if (!importer || importer.includes('\0') || !bareSpecifier(source)) return null;
         const pkg = packageName(source);
         if (!isInstrumented(pkg, list)) return null;
@@ -44,7 +49,9 @@ export function otelAgent(options: PluginOptions = {}) {
           summary.external(pkg, dirname(importer));
           return { id: source, external: true };
         }
-        return resolveCommonJs(source, dirname(importer)) ?? null;
+        // The CommonJS build, resolved on through the other plugins (@rollup/plugin-commonjs needs to see it).
+        const file = resolveCommonJs(source, dirname(importer));
+        return file ? this.resolve(file, importer, { ...opts, skipSelf: true }) : null;
       },
     },
     transform: {
