@@ -93,7 +93,7 @@ export function bundleWarning(v: BundleVerdict | undefined): string | undefined 
 
 const CONFIG_LINE: Record<BundleVerdict['bundler'], string> = {
   esbuild: "import { otelAgent } from '@x/otel-agent/esbuild' and add plugins: [otelAgent()] to the build options",
-  webpack: "const { OtelAgentWebpackPlugin } = require('@x/otel-agent/webpack') and add new OtelAgentWebpackPlugin() to plugins",
+  webpack: 'take OtelAgentWebpackPlugin from @x/otel-agent/webpack and add new OtelAgentWebpackPlugin() to plugins',
   rollup: "import { otelAgent } from '@x/otel-agent/rollup' and put otelAgent() first in plugins",
   unknown: 'add the plugin of your bundler: @x/otel-agent/esbuild, /webpack or /rollup',
 };
