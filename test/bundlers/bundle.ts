@@ -88,21 +88,33 @@ export async function bundle(job: BundleJob): Promise<string> {
       );
     });
   } else {
-    const { rollup } = await import('rollup');
-    const b = await rollup({
-      input: job.entry,
-      // The agent's plugin first, as docs/bundlers.md says (its hooks are order: 'pre' anyway).
-      plugins: [
-        ...(opts ? [p.rollup(opts) as never] : []),
-        nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }),
-        commonjs({ ignoreDynamicRequires: true }),
-        json(),
-      ],
-      external: ['pg-native'],
-      onwarn: () => undefined,
-    });
+    // One Rollup build per entry and options, written in every format asked for (the build is the slow part).
+    const key = `${job.entry}\0${JSON.stringify(opts ?? null)}`;
+    let built = rollupBuilds.get(key);
+    if (!built) {
+      built = rollupBuild(job.entry, opts ? [p.rollup(opts)] : []);
+      rollupBuilds.set(key, built);
+    }
+    const b = await built;
     await b.write({ file: out, format: job.format === 'esm' ? 'es' : 'cjs', sourcemap: !!job.sourcemap, inlineDynamicImports: true });
-    await b.close();
   }
   return out;
+}
+
+const rollupBuilds = new Map<string, Promise<import('rollup').RollupBuild>>();
+
+async function rollupBuild(entry: string, agentPlugin: unknown[]): Promise<import('rollup').RollupBuild> {
+  const { rollup } = await import('rollup');
+  return rollup({
+    input: entry,
+    // The agent's plugin first, as docs/bundlers.md says (its hooks are order: 'pre' anyway).
+    plugins: [
+      ...(agentPlugin as never[]),
+      nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }),
+      commonjs({ ignoreDynamicRequires: true }),
+      json(),
+    ],
+    external: ['pg-native'],
+    onwarn: () => undefined,
+  });
 }

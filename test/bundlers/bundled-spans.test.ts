@@ -179,3 +179,43 @@ describe('kafkajs producer, bundled', () => {
     }, 240_000);
   }
 });
+
+describe('an OTEL_AGENT_EXTRA_INSTRUMENTATIONS package, bundled', () => {
+  const EXTRA = '@opentelemetry/instrumentation-generic-pool';
+  const env = { OTEL_AGENT_EXTRA_INSTRUMENTATIONS: EXTRA };
+  const poolDone = (spans: RecvSpan[]): boolean => spans.some((s) => s.scope.name === EXTRA) && spans.some((s) => s.kind === 'SERVER');
+  let base: Run;
+  beforeAll(async () => {
+    base = await runApp(join(SRC, 'pool.mjs'), poolDone, { env });
+  }, 60_000);
+
+  it('the unbundled run is the reference: the extra instrumentation traces generic-pool inside the request', () => {
+    const server = base.shape
+      .flatMap(function walk(s): Shape[] {
+        return [s, ...s.children.flatMap(walk)];
+      })
+      .find((s) => s.kind === 'SERVER')!;
+    expect(server.children.map((c) => c.scope)).toContain(EXTRA);
+  });
+
+  const CASES: [Bundler, 'cjs' | 'esm', Partial<BundleJob>, string][] = [
+    // The plugin asks the instrumentation package which modules it patches.
+    ['esbuild', 'cjs', { plugin: { extraInstrumentations: [EXTRA] } }, 'extraInstrumentations'],
+    // Or they are named.
+    ['webpack', 'esm', { plugin: { modules: ['generic-pool'] } }, 'modules'],
+  ];
+  for (const [bundler, format, extra, how] of CASES) {
+    it(`${bundler} -> ${format}, the modules given by \`${how}\`: the same span trees as unbundled`, async () => {
+      const file = await bundle(job(bundler, 'pool.mjs', format, { ...extra, outName: `pool-${how}.${format === 'esm' ? 'mjs' : 'cjs'}` }));
+      const run = await runApp(file, poolDone, { env });
+      expectSameShape(run, base, `${bundler} ${how}`);
+    }, 120_000);
+  }
+
+  it('without them, the plugin does not wrap generic-pool and its spans are missing (the comparison can fail)', async () => {
+    const file = await bundle(job('esbuild', 'pool.mjs', 'cjs', { plugin: { extraInstrumentations: [] }, outName: 'pool-none.cjs' }));
+    const run = await runApp(file, (spans) => spans.some((s) => s.kind === 'SERVER'), { env });
+    expect(run.spans.filter((s) => s.scope.name === EXTRA)).toEqual([]);
+    expect(run.shape).not.toEqual(base.shape);
+  }, 120_000);
+});
