@@ -22,11 +22,26 @@ export type { PluginOptions } from './core';
 
 /** The slice of esbuild's PluginBuild this plugin uses. */
 interface Build {
-  initialOptions: { banner?: Record<string, string> };
+  initialOptions: { banner?: Record<string, string>; external?: string[]; packages?: string };
   onStart(cb: () => void): void;
   onEnd(cb: () => void): void;
   onResolve(o: { filter: RegExp }, cb: (a: { path: string; resolveDir: string; kind: string; namespace: string }) => unknown): void;
   onLoad(o: { filter: RegExp; namespace?: string }, cb: (a: { path: string }) => unknown): void;
+}
+
+/** esbuild's `external` semantics: a name also covers its subpaths, `*` is a wildcard. */
+function externalMatcher(list: string[]): (spec: string) => boolean {
+  const res = list.map((e) =>
+    e.includes('*')
+      ? new RegExp(
+          `^${e
+            .split('*')
+            .map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+            .join('.*')}$`,
+        )
+      : e,
+  );
+  return (spec) => res.some((r) => (typeof r === 'string' ? spec === r || spec.startsWith(r + '/') : r.test(spec)));
 }
 
 export function otelAgent(options: PluginOptions = {}): { name: string; setup(build: Build): void } {
@@ -42,8 +57,10 @@ export function otelAgent(options: PluginOptions = {}): { name: string; setup(bu
       o.banner = { ...o.banner, js: o.banner?.js ? `${o.banner.js}\n${mark}` : mark };
       build.onStart(() => summary.start());
       build.onEnd(() => summary.end());
+      // What the build itself leaves out stays out: plugins resolve before esbuild applies `external`.
+      const userExternal = externalMatcher(o.external ?? []);
       build.onResolve({ filter: /^[^./]/ }, (a) => {
-        if (a.namespace !== 'file' || !bareSpecifier(a.path)) return undefined;
+        if (a.namespace !== 'file' || !bareSpecifier(a.path) || o.packages === 'external' || userExternal(a.path)) return undefined;
         const pkg = packageName(a.path);
         if (!isInstrumented(pkg, list)) return undefined;
         if (external) {

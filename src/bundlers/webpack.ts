@@ -29,7 +29,9 @@ interface Compiler {
   hooks: {
     thisCompilation: { tap(n: string, cb: () => void): void };
     done: { tap(n: string, cb: () => void): void };
-    normalModuleFactory: { tap(n: string, cb: (nmf: { hooks: { beforeResolve: { tap(n: string, cb: (d: ResolveData) => void): void } } }) => void): void };
+    normalModuleFactory: {
+      tap(n: string, cb: (nmf: { hooks: { factorize: { tap(o: { name: string; stage: number }, cb: (d: ResolveData) => undefined): void } } }) => void): void;
+    };
   };
 }
 
@@ -57,11 +59,14 @@ export class OtelAgentWebpackPlugin {
       return;
     }
     compiler.hooks.normalModuleFactory.tap(NAME, (nmf) => {
-      nmf.hooks.beforeResolve.tap(NAME, (d) => {
-        // The CommonJS build, which the loader can wrap; an ESM-only package goes the normal way.
-        if (!d.request || !bareSpecifier(d.request) || d.request.includes('!') || !isInstrumented(packageName(d.request), list)) return;
+      // The CommonJS build, which the loader can wrap; an ESM-only package goes the normal way. At
+      // stage 50: after the externals (stage 0, so what the config leaves out stays out), before
+      // webpack resolves the request (stage 100).
+      nmf.hooks.factorize.tap({ name: NAME, stage: 50 }, (d) => {
+        if (!d.request || !bareSpecifier(d.request) || d.request.includes('!') || !isInstrumented(packageName(d.request), list)) return undefined;
         const file = resolveCommonJs(d.request, d.context);
         if (file) d.request = file;
+        return undefined;
       });
     });
     const loaderOptions: LoaderOptions = { exact: [...list.exact], prefixes: list.prefixes };

@@ -21,6 +21,8 @@ export interface BundleJob {
   outName: string;
   minify?: boolean;
   sourcemap?: boolean;
+  /** Packages the build's own configuration leaves out (esbuild `external`, webpack `externals`, Rollup `external`). */
+  externals?: string[];
   /** false: built without the agent's plugin. */
   plugin?: PluginOptions | false;
 }
@@ -53,6 +55,7 @@ export async function bundle(job: BundleJob): Promise<string> {
       target: 'node22',
       format: job.format,
       outfile: out,
+      external: job.externals,
       minify: !!job.minify,
       sourcemap: !!job.sourcemap,
       logLevel: 'error',
@@ -76,7 +79,7 @@ export async function bundle(job: BundleJob): Promise<string> {
             : { path: job.outDir, filename: job.outName },
           // Optional native/peer modules some packages try (pg-native, kafkajs' snappy...): not the test's subject.
           ignoreWarnings: [/Critical dependency|Module not found|Can't resolve/],
-          externals: { 'pg-native': 'commonjs pg-native' },
+          externals: { 'pg-native': 'commonjs pg-native', ...Object.fromEntries((job.externals ?? []).map((e) => [e, `${esm ? 'module' : 'commonjs'} ${e}`])) },
           optimization: { minimize: !!job.minify },
           plugins: opts ? [new p.webpack(opts) as never] : [],
         },

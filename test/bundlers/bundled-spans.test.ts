@@ -141,6 +141,18 @@ describe.skipIf(!HAVE_PG || !HAVE_REDIS)('Express + pg + redis + fetch, bundled'
     expectSameShape(run, baseline.get('shop.mjs')!, 'external');
   }, 120_000);
 
+  for (const bundler of ['esbuild', 'webpack'] as const) {
+    it(`${bundler}: a package the build config marks external stays external, and is traced from node_modules`, async () => {
+      const file = await bundle(job(bundler, 'shop.cjs', 'cjs', { outName: 'user-external.cjs', externals: ['pg'] }));
+      const text = readFileSync(file, 'utf8');
+      // Neither pg's code nor its appended lines are inside; express's are.
+      expect(text).not.toContain('"pg/lib/client.js"');
+      expect(text).toContain('"express"');
+      const run = await runApp(file, shopDone);
+      expectSameShape(run, baseline.get('shop.cjs')!, `${bundler} with pg external`);
+    }, 120_000);
+  }
+
   it('without the plugin: one warning at startup naming the bundled packages, and their spans are missing', async () => {
     const file = await bundle(job('esbuild', 'shop.mjs', 'cjs', { plugin: false }));
     const run = await runApp(file, (spans) => spans.some((s) => s.name === 'GET /stock/:id'));
