@@ -40,7 +40,7 @@ const NODE_GLOBALS = Object.fromEntries(
 );
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.node/**', '.cache/**', 'bench/out/**', 'coverage/**', '.dist-*/**', 'test/fixtures/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.node/**', '.cache/**', 'bench/out/**', 'coverage/**', '.dist-*/**', '.bundles-*/**', 'test/fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

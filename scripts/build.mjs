@@ -119,6 +119,31 @@ function instrumentationJobs(d) {
   return out;
 }
 
+// The build plugins (@x/otel-agent/esbuild, /webpack, /rollup) get the packages to wrap from the
+// same registry: every non-builtin trigger and ESM specifier, by package (prefix triggers stay prefixes).
+const { isBuiltin } = createRequire(import.meta.url)('node:module');
+const pkgOf = (s) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]);
+const bundlerModules = { exact: new Set(), prefixes: new Set() };
+for (const d of DEFINITIONS) {
+  for (const t of [...d.triggers, ...d.esm]) {
+    // `sqlite` is node:sqlite (a builtin reachable only with the prefix), not the npm package.
+    if (t.startsWith('node:') || isBuiltin(t) || d.esm.includes(`node:${t}`)) continue;
+    if (t.endsWith('/')) bundlerModules.prefixes.add(t);
+    else bundlerModules.exact.add(pkgOf(t));
+  }
+}
+const BUNDLER_MODULES = JSON.stringify({ exact: [...bundlerModules.exact].sort(), prefixes: [...bundlerModules.prefixes].sort() });
+async function plugin(entry, out) {
+  const outfile = join(DIST, out);
+  await build({ ...common, define: { ...common.define, __BUNDLER_MODULES__: BUNDLER_MODULES }, entryPoints: [entry], outfile });
+}
+const PLUGINS = [
+  // [source, dist name, the named export an ES module config imports besides default]
+  ['esbuild', 'otelAgent'],
+  ['webpack', 'OtelAgentWebpackPlugin'],
+  ['rollup', 'otelAgent'],
+];
+
 const t0 = Date.now();
 rmSync(DIST, { recursive: true, force: true });
 mkdirSync(join(DIST, 'instr'), { recursive: true });
@@ -135,6 +160,9 @@ const jobs = [
   one(join(ROOT, 'src/config/file/index.ts'), 'config-file.cjs'),
   // Console log correlation: not an instrumentation of a module, loaded by agent.ts.
   one(join(ROOT, 'src/instrumentations/console.ts'), 'instr/console.cjs'),
+  // The build plugins run in the app's build, not in the agent: self-contained, no shared files.
+  ...PLUGINS.map(([b]) => plugin(join(ROOT, `src/bundlers/${b}.ts`), `${b}.cjs`)),
+  plugin(join(ROOT, 'src/bundlers/webpack-loader.ts'), 'webpack-loader.cjs'),
 ];
 for (const d of DEFINITIONS) for (const [entry, out] of instrumentationJobs(d)) jobs.push(one(entry, out));
 await Promise.all(jobs);
@@ -144,6 +172,14 @@ writeFileSync(
     `// CJS and ESM code in the app share one SDK instance.\n` +
     `import { createRequire } from 'node:module';\ncreateRequire(import.meta.url)('./register.cjs');\n`,
 );
+for (const [b, named] of PLUGINS) {
+  writeFileSync(
+    join(DIST, `${b}.mjs`),
+    `// ES module entry of @x/otel-agent/${b} (the plugin is CommonJS, see src/bundlers/${b}.ts).\n` +
+      `import { createRequire } from 'node:module';\nconst m = createRequire(import.meta.url)('./${b}.cjs');\n` +
+      `export const ${named} = m.${named};\nexport default m.${named};\n`,
+  );
+}
 const old = join(ROOT, `.dist-old-${process.pid}`);
 if (existsSync(FINAL)) renameSync(FINAL, old);
 renameSync(DIST, FINAL);

@@ -29,6 +29,8 @@ import { startQueueHooks } from './instrumentations/queue-hooks/activate';
 import { loadExtraInstrumentations } from './instrumentations/extra/load';
 import { describeUrl } from './exporters/transport';
 import { dropCounts } from './propagation/guard';
+import { bundleWarning, inspectBundle } from './bundle-check';
+import { packageName } from './package-name';
 
 export interface AgentHandle {
   config: AgentConfig;
@@ -70,6 +72,17 @@ function lostSummary(stats: PipelineStats): string | undefined {
         (stats.rejected ? `, ${stats.rejected} rejected by the collector (partial success)` : '') +
         (dropCounts.dropped ? `; propagation: ${dropCounts.dropped} header field(s) not sent (not valid in a header)` : '')
     : undefined;
+}
+
+/** A bundle built without the build plugin hides its packages from the hooks: said once, at startup (bundle-check.ts). */
+function warnBlindBundle(entries: { triggers: readonly string[] }[], log: AgentLog): void {
+  try {
+    const instrumented = (pkg: string): boolean => entries.some((e) => e.triggers.some((t) => (t.endsWith('/') ? pkg.startsWith(t) : packageName(t) === pkg)));
+    const w = bundleWarning(inspectBundle(process.argv[1], instrumented));
+    if (w) log.warn(w);
+  } catch {
+    /* a diagnostic: never a reason to fail the start */
+  }
 }
 
 export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
@@ -164,6 +177,7 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   const descriptions = exporters.map((e) => e.description);
   report.startup({ serviceName, exporters: descriptions, hooks: { cjs: !!loader, esm } });
   log.info(startupLine(cfg, { serviceName, exporters: descriptions, cjsHooks: !!loader, esm, enabled: entries, all: ENTRIES }));
+  if (loader) warnBlindBundle([...entries, ...extras], log);
   if (cfg.agent.doctorReport) {
     report.emitTestSpan(resource, [new CountingProcessor(stats), ...batches]);
     // Send it now rather than after OTEL_BSP_SCHEDULE_DELAY: the doctor runs the app for a few seconds only.

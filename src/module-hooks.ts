@@ -8,6 +8,7 @@ import type { AgentLog } from './log';
 import type { Entry } from './instrumentations/index';
 import { installEsmHooks, installLazyLoader, quiet, type ActivationRecord, type LazyLoader, type ResolveObserver } from './instrumentations/loader';
 import { wrapOnRequire } from './otel-internals';
+import { installBundledHook } from './bundled';
 import { AGENT_VERSION } from './version';
 
 export interface ModuleHooks {
@@ -48,5 +49,7 @@ export function installModuleHooks(
     log.warn(`ESM hooks could not be installed (${(e as Error).message}); modules loaded with import will not be traced`);
   }
   const loader = installLazyLoader(entries, { cfg, log, parentEnv: childEnvCopy }, onActivated, observe);
+  // Modules inside a bundle built with the agent's build plugin announce themselves here instead (bundled.ts).
+  installBundledHook(loader, log);
   return { loader, esm };
 }

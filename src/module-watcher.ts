@@ -333,7 +333,7 @@ export class ModuleWatcher {
   private logRecord(r: ModuleRecord): void {
     if (!this.log.enabled('debug')) return;
     const what = `module "${r.module}" ${r.builtin ? '(Node builtin)' : (r.version ?? '(version unknown)')}`;
-    const how = r.how === 'fetch' ? 'first used' : `loaded by ${r.how ?? 'require or import'}`;
+    const how = r.how === 'fetch' ? 'first used' : r.how === 'bundle' ? 'loaded from the bundle' : `loaded by ${r.how ?? 'require or import'}`;
     const head = `${what} ${how} at +${r.atMs} ms: `;
     const by = `instrumentation "${r.instrumentation}"`;
     switch (r.status) {

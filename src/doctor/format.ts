@@ -12,7 +12,7 @@ function pad(s: string, n: number): string {
 
 function moduleLine(m: ModuleRecord): string {
   const what = `${m.module}${m.builtin ? ' (Node builtin)' : m.version ? ' ' + m.version : ''}`;
-  const how = m.how === 'fetch' ? 'first use' : (m.how ?? 'require/import');
+  const how = m.how === 'fetch' ? 'first use' : m.how === 'bundle' ? 'in bundle' : (m.how ?? 'require/import');
   const mark = m.status === 'patched' ? OK : m.status === 'covered' ? '·' : m.status === 'skipped' || m.status === 'failed' ? BAD : NOTE;
   const verdict =
     m.status === 'patched'

@@ -16,6 +16,8 @@ import { AGENT_VERSION } from '../version';
 import { checkEndpoints, type EndpointCheck } from './endpoint';
 import { inspectPackages, type PackagesResult } from './packages';
 import { runApp, type RunResult } from './run';
+import { bundleAdvice, inspectBundle } from '../bundle-check';
+import { packageName } from '../package-name';
 
 export interface Finding {
   level: 'problem' | 'note';
@@ -222,6 +224,11 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorResult> {
 
   const packages = inspectPackages(appDir, cfg, o.distDir);
   findings.push(...packageFindings(packages));
+  // An entry file that is a bundle built without the build plugin: its packages cannot be patched (docs/bundlers.md).
+  const bundled = bundleAdvice(
+    inspectBundle(entry, (pkg) => ENTRIES.some((e) => e.triggers.some((t) => (t.endsWith('/') ? pkg.startsWith(t) : packageName(t) === pkg)))),
+  );
+  if (bundled) findings.push({ level: 'problem', section: 'packages', message: bundled });
 
   let run: RunResult | undefined;
   if (entry && o.run) {

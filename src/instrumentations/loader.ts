@@ -14,7 +14,8 @@ import { packageName } from '../package-name';
 export interface ActivationRecord {
   name: string;
   trigger: string;
-  how: 'require' | 'import' | 'fetch';
+  /** `bundle`: a module inside a bundle built with one of the build plugins (src/bundled.ts). */
+  how: 'require' | 'import' | 'fetch' | 'bundle';
   at: number;
   ok: boolean;
   error?: string;
@@ -23,6 +24,8 @@ export interface ActivationRecord {
 
 export interface LazyLoader {
   activate(entry: Entry, trigger: string, how: ActivationRecord['how']): void;
+  /** Activates what a module of package `spec` activates, as its resolution would (a bundled module announcing itself). */
+  activateFor(spec: string, how: ActivationRecord['how']): void;
   records: ActivationRecord[];
   pending(): string[];
 }
@@ -54,6 +57,7 @@ export function installLazyLoader(entries: Entry[], ctx: InstrContext, onActivat
   const loader: LazyLoader = {
     records,
     pending: () => entries.filter((e) => !done.has(e.name)).map((e) => e.name),
+    activateFor: () => undefined,
     activate(entry, trigger, how) {
       if (done.has(entry.name)) return;
       done.add(entry.name);
@@ -96,6 +100,10 @@ export function installLazyLoader(entries: Entry[], ctx: InstrContext, onActivat
     if (!found || fromAgent(parent)) return;
     for (const e of found) if (!done.has(e.name)) loader.activate(e, spec, how);
     left = entries.length - done.size;
+  };
+  loader.activateFor = (spec, how) => {
+    check(spec, how);
+    if (observe) observe(packageName(spec), how, undefined);
   };
 
   const mod = process.getBuiltinModule('node:module') as unknown as {

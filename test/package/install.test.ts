@@ -57,12 +57,19 @@ describe('the packed package', () => {
       'dist/agent.cjs',
       'dist/cli.cjs',
       'dist/config-file.cjs',
+      'dist/esbuild.cjs',
+      'dist/esbuild.mjs',
       'dist/register.cjs',
       'dist/register.mjs',
+      'dist/rollup.cjs',
+      'dist/rollup.mjs',
       'dist/signals.cjs',
       'dist/vendor/api.cjs',
       'dist/vendor/grpc.cjs',
       'dist/vendor/instrumentation.cjs',
+      'dist/webpack-loader.cjs',
+      'dist/webpack.cjs',
+      'dist/webpack.mjs',
       'package.json',
     ]);
     // One bundled file per instrumentation (their list is the registry's, not this test's).
@@ -134,6 +141,31 @@ describe('an app in that project, console exporter', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/installed\/:id {2}client {2}200 {2}[\d.]+ ms {2}trace [0-9a-f]{32}$/m);
     expect(r.stdout).toMatch(/^└─ GET \/installed\/:id {2}server {2}200 {2}[\d.]+ ms$/m);
+  });
+});
+
+describe('the build plugins from that project (docs/bundlers.md)', () => {
+  it('@x/otel-agent/esbuild, /webpack and /rollup load by require and by import, with no bundler installed', async ({ skip }) => {
+    if (!online) return skip();
+    const script = [
+      "const { existsSync } = require('node:fs');",
+      "const { dirname, join } = require('node:path');",
+      "const e = require('@x/otel-agent/esbuild'), w = require('@x/otel-agent/webpack'), r = require('@x/otel-agent/rollup');",
+      "const loader = join(dirname(require.resolve('@x/otel-agent/webpack')), 'webpack-loader.cjs');",
+      'Promise.all([import("@x/otel-agent/esbuild"), import("@x/otel-agent/webpack"), import("@x/otel-agent/rollup")]).then(([em, wm, rm]) => {',
+      '  console.log(JSON.stringify({ esbuild: e.otelAgent().name, rollup: r.otelAgent().name, webpack: typeof new w.OtelAgentWebpackPlugin().apply, loader: existsSync(loader),',
+      '    esm: [em.default === e.otelAgent, wm.OtelAgentWebpackPlugin === w.OtelAgentWebpackPlugin, rm.otelAgent === r.otelAgent] }));',
+      '});',
+    ].join('\n');
+    const child = spawn(process.execPath, ['-e', script], { cwd: project, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code, stderr).toBe(0);
+    expect(existsSync(join(project, 'node_modules/esbuild'))).toBe(false);
+    expect(JSON.parse(stdout)).toEqual({ esbuild: '@x/otel-agent', rollup: '@x/otel-agent', webpack: 'function', loader: true, esm: [true, true, true] });
   });
 });
 
