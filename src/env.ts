@@ -58,6 +58,11 @@ export interface AgentConfig {
     metricIntervalMs: number;
     metricTimeoutMs: number;
     temporality: 'cumulative' | 'delta' | 'lowmemory';
+    exemplarFilter: 'trace_based' | 'always_on' | 'always_off';
+    /** OTEL_METRICS_EXPORTER=prometheus: where the scrape endpoint listens. */
+    prometheus: { host: string; port: number };
+    /** Series kept per instrument and exporter before the overflow series (metrics/series.ts). */
+    cardinalityLimit: number;
     blrp: { scheduleDelayMs: number; exportTimeoutMs: number; maxQueueSize: number; maxExportBatchSize: number };
     logLimits: { attributeValueLengthLimit: number; attributeCountLimit: number };
   };

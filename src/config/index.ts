@@ -121,6 +121,9 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
       // The SDK requires the timeout to fit in the interval.
       metricTimeoutMs: Math.min(v.OTEL_METRIC_EXPORT_TIMEOUT, v.OTEL_METRIC_EXPORT_INTERVAL),
       temporality: v.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+      exemplarFilter: v.OTEL_METRICS_EXEMPLAR_FILTER,
+      prometheus: Object.freeze({ host: v.OTEL_EXPORTER_PROMETHEUS_HOST, port: v.OTEL_EXPORTER_PROMETHEUS_PORT }),
+      cardinalityLimit: v.OTEL_AGENT_METRICS_CARDINALITY_LIMIT,
       blrp: Object.freeze({
         scheduleDelayMs: v.OTEL_BLRP_SCHEDULE_DELAY,
         exportTimeoutMs: v.OTEL_BLRP_EXPORT_TIMEOUT,

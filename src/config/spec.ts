@@ -51,6 +51,7 @@ export const TEST_FAULTS = ['processor-on-start', 'processor-on-ending', 'proces
 const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 const COMPRESSIONS = ['gzip', 'none'] as const;
 const SIGNAL_EXPORTERS = ['otlp', 'console', 'none'] as const;
+const METRICS_EXPORTERS = ['otlp', 'prometheus', 'console', 'none'] as const;
 const MS_HOUR = 3_600_000;
 const COUNT_MAX = 1_000_000;
 /** RFC 9110 token: anything else can never match a header and is a typo worth a warning. */
@@ -282,9 +283,38 @@ export const SPEC = [
   {
     name: 'OTEL_METRICS_EXPORTER',
     kind: 'list',
-    allowed: SIGNAL_EXPORTERS,
+    allowed: METRICS_EXPORTERS,
     default: [],
-    doc: 'This agent is about traces: metrics are set up only when this names `otlp` or `console`.',
+    doc: 'This agent is about traces: metrics are set up only when this names `otlp`, `prometheus` (a pull endpoint, see below) or `console`. See [Metrics](metrics.md).',
+  },
+  {
+    name: 'OTEL_METRICS_EXEMPLAR_FILTER',
+    kind: 'enum',
+    allowed: ['trace_based', 'always_on', 'always_off'],
+    default: 'trace_based',
+    doc: 'Which measurements may become exemplars (trace and span id on a histogram bucket or sum): `trace_based` (those made in a sampled span), `always_on`, `always_off`.',
+  },
+  {
+    name: 'OTEL_EXPORTER_PROMETHEUS_HOST',
+    kind: 'string',
+    default: 'localhost',
+    doc: 'With `OTEL_METRICS_EXPORTER=prometheus`: the address the scrape endpoint (`/metrics`) listens on. The only port the agent ever opens.',
+  },
+  {
+    name: 'OTEL_EXPORTER_PROMETHEUS_PORT',
+    kind: 'int',
+    default: 9464,
+    min: 0,
+    max: 65535,
+    doc: 'With `OTEL_METRICS_EXPORTER=prometheus`: its port. In use: one warning, and the app runs on without it.',
+  },
+  {
+    name: 'OTEL_AGENT_METRICS_CARDINALITY_LIMIT',
+    kind: 'int',
+    default: 2000,
+    min: 2,
+    max: COUNT_MAX,
+    doc: 'Attribute sets (series) one instrument keeps per exporter; beyond it measurements go to one series with `otel.metric.overflow=true`, so counts stay exact.',
   },
   {
     name: 'OTEL_LOGS_EXPORTER',

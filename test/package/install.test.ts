@@ -57,6 +57,7 @@ describe('the packed package', () => {
       'dist/agent.cjs',
       'dist/cli.cjs',
       'dist/config-file.cjs',
+      'dist/metrics.cjs',
       'dist/register.cjs',
       'dist/register.mjs',
       'dist/signals.cjs',

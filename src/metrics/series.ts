@@ -1,0 +1,225 @@
+/**
+ * One instrument's time series for one reader: the aggregation (sum, last
+ * value, explicit-bucket histogram), the exemplars, and the cardinality limit.
+ *
+ * Why the agent's own and not @opentelemetry/sdk-metrics: that SDK collects only
+ * asynchronously (so nothing recorded just before process.exit() or a SIGTERM
+ * could be delivered from the synchronous 'exit' event), has no exemplars, and
+ * costs ~40 ms of startup. Everything here is plain synchronous bookkeeping:
+ * collect() can run inside 'exit'.
+ */
+import type { Attributes } from '@opentelemetry/api';
+
+export type Kind = 'counter' | 'updowncounter' | 'histogram' | 'gauge' | 'obs-counter' | 'obs-updowncounter' | 'obs-gauge';
+export type Temporality = 'delta' | 'cumulative';
+
+export interface Exemplar {
+  value: number;
+  timeMs: number;
+  traceId?: string;
+  spanId?: string;
+}
+
+/** One exported data point (the encoders read these; field names follow OTLP). */
+export interface Point {
+  attributes: Attributes;
+  startMs: number;
+  timeMs: number;
+  /** sum and gauge points. */
+  value: number;
+  /** histogram points. */
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  bucketCounts?: number[];
+  exemplars: Exemplar[];
+}
+
+/** The attributes every series over the limit is folded into (the specification's overflow series). */
+export const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ 'otel.metric.overflow': true });
+
+interface Series {
+  attributes: Attributes;
+  startMs: number;
+  /** Recorded (or observed) since the last collection. */
+  touched: boolean;
+  value: number;
+  /** Observable counters under delta: the cumulative value last exported. */
+  prev: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  buckets?: Float64Array;
+  exemplars?: (Exemplar | undefined)[];
+  /** Measurements offered to a one-slot reservoir since the last collection. */
+  offered: number;
+}
+
+/** A stable key for an attribute set, whatever order its keys were written in. */
+export function attributesKey(a: Attributes | undefined): string {
+  if (!a) return '';
+  const keys = Object.keys(a);
+  if (keys.length === 0) return '';
+  if (keys.length > 1) keys.sort();
+  let k = '';
+  for (const name of keys) {
+    const v = a[name];
+    if (v === undefined || v === null) continue;
+    k += name + '\u0001' + (typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : typeof v + ':' + String(v)) + '\u0002';
+  }
+  return k;
+}
+
+/** A copy without undefined/null values (what the API allows to be passed and the encoders must not see). */
+function cleanAttributes(a: Attributes | undefined): Attributes {
+  const out: Attributes = {};
+  if (a) for (const k of Object.keys(a).sort()) if (a[k] !== undefined && a[k] !== null) out[k] = a[k];
+  return out;
+}
+
+/** Index of the bucket a value falls in: bucket i holds (bounds[i-1], bounds[i]], the last one (bounds[n-1], +Inf). */
+function bucketOf(bounds: readonly number[], v: number): number {
+  let lo = 0;
+  let hi = bounds.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (v <= bounds[mid]!) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+export class SeriesStore {
+  private readonly series = new Map<string, Series>();
+  private overflow: Series | undefined;
+  private lastCollectMs: number;
+
+  constructor(
+    readonly kind: Kind,
+    readonly temporality: Temporality,
+    private readonly limit: number,
+    private readonly bounds: readonly number[] | undefined,
+    createdMs: number,
+  ) {
+    this.lastCollectMs = createdMs;
+  }
+
+  private get(attrs: Attributes | undefined, nowMs: number): Series {
+    const key = attributesKey(attrs);
+    let s = this.series.get(key);
+    if (s) return s;
+    // The limit counts the overflow series itself, as the specification's does.
+    if (this.series.size >= this.limit - 1) {
+      return (this.overflow ??= this.fresh(OVERFLOW_ATTRIBUTES, nowMs));
+    }
+    s = this.fresh(cleanAttributes(attrs), nowMs);
+    this.series.set(key, s);
+    return s;
+  }
+
+  private fresh(attributes: Attributes, nowMs: number): Series {
+    const s: Series = {
+      attributes,
+      startMs: this.temporality === 'delta' ? this.lastCollectMs : nowMs,
+      touched: false,
+      value: 0,
+      prev: 0,
+      count: 0,
+      sum: 0,
+      min: Infinity,
+      max: -Infinity,
+      offered: 0,
+    };
+    if (this.kind === 'histogram') s.buckets = new Float64Array((this.bounds?.length ?? 0) + 1);
+    return s;
+  }
+
+  /** A synchronous measurement, or an observation (which replaces the value). */
+  record(v: number, attrs: Attributes | undefined, nowMs: number, exemplar: Exemplar | undefined): void {
+    const s = this.get(attrs, nowMs);
+    s.touched = true;
+    switch (this.kind) {
+      case 'counter':
+      case 'updowncounter':
+        s.value += v;
+        break;
+      case 'histogram': {
+        s.count++;
+        s.sum += v;
+        if (v < s.min) s.min = v;
+        if (v > s.max) s.max = v;
+        const b = bucketOf(this.bounds ?? [], v);
+        s.buckets![b]!++;
+        // One exemplar per bucket, the latest (the specification's aligned-histogram reservoir).
+        if (exemplar) (s.exemplars ??= [])[b] = exemplar;
+        return;
+      }
+      default:
+        // gauges and every observable instrument: the last value
+        s.value = v;
+    }
+    if (exemplar) {
+      // One slot, each measurement kept with probability 1/n (the simple fixed-size reservoir).
+      s.offered++;
+      if (s.offered === 1 || Math.random() * s.offered < 1) s.exemplars = [exemplar];
+    }
+  }
+
+  /** Series recorded since the last collection (what makes an exit-time export worth it). */
+  hasNew(): boolean {
+    if (this.overflow?.touched) return true;
+    for (const s of this.series.values()) if (s.touched) return true;
+    return false;
+  }
+
+  /** The points to export now; resets what delta temporality and the reservoirs require. */
+  collect(nowMs: number): Point[] {
+    const out: Point[] = [];
+    const observable = this.kind.startsWith('obs-');
+    const delta = this.temporality === 'delta';
+    const each = (s: Series, key: string | undefined): void => {
+      // Delta and observable points exist only for series seen in this interval.
+      if ((delta || observable) && !s.touched) {
+        if (key !== undefined && delta && !observable) this.series.delete(key);
+        return;
+      }
+      const p: Point = {
+        attributes: s.attributes,
+        startMs: s.startMs,
+        timeMs: nowMs,
+        value: s.value,
+        count: s.count,
+        sum: s.sum,
+        min: s.min,
+        max: s.max,
+        exemplars: s.exemplars ? (s.exemplars.filter(Boolean) as Exemplar[]) : [],
+      };
+      if (s.buckets) p.bucketCounts = Array.from(s.buckets);
+      if (observable && delta) {
+        p.value = s.value - s.prev;
+        s.prev = s.value;
+      }
+      out.push(p);
+      s.touched = false;
+      s.exemplars = undefined;
+      s.offered = 0;
+      if (delta) {
+        s.startMs = nowMs;
+        if (!observable) {
+          s.value = 0;
+          s.count = 0;
+          s.sum = 0;
+          s.min = Infinity;
+          s.max = -Infinity;
+          s.buckets?.fill(0);
+        }
+      }
+    };
+    for (const [k, s] of this.series) each(s, k);
+    if (this.overflow) each(this.overflow, undefined);
+    this.lastCollectMs = nowMs;
+    return out;
+  }
+}
