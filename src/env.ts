@@ -68,6 +68,8 @@ export interface AgentConfig {
   };
   agent: {
     logCorrelation: readonly string[];
+    /** OTEL_AGENT_CONSOLE_LOGS: console calls sent as log records too (console-logs.ts). */
+    consoleLogs: boolean;
     queueHooks: string;
     /** OTEL_AGENT_EXTRA_INSTRUMENTATIONS: package names, loaded from the app's node_modules (instrumentations/extra/). */
     extraInstrumentations: readonly string[];

@@ -14,6 +14,8 @@ import { OtlpHttpLogExporter, SignalReport, reported } from './exporters/otlp-si
 import { describeUrl, readTls } from './exporters/transport';
 import type { AgentLog } from './log';
 import { LogRedactingProcessor } from './logs-redact';
+import { installConsoleLogs } from './console-logs';
+import { AGENT_VERSION } from './version';
 
 export interface SignalsHandle {
   shutdown(): Promise<void>;
@@ -90,6 +92,13 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
       // older @opentelemetry/api-logs package, whose global is a slot of its own: the same provider goes there too.
       const { logs: apiLogs } = require('@opentelemetry/api-logs') as typeof import('@opentelemetry/api-logs');
       apiLogs.setGlobalLoggerProvider(lp as unknown as Parameters<typeof apiLogs.setGlobalLoggerProvider>[0]);
+      if (cfg.agent.consoleLogs) {
+        try {
+          installConsoleLogs(lp.getLogger('@x/otel-agent/console', AGENT_VERSION));
+        } catch (e) {
+          log.warn(`OTEL_AGENT_CONSOLE_LOGS: console calls cannot be sent as log records (${(e as Error).message}); console output is unchanged`);
+        }
+      }
     }
     parts.push(lp);
   }

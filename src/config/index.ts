@@ -137,6 +137,7 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
     }),
     agent: Object.freeze({
       logCorrelation: Object.freeze(v.OTEL_AGENT_LOG_CORRELATION),
+      consoleLogs: v.OTEL_AGENT_CONSOLE_LOGS,
       queueHooks: v.OTEL_AGENT_QUEUE_HOOKS,
       extraInstrumentations: Object.freeze(v.OTEL_AGENT_EXTRA_INSTRUMENTATIONS),
       enableInWorkers: v.OTEL_AGENT_ENABLE_IN_WORKERS,

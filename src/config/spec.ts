@@ -384,6 +384,12 @@ export const SPEC = [
     doc: 'Which loggers get `trace_id`/`span_id`/`trace_flags`; add `console` for console.log/error lines, `none` for none.',
   },
   {
+    name: 'OTEL_AGENT_CONSOLE_LOGS',
+    kind: 'bool',
+    default: false,
+    doc: "With a logs exporter (`OTEL_LOGS_EXPORTER`): `true` sends console.log/info/debug/warn/error calls as log records too (the active span's ids, severity from the method, errors as `exception.*` with credentials redacted); what console prints is unchanged. See [Logs](logs.md).",
+  },
+  {
     name: 'OTEL_AGENT_QUEUE_HOOKS',
     kind: 'string',
     default: '',
