@@ -76,8 +76,12 @@ class Instrument {
   ) {
     const p = meter.provider;
     const t = now();
+    const overflow = (): void =>
+      p.warn(
+        `metric "${name}" has more than ${p.limit - 1} attribute sets (OTEL_AGENT_METRICS_CARDINALITY_LIMIT); further ones are counted in its series with otel.metric.overflow=true`,
+      );
     this.stores = p.readers.map(
-      (r) => new SeriesStore(kind, kind === 'gauge' || kind === 'obs-gauge' ? 'cumulative' : r.temporality(kind), p.limit, bounds, t),
+      (r) => new SeriesStore(kind, kind === 'gauge' || kind === 'obs-gauge' ? 'cumulative' : r.temporality(kind), p.limit, bounds, t, overflow),
     );
   }
 

@@ -102,6 +102,8 @@ export class SeriesStore {
     private readonly limit: number,
     private readonly bounds: readonly number[] | undefined,
     createdMs: number,
+    /** Said once per instrument: the first attribute set that did not get a series of its own. */
+    private readonly onOverflow: () => void = () => undefined,
   ) {
     this.lastCollectMs = createdMs;
   }
@@ -112,7 +114,11 @@ export class SeriesStore {
     if (s) return s;
     // The limit counts the overflow series itself, as the specification's does.
     if (this.series.size >= this.limit - 1) {
-      return (this.overflow ??= this.fresh(OVERFLOW_ATTRIBUTES, nowMs));
+      if (!this.overflow) {
+        this.overflow = this.fresh(OVERFLOW_ATTRIBUTES, nowMs);
+        this.onOverflow();
+      }
+      return this.overflow;
     }
     s = this.fresh(cleanAttributes(attrs), nowMs);
     this.series.set(key, s);
