@@ -53,6 +53,8 @@ export interface AgentConfig {
   signals: {
     /** Set when OTEL_METRICS_EXPORTER names `otlp`: the metrics' own OTLP settings (OTEL_EXPORTER_OTLP_METRICS_*, else the general ones). */
     metricsOtlp?: Readonly<OtlpConfig>;
+    /** Metrics are on because traces go to OTLP and OTEL_METRICS_EXPORTER is not set (not because the user asked). */
+    metricsByDefault: boolean;
     /** Same for logs (OTEL_EXPORTER_OTLP_LOGS_*). */
     logsOtlp?: Readonly<OtlpConfig>;
     metricIntervalMs: number;

@@ -41,8 +41,8 @@ export type VarSpec = Common &
     | { kind: 'url'; default?: string }
     /** A path to a readable file. */
     | { kind: 'file' }
-    /** Free text. */
-    | { kind: 'string'; default: string }
+    /** Free text; with `pattern`, text that must match it (`what` names it in the warning). */
+    | { kind: 'string'; default: string; pattern?: RegExp; what?: string }
   );
 
 /** Parts of the agent that OTEL_AGENT_TEST_FAULTS can make fail on purpose (see src/contain.ts). */
@@ -285,7 +285,8 @@ export const SPEC = [
     kind: 'list',
     allowed: METRICS_EXPORTERS,
     default: [],
-    doc: 'This agent is about traces: metrics are set up only when this names `otlp`, `prometheus` (a pull endpoint, see below) or `console`. See [Metrics](metrics.md).',
+    docDefault: '`otlp` when traces go to OTLP, else none',
+    doc: "Where metrics go: `otlp`, `prometheus` (a pull endpoint, see below), `console`, `none`. Unset, metrics follow the traces' OTLP export (not under `OTEL_CONFIG_FILE`). See [Metrics](metrics.md).",
   },
   {
     name: 'OTEL_METRICS_EXEMPLAR_FILTER',
@@ -298,6 +299,10 @@ export const SPEC = [
     name: 'OTEL_EXPORTER_PROMETHEUS_HOST',
     kind: 'string',
     default: 'localhost',
+    // A host name whose labels start with a letter (RFC 952), an IPv4 address, or an IPv6 address (brackets optional).
+    pattern:
+      /^(?:[a-z][a-z0-9-]{0,62}(?:\.[a-z][a-z0-9-]{0,62})*|(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)|\[?[0-9a-f:.]*:[0-9a-f:.]*\]?)$/i,
+    what: 'a host name or IP address',
     doc: 'With `OTEL_METRICS_EXPORTER=prometheus`: the address the scrape endpoint (`/metrics`) listens on. The only port the agent ever opens.',
   },
   {

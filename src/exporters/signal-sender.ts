@@ -30,6 +30,13 @@ export class SignalReport {
     private readonly log: AgentLog,
   ) {}
 
+  /**
+   * On without being asked (metrics follow the traces' OTLP export): a backend without the signal
+   * is one line saying how to turn them off, and failures are said at debug only, since the traces' own line already says when
+   * the collector is unreachable. Counted all the same.
+   */
+  byDefault = false;
+
   ok(): void {
     if (!this.failing) return;
     this.failing = false;
@@ -41,6 +48,13 @@ export class SignalReport {
     this.failing = true;
     if (/^HTTP (404|405|501)\b|UNIMPLEMENTED|^12 /.test(error)) {
       this.stopped = true;
+      if (this.byDefault) {
+        this.log.warnOnce(
+          `${this.signal}-unimplemented:${this.description}`,
+          `${this.description} does not accept ${this.signal} (${error}); ${this.signal}, on by default with OTLP traces, stop for this process (OTEL_METRICS_EXPORTER=none says so)`,
+        );
+        return;
+      }
       this.log.warnOnce(
         `${this.signal}-unimplemented:${this.description}`,
         `${this.description} does not accept ${this.signal} (${error}); ${this.signal} export stops for this process ` +
@@ -48,6 +62,7 @@ export class SignalReport {
       );
       return;
     }
+    if (this.byDefault) return this.log.debug(`could not export ${this.signal} to ${this.description}: ${error} (${this.failures} failed export(s) so far)`);
     this.log.rateLimited(
       `${this.signal}-export:${this.description}`,
       `could not export ${this.signal} to ${this.description}: ${error} (${this.failures} failed export(s) so far)`,

@@ -94,6 +94,7 @@ export function startMetrics(cfg: AgentConfig, resource: ResourceLike, log: Agen
       return;
     }
     const sender = otlpSender(cfg, log);
+    sender.report.byDefault = s.metricsByDefault;
     pushes.push({
       index,
       name,
@@ -131,17 +132,19 @@ export function startMetrics(cfg: AgentConfig, resource: ResourceLike, log: Agen
   };
 
   let busy = false;
-  const exportAll = async (): Promise<void> => {
+  /** `onlyNew`: at exit, only exporters with something recorded since their last export (not the runtime metrics alone). */
+  const exportAll = async (onlyNew = false): Promise<void> => {
     if (busy) return;
     busy = true;
     try {
-      await Promise.all(pushes.map((p) => exportOnce(p).catch((e) => log.debug(`metrics export failed: ${String(e)}`))));
+      const due = onlyNew ? pushes.filter((p) => provider.hasNew(p.index)) : pushes;
+      await Promise.all(due.map((p) => exportOnce(p).catch((e) => log.debug(`metrics export failed: ${String(e)}`))));
     } finally {
       busy = false;
     }
   };
   if (pushes.length) {
-    const timer = setInterval(() => void exportAll(), s.metricIntervalMs);
+    const timer = setInterval(() => void exportAll(false), s.metricIntervalMs);
     timer.unref();
     stops.push(() => clearInterval(timer));
   }
@@ -174,15 +177,17 @@ export function startMetrics(cfg: AgentConfig, resource: ResourceLike, log: Agen
         if (batch) p.sendSync(batch, Math.max(1, deadline - Date.now()));
       }
     },
+    // A process that recorded nothing but runtime metrics since the last export (a CLI, `node -e`)
+    // sends nothing at exit: a network round trip per process end for no request metrics is not worth it.
     exitFlush: async () => {
       for (const p of pushes) p.exit();
-      await exportAll();
+      await exportAll(true);
     },
-    forceFlush: exportAll,
+    forceFlush: () => exportAll(false),
     shutdown: async () => {
       exiting = true;
       for (const f of stops) await f();
-      await exportAll();
+      await exportAll(false);
       await Promise.all(pushes.map((p) => p.close()));
     },
   };

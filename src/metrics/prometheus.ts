@@ -187,7 +187,8 @@ export function startPrometheus(at: { host: string; port: number }, collect: () 
         `(set OTEL_EXPORTER_PROMETHEUS_PORT to a free port)`,
     );
   });
-  server.listen(at.port, at.host, () => log.debug(`metrics: Prometheus endpoint on http://${at.host}:${at.port}/metrics`));
+  // net takes an IPv6 address without the brackets a URL needs.
+  server.listen(at.port, at.host.replace(/^\[(.*)\]$/, '$1'), () => log.debug(`metrics: Prometheus endpoint on http://${at.host}:${at.port}/metrics`));
   server.unref();
   return { close: () => server.close() };
 }
