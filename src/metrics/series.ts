@@ -57,12 +57,15 @@ interface Series {
   offered: number;
 }
 
-/** A stable key for an attribute set, whatever order its keys were written in. */
-export function attributesKey(a: Attributes | undefined): string {
+/**
+ * A key for an attribute set: `sorted`, the same whatever order its keys were written in;
+ * unsorted (the order the caller wrote them), cheaper, for the per-measurement lookup.
+ */
+export function attributesKey(a: Attributes | undefined, sorted = true): string {
   if (!a) return '';
   const keys = Object.keys(a);
   if (keys.length === 0) return '';
-  if (keys.length > 1) keys.sort();
+  if (sorted && keys.length > 1) keys.sort();
   let k = '';
   for (const name of keys) {
     const v = a[name];
@@ -92,7 +95,10 @@ function bucketOf(bounds: readonly number[], v: number): number {
 }
 
 export class SeriesStore {
+  /** By the sorted key: one entry per attribute set (what the limit counts). */
   private readonly series = new Map<string, Series>();
+  /** By the key in the caller's order, to the same series. */
+  private readonly index = new Map<string, Series>();
   private overflow: Series | undefined;
   private lastCollectMs: number;
 
@@ -109,19 +115,27 @@ export class SeriesStore {
   }
 
   private get(attrs: Attributes | undefined, nowMs: number): Series {
-    const key = attributesKey(attrs);
-    let s = this.series.get(key);
+    // A call site writes its attributes in one order: that order's key finds the series without
+    // sorting (sorting the keys of every measurement cost more than the rest of recording).
+    const fast = attributesKey(attrs, false);
+    let s = this.index.get(fast);
     if (s) return s;
-    // The limit counts the overflow series itself, as the specification's does.
-    if (this.series.size >= this.limit - 1) {
-      if (!this.overflow) {
-        this.overflow = this.fresh(OVERFLOW_ATTRIBUTES, nowMs);
-        this.onOverflow();
+    const key = attributesKey(attrs, true);
+    s = this.series.get(key);
+    if (!s) {
+      // The limit counts the overflow series itself, as the specification's does.
+      if (this.series.size >= this.limit - 1) {
+        if (!this.overflow) {
+          this.overflow = this.fresh(OVERFLOW_ATTRIBUTES, nowMs);
+          this.onOverflow();
+        }
+        return this.overflow; // not indexed: what overflows is unbounded
       }
-      return this.overflow;
+      s = this.fresh(cleanAttributes(attrs), nowMs);
+      this.series.set(key, s);
     }
-    s = this.fresh(cleanAttributes(attrs), nowMs);
-    this.series.set(key, s);
+    // Bounded too: a caller writing one set in many orders falls back to the sorted lookup.
+    if (this.index.size < this.limit * 4) this.index.set(fast, s);
     return s;
   }
 
@@ -185,12 +199,9 @@ export class SeriesStore {
     const out: Point[] = [];
     const observable = this.kind.startsWith('obs-');
     const delta = this.temporality === 'delta';
-    const each = (s: Series, key: string | undefined): void => {
+    const each = (s: Series): void => {
       // Delta and observable points exist only for series seen in this interval.
-      if ((delta || observable) && !s.touched) {
-        if (key !== undefined && delta && !observable) this.series.delete(key);
-        return;
-      }
+      if ((delta || observable) && !s.touched) return;
       const p: Point = {
         attributes: s.attributes,
         startMs: s.startMs,
@@ -211,20 +222,18 @@ export class SeriesStore {
       s.touched = false;
       s.exemplars = undefined;
       s.offered = 0;
-      if (delta) {
-        s.startMs = nowMs;
-        if (!observable) {
-          s.value = 0;
-          s.count = 0;
-          s.sum = 0;
-          s.min = Infinity;
-          s.max = -Infinity;
-          s.buckets?.fill(0);
-        }
-      }
+      // (delta synchronous series are dropped below; observable ones keep `prev` for the difference)
+      if (delta) s.startMs = nowMs;
     };
-    for (const [k, s] of this.series) each(s, k);
-    if (this.overflow) each(this.overflow, undefined);
+    for (const s of this.series.values()) each(s);
+    if (this.overflow) each(this.overflow);
+    // Delta: every interval starts empty, so the limit is per interval (the specification's rule)
+    // and a series that stopped getting measurements is not kept.
+    if (delta && !observable) {
+      this.series.clear();
+      this.index.clear();
+      this.overflow = undefined;
+    }
     this.lastCollectMs = nowMs;
     return out;
   }
