@@ -65,6 +65,24 @@ export function allConfigs(sink, alts = {}) {
       args: agentArgs,
       env: agentEnv(sink.up, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01', OTEL_AGENT_TAIL_SAMPLING: 'true' }),
     },
+    // Metrics at 1% trace sampling, with and without metrics: what the metrics pipeline costs when
+    // traces are sampled down (not in SECTIONS; run with --configs=bare,agent1,agentMetrics1). The
+    // export interval is 1 s, not the default 60 s, so that a short run pays for exports too.
+    agent1: {
+      label: 'this agent, parentbased_traceidratio 0.01, metrics off',
+      args: agentArgs,
+      env: agentEnv(sink.up, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01', OTEL_METRICS_EXPORTER: 'none' }),
+    },
+    agentMetrics1: {
+      label: 'this agent, parentbased_traceidratio 0.01, metrics over OTLP',
+      args: agentArgs,
+      env: agentEnv(sink.up, {
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.01',
+        OTEL_METRICS_EXPORTER: 'otlp',
+        OTEL_METRIC_EXPORT_INTERVAL: '1000',
+      }),
+    },
     disabled: {
       label: 'this agent, OTEL_SDK_DISABLED=true',
       args: agentArgs,

@@ -3,7 +3,7 @@
 //
 // Listens on three ports and prints `READY <up> <hang> <closed>`:
 //   up     answers every POST at once: OTLP (/v1/traces, counted span by span from
-//          the protobuf or JSON body) and dd-trace's agent API (/v0.4/traces ...),
+//          the protobuf or JSON body; /v1/metrics, counted by request) and dd-trace's agent API (/v0.4/traces ...),
 //          GET /__sink/stats for the counts, POST /__sink/reset to zero them;
 //   hang   reads each request and never answers (a collector that hangs);
 //   closed a port that was bound and released, so connecting to it is refused.
@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 
 let stats = fresh();
 function fresh() {
-  return { requests: 0, bytes: 0, spans: 0, otlpRequests: 0, ddRequests: 0, other: 0, undecodable: 0 };
+  return { requests: 0, bytes: 0, spans: 0, otlpRequests: 0, metricsRequests: 0, ddRequests: 0, other: 0, undecodable: 0 };
 }
 
 /** Reads a protobuf varint at `pos`; returns [value, next]. */
@@ -95,6 +95,12 @@ const up = createServer((req, res) => {
       } catch {
         stats.undecodable++;
       }
+      res.setHeader('content-type', String(req.headers['content-type'] ?? 'application/x-protobuf'));
+      return res.end();
+    }
+    if (path.endsWith('/v1/metrics')) {
+      // Counted, not decoded: the bench measures the app, not the sink.
+      stats.metricsRequests++;
       res.setHeader('content-type', String(req.headers['content-type'] ?? 'application/x-protobuf'));
       return res.end();
     }

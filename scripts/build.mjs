@@ -8,6 +8,7 @@
 //   dist/vendor/instrumentation.cjs   the one @opentelemetry/instrumentation copy (one require hook)
 //   dist/vendor/grpc.cjs              @grpc/grpc-js, loaded only when an exporter speaks gRPC
 //   dist/instr/<name>.cjs             each instrumentation, loaded when its module is first loaded
+//   dist/signals.cjs / metrics.cjs    logs / metrics pipelines, loaded only when asked for
 //   dist/cli.cjs                      `otel-agent doctor`
 //   dist/config-file.cjs              OTEL_CONFIG_FILE (YAML), loaded only when a file is named
 import { build } from 'esbuild';
@@ -155,6 +156,8 @@ const jobs = [
   one(join(ROOT, 'src/agent.ts'), 'agent.cjs'),
   one(join(ROOT, 'src/env.ts'), 'env-table.cjs'),
   one(join(ROOT, 'src/signals.ts'), 'signals.cjs'),
+  // The agent's own metrics SDK and exporters (no @opentelemetry/sdk-metrics): loaded only with metrics on.
+  one(join(ROOT, 'src/metrics/index.ts'), 'metrics.cjs'),
   one(join(ROOT, 'src/cli.ts'), 'cli.cjs'),
   // OTEL_CONFIG_FILE support with its YAML parser: loaded only when a file is named (src/config/index.ts).
   one(join(ROOT, 'src/config/file/index.ts'), 'config-file.cjs'),

@@ -43,8 +43,13 @@ export interface AgentHandle {
   flush(): Promise<void>;
 }
 
+interface OptionalSignals {
+  logs?: import('./signals').SignalsHandle;
+  metrics?: import('./metrics/index').MetricsHandle;
+}
+
 /** Signals and correlations that are not module loads: no lazy-loader entry can trigger them. */
-function startOptionalSignals(cfg: AgentConfig, resource: Resource, log: AgentLog): import('./signals').SignalsHandle | undefined {
+function startOptionalSignals(cfg: AgentConfig, resource: Resource, log: AgentLog): OptionalSignals {
   // console is a global, not a module load, so no table entry can trigger it.
   if (cfg.agent.logCorrelation.includes('console')) {
     try {
@@ -53,17 +58,31 @@ function startOptionalSignals(cfg: AgentConfig, resource: Resource, log: AgentLo
       log.warn(`console log correlation could not be set up (${(e as Error).message}); console output will not carry trace ids`);
     }
   }
-  if (cfg.metricsExporters.length || cfg.logsExporters.length) {
+  const out: OptionalSignals = {};
+  // Before the logs pipeline: a log record's own instrumentation may record metrics.
+  if (cfg.metricsExporters.some((n) => n !== 'none')) {
     try {
-      const signals = (require(`${__dirname}/signals.cjs`) as typeof import('./signals')).startSignals(cfg, resource, log);
-      // Metric and log exporters are asynchronous: give them one chance when the loop drains, bounded by OTEL_AGENT_FLUSH_TIMEOUT.
-      process.once('beforeExit', () => void signals.exitFlush());
-      return signals;
+      out.metrics = (require(`${__dirname}/metrics.cjs`) as typeof import('./metrics/index')).startMetrics(cfg, resource, log);
     } catch (e) {
-      log.warn(`OTEL_METRICS_EXPORTER/OTEL_LOGS_EXPORTER: the pipeline could not be set up (${(e as Error).message}); traces are unaffected`);
+      log.warn(`OTEL_METRICS_EXPORTER: the metrics pipeline could not be set up (${(e as Error).message}); traces are unaffected`);
     }
   }
-  return undefined;
+  if (cfg.logsExporters.length) {
+    try {
+      out.logs = (require(`${__dirname}/signals.cjs`) as typeof import('./signals')).startSignals(cfg, resource, log);
+    } catch (e) {
+      log.warn(`OTEL_LOGS_EXPORTER: the logs pipeline could not be set up (${(e as Error).message}); traces are unaffected`);
+    }
+  }
+  if (out.metrics || out.logs) {
+    // Give the asynchronous exporters one chance when the loop drains, bounded by OTEL_AGENT_FLUSH_TIMEOUT;
+    // what is still pending at 'exit' goes through the synchronous flush with the spans.
+    process.once('beforeExit', () => {
+      void out.metrics?.exitFlush();
+      void out.logs?.exitFlush();
+    });
+  }
+  return out;
 }
 
 function lostSummary(stats: PipelineStats): string | undefined {
@@ -140,19 +159,26 @@ export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   }
 
   const flush = async (): Promise<void> => {
-    await Promise.all(batches.map((b: BatchProcessor) => b.forceFlush()));
+    await Promise.all([
+      ...batches.map((b: BatchProcessor) => b.forceFlush()),
+      signals.metrics?.forceFlush().catch(() => undefined),
+      signals.logs?.forceFlush().catch(() => undefined),
+    ]);
   };
   installExitHandling(
     {
-      pending: () => batches.reduce((n, b) => n + b.pending(), 0) + (signals?.pending() ?? 0),
+      pending: () => batches.reduce((n, b) => n + b.pending(), 0) + (signals.logs?.pending() ?? 0) + (signals.metrics?.pending() ?? 0),
       flushSync: (ms) => {
         const deadline = Date.now() + ms;
         for (const b of batches) b.flushSync(Math.max(1, deadline - Date.now()));
-        // Log records waiting in their batch processors go the same way (signals.ts); one failing cannot stop the other.
-        try {
-          signals?.flushSync(Math.max(1, deadline - Date.now()));
-        } catch {
-          // counted and reported by the logs exporter
+        // Log records waiting in their batch processors (signals.ts) and the metric points recorded since the
+        // last export (metrics/index.ts) go the same way; one failing cannot stop the others.
+        for (const sig of [signals.logs, signals.metrics]) {
+          try {
+            sig?.flushSync(Math.max(1, deadline - Date.now()));
+          } catch {
+            // counted and reported by that signal's exporter
+          }
         }
       },
       openSpans,

@@ -53,16 +53,25 @@ export interface AgentConfig {
   signals: {
     /** Set when OTEL_METRICS_EXPORTER names `otlp`: the metrics' own OTLP settings (OTEL_EXPORTER_OTLP_METRICS_*, else the general ones). */
     metricsOtlp?: Readonly<OtlpConfig>;
+    /** Metrics are on because traces go to OTLP and OTEL_METRICS_EXPORTER is not set (not because the user asked). */
+    metricsByDefault: boolean;
     /** Same for logs (OTEL_EXPORTER_OTLP_LOGS_*). */
     logsOtlp?: Readonly<OtlpConfig>;
     metricIntervalMs: number;
     metricTimeoutMs: number;
     temporality: 'cumulative' | 'delta' | 'lowmemory';
+    exemplarFilter: 'trace_based' | 'always_on' | 'always_off';
+    /** OTEL_METRICS_EXPORTER=prometheus: where the scrape endpoint listens. */
+    prometheus: { host: string; port: number };
+    /** Series kept per instrument and exporter before the overflow series (metrics/series.ts). */
+    cardinalityLimit: number;
     blrp: { scheduleDelayMs: number; exportTimeoutMs: number; maxQueueSize: number; maxExportBatchSize: number };
     logLimits: { attributeValueLengthLimit: number; attributeCountLimit: number };
   };
   agent: {
     logCorrelation: readonly string[];
+    /** OTEL_AGENT_CONSOLE_LOGS: console calls sent as log records too (console-logs.ts). */
+    consoleLogs: boolean;
     queueHooks: string;
     /** OTEL_AGENT_EXTRA_INSTRUMENTATIONS: package names, loaded from the app's node_modules (instrumentations/extra/). */
     extraInstrumentations: readonly string[];

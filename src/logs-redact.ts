@@ -18,7 +18,7 @@ const MAX_DEPTH = 8;
 // `code` is in the one-time-code list for URLs; on an error it is the error code (ECONNREFUSED), worth keeping.
 const sensitive = (key: string): boolean => key !== 'code' && isSensitiveQueryName(key);
 
-function scrub(v: unknown, depth: number): unknown {
+export function scrub(v: unknown, depth: number): unknown {
   if (v === null || typeof v !== 'object' || depth > MAX_DEPTH) return v;
   if (Array.isArray(v)) return v.map((x) => scrub(x, depth + 1));
   if (v instanceof Uint8Array) return v;

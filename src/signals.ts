@@ -1,24 +1,20 @@
 /**
- * Metrics and logs pipelines. This agent is about traces: these are set up
- * only when OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER name an exporter, and
- * this file (with the SDK parts it bundles) is loaded only then.
- *
- * With metrics on, the instrumentations' own metrics (e.g. http.server.request.duration)
- * and the Node.js runtime metrics (metrics/runtime.ts) are exported; with logs on, pino/winston/bunyan records are sent as OTLP logs
- * in addition to being correlated.
+ * The logs pipeline. Set up only when OTEL_LOGS_EXPORTER names an exporter, and
+ * this file (with the SDK parts it bundles) is loaded only then: pino/winston/bunyan
+ * records are sent as OTLP logs in addition to being correlated. (Metrics have their
+ * own pipeline and bundle: metrics/index.ts, dist/metrics.cjs.)
  */
 // The logs API lives in @opentelemetry/api since 1.10, which is where the log
 // instrumentations look for the global logger provider.
-import { logs, metrics } from '@opentelemetry/api';
-import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { logs } from '@opentelemetry/api';
 import { BatchLogRecordProcessor, ConsoleLogRecordExporter, LoggerProvider, type LogRecordExporter, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { Resource } from '@opentelemetry/resources';
 import type { AgentConfig, OtlpConfig } from './env';
-import { OtlpHttpLogExporter, OtlpHttpMetricExporter, SignalReport, reported, temporalitySelector } from './exporters/otlp-signal';
+import { OtlpHttpLogExporter, SignalReport, reported } from './exporters/otlp-signal';
 import { describeUrl, readTls } from './exporters/transport';
 import type { AgentLog } from './log';
-import { startRuntimeMetrics } from './metrics/runtime';
 import { LogRedactingProcessor } from './logs-redact';
+import { installConsoleLogs } from './console-logs';
 import { AGENT_VERSION } from './version';
 
 export interface SignalsHandle {
@@ -28,7 +24,7 @@ export interface SignalsHandle {
   exitFlush(): Promise<void>;
   /** Log records still waiting in the batch processors (for the exit flush of exit.ts). */
   pending(): number;
-  /** process.exit() or a signal: the waiting log records, sent synchronously (metrics cannot be: the SDK collects asynchronously). */
+  /** process.exit() or a signal: the waiting log records, sent synchronously. */
   flushSync(timeoutMs: number): void;
 }
 
@@ -55,21 +51,6 @@ function grpcOptions(o: OtlpConfig): Record<string, unknown> {
   return { url: o.endpoint, metadata, credentials, timeoutMillis: o.timeoutMs, compression: o.compression };
 }
 
-function metricExporter(name: string, cfg: AgentConfig, log: AgentLog): PushMetricExporter {
-  const temporality = cfg.signals.temporality;
-  if (name === 'console') return new ConsoleMetricExporter({ temporalitySelector: temporalitySelector(temporality) });
-  const o = cfg.signals.metricsOtlp!;
-  if (o.protocol !== 'grpc') return new OtlpHttpMetricExporter(o, temporality, log, cfg.agent.flushTimeoutMs);
-  const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc');
-  const { AggregationTemporalityPreference: P } =
-    require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http');
-  const temporalityPreference = temporality === 'delta' ? P.DELTA : temporality === 'lowmemory' ? P.LOWMEMORY : P.CUMULATIVE;
-  return reported(
-    new OTLPMetricExporter({ ...grpcOptions(o), temporalityPreference }),
-    new SignalReport('metrics', `OTLP grpc ${describeUrl(o.endpoint)}`, log),
-  );
-}
-
 function logExporter(name: string, cfg: AgentConfig, log: AgentLog): LogRecordExporter {
   if (name === 'console') return new ConsoleLogRecordExporter();
   const o = cfg.signals.logsOtlp!;
@@ -83,27 +64,6 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
   const exporters: Exiting[] = [];
   const atExit: { processor: BatchLogRecordProcessor; exporter: OtlpHttpLogExporter }[] = [];
   const keep = <E extends object>(e: E): E => (exporters.push(e as Exiting), e);
-  if (cfg.metricsExporters.length) {
-    const readers = cfg.metricsExporters.map(
-      (n) =>
-        new PeriodicExportingMetricReader({
-          exporter: keep(metricExporter(n, cfg, log)),
-          exportIntervalMillis: cfg.signals.metricIntervalMs,
-          exportTimeoutMillis: cfg.signals.metricTimeoutMs,
-        }),
-    );
-    const mp = new MeterProvider({ resource, readers });
-    if (!metrics.setGlobalMeterProvider(mp)) log.warn('another OpenTelemetry SDK registered a global meter provider first; OTEL_METRICS_EXPORTER is ignored');
-    else if (cfg.agent.runtimeMetrics) {
-      try {
-        const runtime = startRuntimeMetrics(mp.getMeter('@x/otel-agent/runtime', AGENT_VERSION));
-        parts.push({ shutdown: async () => runtime.stop(), forceFlush: async () => undefined });
-      } catch (e) {
-        log.warn(`runtime metrics could not start (${e instanceof Error ? e.message : String(e)}); the other metrics go on`);
-      }
-    }
-    parts.push(mp);
-  }
   if (cfg.logsExporters.length) {
     const b = cfg.signals.blrp;
     const lp = new LoggerProvider({
@@ -132,6 +92,13 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
       // older @opentelemetry/api-logs package, whose global is a slot of its own: the same provider goes there too.
       const { logs: apiLogs } = require('@opentelemetry/api-logs') as typeof import('@opentelemetry/api-logs');
       apiLogs.setGlobalLoggerProvider(lp as unknown as Parameters<typeof apiLogs.setGlobalLoggerProvider>[0]);
+      if (cfg.agent.consoleLogs) {
+        try {
+          installConsoleLogs(lp.getLogger('@x/otel-agent/console', AGENT_VERSION));
+        } catch (e) {
+          log.warn(`OTEL_AGENT_CONSOLE_LOGS: console calls cannot be sent as log records (${(e as Error).message}); console output is unchanged`);
+        }
+      }
     }
     parts.push(lp);
   }

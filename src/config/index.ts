@@ -71,7 +71,15 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
   };
   const otlp = otlpFor('TRACES', '/v1/traces');
   // Only the signals that export over OTLP are assembled: their header warnings would otherwise be said for nothing.
-  const metricsOtlp = v.OTEL_METRICS_EXPORTER.includes('otlp') ? otlpFor('METRICS', '/v1/metrics') : undefined;
+  // Metrics follow the traces' OTLP export when OTEL_METRICS_EXPORTER is not set (docs/metrics.md, "Default"):
+  // not under OTEL_CONFIG_FILE (no meter_provider, no metrics), not when traces go only to console or zipkin.
+  // A value with no valid entry (a typo) is warned about and means the default, as for any variable.
+  const rawMetrics = r.raw('OTEL_METRICS_EXPORTER');
+  const metricsAsked = rawMetrics !== undefined && (v.OTEL_METRICS_EXPORTER.length > 0 || /(^|,)\s*none\s*(,|$)/i.test(rawMetrics));
+  const fileInUse = file !== undefined && file.env !== env;
+  const metricsByDefault = !fileInUse && !metricsAsked && v.OTEL_TRACES_EXPORTER.includes('otlp');
+  const metricsExporters: readonly string[] = metricsByDefault ? ['otlp'] : v.OTEL_METRICS_EXPORTER;
+  const metricsOtlp = metricsExporters.includes('otlp') ? otlpFor('METRICS', '/v1/metrics') : undefined;
   const logsOtlp = v.OTEL_LOGS_EXPORTER.includes('otlp') ? otlpFor('LOGS', '/v1/logs') : undefined;
 
   const maxQueueSize = v.OTEL_BSP_MAX_QUEUE_SIZE;
@@ -112,15 +120,19 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
     enabledInstrumentations: enabled.length ? Object.freeze(enabled) : null,
     disabledInstrumentations: Object.freeze(v.OTEL_NODE_DISABLED_INSTRUMENTATIONS),
     resourceDetectors: Object.freeze(v.OTEL_NODE_RESOURCE_DETECTORS),
-    metricsExporters: Object.freeze(v.OTEL_METRICS_EXPORTER),
+    metricsExporters: Object.freeze([...metricsExporters]),
     logsExporters: Object.freeze(v.OTEL_LOGS_EXPORTER),
     signals: Object.freeze({
       metricsOtlp,
+      metricsByDefault,
       logsOtlp,
       metricIntervalMs: v.OTEL_METRIC_EXPORT_INTERVAL,
       // The SDK requires the timeout to fit in the interval.
       metricTimeoutMs: Math.min(v.OTEL_METRIC_EXPORT_TIMEOUT, v.OTEL_METRIC_EXPORT_INTERVAL),
       temporality: v.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+      exemplarFilter: v.OTEL_METRICS_EXEMPLAR_FILTER,
+      prometheus: Object.freeze({ host: v.OTEL_EXPORTER_PROMETHEUS_HOST, port: v.OTEL_EXPORTER_PROMETHEUS_PORT }),
+      cardinalityLimit: v.OTEL_AGENT_METRICS_CARDINALITY_LIMIT,
       blrp: Object.freeze({
         scheduleDelayMs: v.OTEL_BLRP_SCHEDULE_DELAY,
         exportTimeoutMs: v.OTEL_BLRP_EXPORT_TIMEOUT,
@@ -134,6 +146,7 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
     }),
     agent: Object.freeze({
       logCorrelation: Object.freeze(v.OTEL_AGENT_LOG_CORRELATION),
+      consoleLogs: v.OTEL_AGENT_CONSOLE_LOGS,
       queueHooks: v.OTEL_AGENT_QUEUE_HOOKS,
       extraInstrumentations: Object.freeze(v.OTEL_AGENT_EXTRA_INSTRUMENTATIONS),
       enableInWorkers: v.OTEL_AGENT_ENABLE_IN_WORKERS,

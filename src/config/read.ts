@@ -136,6 +136,10 @@ export class Reader {
     const dflt = (): string => `the default (${this.fallback(s).label})`;
     switch (s.kind) {
       case 'string':
+        if (s.pattern && !s.pattern.test(v)) {
+          this.warn(s.name, v, `is not ${s.what ?? 'valid'}`, dflt());
+          return undefined;
+        }
         return v;
       case 'bool': {
         const l = v.toLowerCase();

@@ -41,8 +41,8 @@ export type VarSpec = Common &
     | { kind: 'url'; default?: string }
     /** A path to a readable file. */
     | { kind: 'file' }
-    /** Free text. */
-    | { kind: 'string'; default: string }
+    /** Free text; with `pattern`, text that must match it (`what` names it in the warning). */
+    | { kind: 'string'; default: string; pattern?: RegExp; what?: string }
   );
 
 /** Parts of the agent that OTEL_AGENT_TEST_FAULTS can make fail on purpose (see src/contain.ts). */
@@ -51,6 +51,7 @@ export const TEST_FAULTS = ['processor-on-start', 'processor-on-ending', 'proces
 const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 const COMPRESSIONS = ['gzip', 'none'] as const;
 const SIGNAL_EXPORTERS = ['otlp', 'console', 'none'] as const;
+const METRICS_EXPORTERS = ['otlp', 'prometheus', 'console', 'none'] as const;
 const MS_HOUR = 3_600_000;
 const COUNT_MAX = 1_000_000;
 /** RFC 9110 token: anything else can never match a header and is a typo worth a warning. */
@@ -282,9 +283,43 @@ export const SPEC = [
   {
     name: 'OTEL_METRICS_EXPORTER',
     kind: 'list',
-    allowed: SIGNAL_EXPORTERS,
+    allowed: METRICS_EXPORTERS,
     default: [],
-    doc: 'This agent is about traces: metrics are set up only when this names `otlp` or `console`.',
+    docDefault: '`otlp` when traces go to OTLP, else none',
+    doc: "Where metrics go: `otlp`, `prometheus` (a pull endpoint, see below), `console`, `none`. Unset, metrics follow the traces' OTLP export (not under `OTEL_CONFIG_FILE`). See [Metrics](metrics.md).",
+  },
+  {
+    name: 'OTEL_METRICS_EXEMPLAR_FILTER',
+    kind: 'enum',
+    allowed: ['trace_based', 'always_on', 'always_off'],
+    default: 'trace_based',
+    doc: 'Which measurements may become exemplars (trace and span id on a histogram bucket or sum): `trace_based` (those made in a sampled span), `always_on`, `always_off`.',
+  },
+  {
+    name: 'OTEL_EXPORTER_PROMETHEUS_HOST',
+    kind: 'string',
+    default: 'localhost',
+    // A host name whose labels start with a letter (RFC 952), an IPv4 address, or an IPv6 address (brackets optional).
+    pattern:
+      /^(?:[a-z][a-z0-9-]{0,62}(?:\.[a-z][a-z0-9-]{0,62})*|(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)|\[?[0-9a-f:.]*:[0-9a-f:.]*\]?)$/i,
+    what: 'a host name or IP address',
+    doc: 'With `OTEL_METRICS_EXPORTER=prometheus`: the address the scrape endpoint (`/metrics`) listens on. The only port the agent ever opens.',
+  },
+  {
+    name: 'OTEL_EXPORTER_PROMETHEUS_PORT',
+    kind: 'int',
+    default: 9464,
+    min: 0,
+    max: 65535,
+    doc: 'With `OTEL_METRICS_EXPORTER=prometheus`: its port. In use: one warning, and the app runs on without it.',
+  },
+  {
+    name: 'OTEL_AGENT_METRICS_CARDINALITY_LIMIT',
+    kind: 'int',
+    default: 2000,
+    min: 2,
+    max: COUNT_MAX,
+    doc: 'Attribute sets (series) one instrument keeps per exporter; beyond it measurements go to one series with `otel.metric.overflow=true`, so counts stay exact.',
   },
   {
     name: 'OTEL_LOGS_EXPORTER',
@@ -352,6 +387,12 @@ export const SPEC = [
     allowed: ['pino', 'winston', 'bunyan', 'console', 'none'],
     default: ['pino', 'winston', 'bunyan'],
     doc: 'Which loggers get `trace_id`/`span_id`/`trace_flags`; add `console` for console.log/error lines, `none` for none.',
+  },
+  {
+    name: 'OTEL_AGENT_CONSOLE_LOGS',
+    kind: 'bool',
+    default: false,
+    doc: "With a logs exporter (`OTEL_LOGS_EXPORTER`): `true` sends console.log/info/debug/warn/error calls as log records too (the active span's ids, severity from the method, errors as `exception.*` with credentials redacted); what console prints is unchanged. See [Logs](logs.md).",
   },
   {
     name: 'OTEL_AGENT_QUEUE_HOOKS',

@@ -35,7 +35,8 @@ function varintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
 }
 
-class Writer {
+/** Exported for the metrics encoder (metrics/otlp-encode.ts), which shares the attribute, resource and scope encoding. */
+export class Writer {
   buf: Buffer;
   pos = 0;
 
@@ -262,8 +263,8 @@ class Writer {
 }
 
 // Tags: (field << 3) | wire type; one byte each up to field 15 (Span.flags, field 16, takes two).
-const LEN = 2;
-const tag = (field: number, wire: number): number => (field << 3) | wire;
+export const LEN = 2;
+export const tag = (field: number, wire: number): number => (field << 3) | wire;
 
 function anyValue(w: Writer, v: unknown): void {
   // The AnyValue body, without its own length (the caller frames it).
@@ -391,7 +392,7 @@ function fastKeyValue(w: Writer, t: number, key: string, value: unknown): boolea
   return true;
 }
 
-function attributes(w: Writer, attrs: Attributes | undefined, field: number): void {
+export function attributes(w: Writer, attrs: Attributes | undefined, field: number): void {
   if (!attrs) return;
   const t = tag(field, LEN);
   for (const k in attrs) {
@@ -568,7 +569,7 @@ function encodeOnce(fn: (w: Writer) => void): Uint8Array {
 const resourceBytes = new WeakMap<object, Uint8Array>();
 const scopeBytes = new WeakMap<object, Uint8Array>();
 
-function resourceField(r: ResourceLike): Uint8Array {
+export function resourceField(r: ResourceLike): Uint8Array {
   let b = resourceBytes.get(r);
   if (!b) {
     b = encodeOnce((w) => {
@@ -582,7 +583,7 @@ function resourceField(r: ResourceLike): Uint8Array {
   return b;
 }
 
-function scopeField(s: ScopeLike): Uint8Array {
+export function scopeField(s: ScopeLike): Uint8Array {
   let b = scopeBytes.get(s);
   if (!b) {
     b = encodeOnce((w) => {

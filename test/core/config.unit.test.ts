@@ -15,7 +15,8 @@ describe('env.ts: the OTEL_* configuration', () => {
     expect(c.bsp).toEqual({ scheduleDelayMs: 5000, exportTimeoutMs: 30000, maxQueueSize: 2048, maxExportBatchSize: 512 });
     expect(c.spanLimits.attributeCountLimit).toBe(128);
     expect(c.spanLimits.attributeValueLengthLimit).toBe(Infinity);
-    expect(c.metricsExporters).toEqual([]);
+    // Metrics follow the traces' OTLP export (docs/metrics.md, "Default").
+    expect(c.metricsExporters).toEqual(['otlp']);
     expect(c.logsExporters).toEqual([]);
     expect(c.warnings).toEqual([]);
     expect(Object.isFrozen(c)).toBe(true);

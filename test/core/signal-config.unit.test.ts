@@ -91,8 +91,35 @@ describe.each(['METRICS', 'LOGS'] as const)('OTEL_EXPORTER_OTLP_%s_*', (sig) => 
   });
 
   it('is not assembled when the signal does not export over OTLP', () => {
-    expect(pick(loadConfig({}))).toBeUndefined();
+    // Unset, metrics follow the traces' OTLP export (the default); logs stay off.
+    if (sig === 'LOGS') expect(pick(loadConfig({}))).toBeUndefined();
+    else expect(pick(loadConfig({}))!.endpoint).toBe('http://localhost:4318/v1/metrics');
     expect(pick(loadConfig({ [exporterVar]: 'console' }))).toBeUndefined();
+    expect(pick(loadConfig({ [exporterVar]: 'none' }))).toBeUndefined();
+  });
+});
+
+describe('the metrics default: they follow the traces OTLP export', () => {
+  const m = (env: Record<string, string>) => {
+    const c = loadConfig(env);
+    return [c.metricsExporters, c.signals.metricsByDefault, c.warnings.length];
+  };
+  it('on (otlp) when traces go to OTLP and OTEL_METRICS_EXPORTER is unset, empty or has no valid entry', () => {
+    expect(m({})).toEqual([['otlp'], true, 0]);
+    expect(m({ OTEL_METRICS_EXPORTER: '' })).toEqual([['otlp'], true, 0]);
+    expect(m({ OTEL_TRACES_EXPORTER: 'otlp,console' })).toEqual([['otlp'], true, 0]);
+    expect(m({ OTEL_METRICS_EXPORTER: 'bogus' })).toEqual([['otlp'], true, 1]);
+  });
+  it('off when traces do not go to OTLP, or when told', () => {
+    expect(m({ OTEL_TRACES_EXPORTER: 'console' })).toEqual([[], false, 0]);
+    expect(m({ OTEL_TRACES_EXPORTER: 'zipkin' })).toEqual([[], false, 0]);
+    expect(m({ OTEL_TRACES_EXPORTER: 'none' })).toEqual([[], false, 0]);
+    expect(m({ OTEL_METRICS_EXPORTER: 'none' })).toEqual([[], false, 0]);
+  });
+  it('exactly what is named when named, not "by default"', () => {
+    expect(m({ OTEL_METRICS_EXPORTER: 'prometheus' })).toEqual([['prometheus'], false, 0]);
+    expect(m({ OTEL_METRICS_EXPORTER: 'otlp' })).toEqual([['otlp'], false, 0]);
+    expect(m({ OTEL_TRACES_EXPORTER: 'console', OTEL_METRICS_EXPORTER: 'otlp,console' })).toEqual([['otlp', 'console'], false, 0]);
   });
 });
 

@@ -17,13 +17,36 @@ const paths = (before: number) =>
     .map((r) => r.path);
 
 describe.each(VARIANTS)('metrics and logs pipelines (%s)', (ext) => {
-  it('are not set up by default: only traces are sent', async () => {
+  it('by default metrics follow the traces to OTLP and logs are not set up', async () => {
     const before = rx.requests().length;
-    const r = await runFixture({ fixture: `core/logging.${ext}`, endpoint: rx.url, env: { OTEL_METRIC_EXPORT_INTERVAL: '50' } });
+    const r = await runFixture({ fixture: `core/logging.${ext}`, endpoint: rx.url, env: {} });
     expect(r.code, r.stderr).toBe(0);
-    const p = paths(before);
-    expect(p).toContain('/v1/traces');
-    expect(p.filter((x) => x !== '/v1/traces')).toEqual([]);
+    expect(r.stderr).toBe('');
+    expect([...new Set(paths(before))].sort()).toEqual(['/v1/metrics', '/v1/traces']);
+  });
+
+  it('OTEL_METRICS_EXPORTER=none: only traces are sent', async () => {
+    const before = rx.requests().length;
+    const r = await runFixture({ fixture: `core/logging.${ext}`, endpoint: rx.url, env: { OTEL_METRICS_EXPORTER: 'none' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect([...new Set(paths(before))]).toEqual(['/v1/traces']);
+  });
+
+  it('on by default, a backend without metrics (404) is one line, and traces go on', async () => {
+    const before = rx.requests().length;
+    const r = await runFixture({
+      fixture: `core/logging.${ext}`,
+      endpoint: rx.url,
+      // The receiver's /v1/metrics would take them: a metrics endpoint that answers 404, as Jaeger's does.
+      env: { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${rx.url}/no/such/v1/metrics` },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /does not accept metrics \(HTTP 404 Not Found\); metrics, on by default with OTLP traces, stop for this process \(OTEL_METRICS_EXPORTER=none/,
+    );
+    expect(paths(before)).toContain('/v1/traces');
   });
 
   it("OTEL_METRICS_EXPORTER=otlp exports the instrumentations' metrics to /v1/metrics", async () => {

@@ -87,6 +87,8 @@ export async function startHostileCollector(): Promise<HostileCollector> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      // Metrics (on by default with OTLP traces) are taken and not looked at: this is a traces collector.
+      if (!(req.url ?? '').split('?')[0]!.endsWith('/v1/traces')) return void res.writeHead(200, { 'content-type': String(req.headers['content-type']) }).end();
       seenHeaders.push(req.headers);
       const json = String(req.headers['content-type']).startsWith('application/json');
       const body = Buffer.concat(chunks);

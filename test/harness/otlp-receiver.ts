@@ -214,6 +214,7 @@ const SIGNAL_PATHS: Record<string, 'traces' | 'metrics' | 'logs'> = {
   '/v1/logs': 'logs',
 };
 const GRPC_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+const GRPC_METRICS_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
 
 function describeRequests(reqs: ReceivedRequest[]): string {
   return reqs.map((r) => `  ${r.transport} ${r.path} spans=${r.spanCount}${r.contentEncoding ? ` (${r.contentEncoding})` : ''}`).join('\n');
@@ -373,6 +374,27 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise
     callback(null, {});
   };
   grpcServer.addService(service, { Export: exportImpl });
+  // Metrics over gRPC too (the agent's own metrics encoder and gRPC sender); answered with an empty response.
+  const metricsService: grpc.ServiceDefinition = {
+    Export: {
+      path: GRPC_METRICS_PATH,
+      requestStream: false,
+      responseStream: false,
+      originalName: 'export',
+      requestSerialize: (m: object) => Buffer.from(MetricsReq.encode(m).finish()),
+      requestDeserialize: (b: Buffer) => MetricsReq.decode(b),
+      responseSerialize: () => Buffer.alloc(0),
+      responseDeserialize: () => ({}),
+    },
+  };
+  const metricsImpl: grpc.handleUnaryCall<object, object> = (call, callback) => {
+    const headers: ReceivedRequest['headers'] = {};
+    for (const [k, v] of Object.entries(call.metadata.getMap())) headers[k] = Buffer.isBuffer(v) ? v.toString('base64') : v;
+    reqs.push({ transport: 'grpc', path: GRPC_METRICS_PATH, headers, spanCount: 0 });
+    points.push(...toMetricPoints(call.request, { attrs, toBig, idHex }));
+    callback(null, {});
+  };
+  grpcServer.addService(metricsService, { Export: metricsImpl });
   const grpcPort = await new Promise<number>((resolve, reject) =>
     grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );

@@ -33,7 +33,8 @@ describe.each(VARIANTS)('log record export (%s)', (ext) => {
       },
     });
     expect(r.code, r.stderr).toBe(0);
-    expect(paths(a)).toEqual(['/v1/traces']);
+    // Metrics follow the traces' endpoint by default, not the logs' one.
+    expect(paths(a)).toEqual(['/v1/metrics', '/v1/traces']);
     expect(paths(b)).toEqual(['/v1/logs']);
     for (const q of b.requests()) {
       expect(q.transport).toBe('http/json');

@@ -59,6 +59,7 @@ describe('the packed package', () => {
       'dist/config-file.cjs',
       'dist/esbuild.cjs',
       'dist/esbuild.mjs',
+      'dist/metrics.cjs',
       'dist/register.cjs',
       'dist/register.mjs',
       'dist/rollup.cjs',

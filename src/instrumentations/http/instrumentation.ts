@@ -555,7 +555,8 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
       if (failure !== undefined) a[ATTR_ERROR_TYPE] = failure;
       const v = (ex.req as httpT.IncomingMessage).httpVersion;
       if (v) a[ATTR_NETWORK_PROTOCOL_VERSION] = v;
-      h.record((performance.now() - ex.t0) / 1000, a);
+      // The request's context holds its SERVER span (sampled or not): the exemplar's trace and span id.
+      h.record((performance.now() - ex.t0) / 1000, a, (ex.req as Carrier)[CTX]);
     }
   }
 
@@ -708,7 +709,8 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
       if (ex.server?.port !== undefined) a[ATTR_SERVER_PORT] = ex.server.port;
       if (status !== undefined) a[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
       if (failure !== undefined) a[ATTR_ERROR_TYPE] = failure;
-      h.record((performance.now() - ex.t0) / 1000, a);
+      // The exemplar points at the CLIENT span when it is recorded, else at the caller's context.
+      h.record((performance.now() - ex.t0) / 1000, a, ex.span ? trace.setSpan(ROOT_CONTEXT, ex.span) : (ex.req as Carrier)[CTX]);
     }
   }
 }
