@@ -57,17 +57,18 @@ export interface BatchOptions {
 }
 
 /**
- * Exports in flight at once. Two keep a busy app's spans moving while one
- * request waits for the collector's answer (the HTTP sender keeps two sockets);
- * more would only hold more spans in memory when the collector is slow.
+ * Exports in flight at once (the HTTP sender keeps as many sockets). A busy app
+ * on a shared machine sees collector answers take 2 ms at the median and 15-80 ms
+ * at the tail; with two in flight a 25k spans/s loop dropped 5% of its spans on
+ * such stalls, with four none up to 100k spans/s (bench/NOTES.md, "span rate").
+ * The memory bound is the queue plus this many batches.
  */
-const MAX_ACTIVE_EXPORTS = 2;
+export const MAX_ACTIVE_EXPORTS = 4;
 
 export class BatchProcessor implements SpanProcessor {
   private queue: ReadableSpan[] = [];
   /** Batches being exported; `accepted` once the destination has taken them (the exit flush must not resend those). */
   private readonly inFlight = new Map<ReadableSpan[], { accepted: boolean }>();
-  private inFlightSpans = 0;
   private timer: NodeJS.Timeout | undefined;
   private active = 0;
   private waiters: (() => void)[] = [];
@@ -94,9 +95,10 @@ export class BatchProcessor implements SpanProcessor {
   /** Queues an ended span whatever its sampled flag: local tail mode (src/sampling/tail.ts) sends the unsampled spans it keeps here. */
   enqueue(span: ReadableSpan): void {
     if (this.closed) return;
-    // Memory bound: the queue, plus one batch's worth in flight. A second export
-    // in flight takes its room from the queue.
-    if (this.queue.length >= this.opts.maxQueueSize || this.queue.length + this.inFlightSpans >= this.opts.maxQueueSize + this.opts.maxExportBatchSize) {
+    // Memory bound: the queue (OTEL_BSP_MAX_QUEUE_SIZE, as the spec defines it), plus at
+    // most MAX_ACTIVE_EXPORTS batches in flight. Batches in flight take no room from the
+    // queue: a burst arriving while the collector answers slowly is what the queue is for.
+    if (this.queue.length >= this.opts.maxQueueSize) {
       this.stats.dropped++;
       // Dropping happens per span while the collector is down or slow: keep it to
       // a counter increment, and build the warning at most once a second.
@@ -166,7 +168,6 @@ export class BatchProcessor implements SpanProcessor {
   private async exportBatch(batch: ReadableSpan[]): Promise<void> {
     const state = { accepted: false };
     this.inFlight.set(batch, state);
-    this.inFlightSpans += batch.length;
     let outcome: ExportOutcome;
     try {
       outcome = await withTimeout(
@@ -179,7 +180,6 @@ export class BatchProcessor implements SpanProcessor {
     }
     // Gone already if the exit flush took over (it settled the batch itself).
     if (!this.inFlight.delete(batch)) return;
-    this.inFlightSpans -= batch.length;
     this.settle(batch.length, outcome);
   }
 
@@ -239,7 +239,6 @@ export class BatchProcessor implements SpanProcessor {
       else spans.push(...b);
     }
     this.inFlight.clear();
-    this.inFlightSpans = 0;
     spans.push(...this.queue);
     this.queue = [];
     if (this.timer) clearTimeout(this.timer);

@@ -19,7 +19,7 @@ import type * as httpT from 'node:http';
 import type * as httpsT from 'node:https';
 import type * as zlibT from 'node:zlib';
 import { readFileSync } from 'node:fs';
-import type { ExportOutcome } from '../processor';
+import { MAX_ACTIVE_EXPORTS, type ExportOutcome } from '../processor';
 
 export interface TlsFiles {
   certificate?: string;
@@ -99,7 +99,7 @@ export class HttpSender {
   constructor(readonly target: HttpTarget) {
     this.isHttps = target.url.startsWith('https:');
     const mod = this.isHttps ? https : http;
-    this.agent = new mod.Agent({ keepAlive: true, maxSockets: 2, ...(this.isHttps ? target.tls : {}) });
+    this.agent = new mod.Agent({ keepAlive: true, maxSockets: MAX_ACTIVE_EXPORTS, ...(this.isHttps ? target.tls : {}) });
   }
 
   prepare(body: Uint8Array): Buffer {

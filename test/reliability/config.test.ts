@@ -89,7 +89,7 @@ describe('every configuration variable, in process (table-driven over src/env.ts
   it('absurd values of the queue (negative, huge, zero, fractional, hex) keep the default queue and batch sizes', () => {
     for (const v of ['-1', '1e12', '0', '1.5', '0x10']) {
       const c = loadConfig({ OTEL_BSP_MAX_QUEUE_SIZE: v });
-      expect(c.bsp.maxQueueSize, v).toBe(2048);
+      expect(c.bsp.maxQueueSize, v).toBe(8192);
       expect(c.bsp.maxExportBatchSize, v).toBe(512);
       expect(c.warnings, v).toHaveLength(1);
     }

@@ -31,7 +31,7 @@ interface FixtureStats {
 const QUEUE = 100;
 const BATCH = 50;
 /** Batches the pipeline exports concurrently (src/processor.ts). */
-const IN_FLIGHT = 2;
+const IN_FLIGHT = 4;
 const REQUESTS = 300; // each /work/<id>?hop=1 makes 4 spans: 1200 spans against a queue of 100
 const CONCURRENCY = 24;
 
