@@ -12,7 +12,7 @@ describe('env.ts: the OTEL_* configuration', () => {
     expect(c.otlp.compression).toBe('none');
     expect(c.sampler).toEqual({ name: 'parentbased_always_on', ratio: 1 });
     expect(c.propagators).toEqual(['tracecontext', 'baggage']);
-    expect(c.bsp).toEqual({ scheduleDelayMs: 5000, exportTimeoutMs: 30000, maxQueueSize: 2048, maxExportBatchSize: 512 });
+    expect(c.bsp).toEqual({ scheduleDelayMs: 5000, exportTimeoutMs: 30000, maxQueueSize: 8192, maxExportBatchSize: 512 });
     expect(c.spanLimits.attributeCountLimit).toBe(128);
     expect(c.spanLimits.attributeValueLengthLimit).toBe(Infinity);
     // Metrics follow the traces' OTLP export (docs/metrics.md, "Default").
@@ -46,8 +46,8 @@ describe('env.ts: the OTEL_* configuration', () => {
   it.each([
     ['OTEL_TRACES_SAMPLER_ARG', 'abc', 'the default (1.0)'],
     ['OTEL_TRACES_SAMPLER', 'sometimes', 'parentbased_always_on'],
-    ['OTEL_BSP_MAX_QUEUE_SIZE', '-1', '2048'],
-    ['OTEL_BSP_MAX_QUEUE_SIZE', '1e12', '2048'],
+    ['OTEL_BSP_MAX_QUEUE_SIZE', '-1', '8192'],
+    ['OTEL_BSP_MAX_QUEUE_SIZE', '1e12', '8192'],
     ['OTEL_EXPORTER_OTLP_PROTOCOL', 'carrier-pigeon', 'http/protobuf'],
     ['OTEL_EXPORTER_OTLP_ENDPOINT', 'not a url', 'the default'],
     ['OTEL_LOG_LEVEL', 'loud', 'warn'],

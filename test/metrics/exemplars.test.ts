@@ -54,6 +54,26 @@ describe.each(VARIANTS)('exemplars (%s)', (ext) => {
     }
   });
 
+  it('fetch: http.client.request.duration exemplars carry the CLIENT span of that call', async () => {
+    await run(ext, { REQUESTS: '30', CLIENT: 'fetch' });
+    const client = rx.metrics().filter((p) => p.name === 'http.client.request.duration');
+    expect(client.reduce((n, p) => n + p.count!, 0)).toBe(30);
+    const spans = new Map(
+      rx
+        .spans()
+        .filter((s) => s.kind === 'CLIENT')
+        .map((s) => [s.spanId, s]),
+    );
+    const exemplars = client.flatMap((p) => p.exemplars.map((e) => ({ ...e, point: p })));
+    expect(exemplars.length).toBeGreaterThan(0);
+    for (const e of exemplars) {
+      const span = spans.get(e.spanId);
+      expect(span, e.spanId).toBeDefined();
+      expect(span!.scope.name).toBe('@x/otel-agent/undici');
+      expect(span!.attributes['http.response.status_code']).toBe(e.point.attributes['http.response.status_code']);
+    }
+  });
+
   it('at 5% sampling, only sampled requests become exemplars (trace_based)', async () => {
     const { count, exemplars, spans } = await run(ext, {
       REQUESTS: '300',

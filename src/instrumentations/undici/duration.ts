@@ -3,7 +3,7 @@
  * instrumentation touches metrics (the same instrument, unit, buckets and
  * attributes upstream instrumentation-undici recorded).
  */
-import { ValueType, type Attributes, type Histogram, type Meter } from '@opentelemetry/api';
+import { ROOT_CONTEXT, trace, ValueType, type Attributes, type Histogram, type Meter, type Span } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -36,12 +36,13 @@ export class ClientDuration {
     });
   }
 
-  record(m: Measured, errorType: string | undefined): void {
+  /** `span`: the call's recorded span, whose ids the exemplar carries; undici's channel handlers run in no useful context otherwise. */
+  record(m: Measured, errorType: string | undefined, span: Span | undefined): void {
     const a: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: m.method, [ATTR_URL_SCHEME]: m.scheme, [ATTR_SERVER_ADDRESS]: m.address };
     if (m.port !== undefined) a[ATTR_SERVER_PORT] = m.port;
     if (m.status !== undefined) a[ATTR_HTTP_RESPONSE_STATUS_CODE] = m.status;
     if (m.protocol !== undefined) a[ATTR_NETWORK_PROTOCOL_VERSION] = m.protocol;
     if (errorType !== undefined) a[ATTR_ERROR_TYPE] = errorType;
-    this.hist.record((performance.now() - m.t0) / 1000, a);
+    this.hist.record((performance.now() - m.t0) / 1000, a, span ? trace.setSpan(ROOT_CONTEXT, span) : ROOT_CONTEXT);
   }
 }

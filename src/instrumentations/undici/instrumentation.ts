@@ -326,6 +326,6 @@ export class UndiciInstrumentation extends InstrumentationBase<UndiciConfig> {
       }
       span.end();
     }
-    this.duration?.record(call, failure ?? (call.status !== undefined && call.status >= 400 ? String(call.status) : undefined));
+    this.duration?.record(call, failure ?? (call.status !== undefined && call.status >= 400 ? String(call.status) : undefined), span);
   }
 }
