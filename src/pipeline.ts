@@ -111,7 +111,7 @@ export function buildPipeline(cfg: AgentConfig, log: AgentLog, wrapExporter: (e:
   // Local tail mode (sampling/tail.ts): after redaction, so what it hands the batches is what they would have got.
   const tail = cfg.sampling.tail ? new TailProcessor(cfg.sampling.tail, (span) => batches.forEach((b) => b.enqueue(span))) : undefined;
   const processors: SpanProcessor[] = guardProcessors(
-    [new CountingProcessor(stats), new RedactingProcessor(), openSpans, ...(open ? [open] : []), ...(tail ? [tail] : []), ...batches],
+    [new CountingProcessor(stats), new RedactingProcessor(), ...(open ? [open] : []), ...(tail ? [tail] : []), ...batches],
     log,
     cfg.agent.testFaults,
   );

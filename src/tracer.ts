@@ -223,6 +223,7 @@ export class AgentTracer implements ApiTracer {
       span.links = links;
     }
     span._startAt(options.startTime);
+    if (validParent) linkLocalParent(span, trace.getSpan(ctx));
     const procs = sh.processors;
     for (let i = 0; i < procs.length; i++) procs[i]!.onStart(span, ctx);
     return span;
@@ -249,6 +250,19 @@ export class AgentTracer implements ApiTracer {
     const span = this.startSpan(name, opts, parent);
     return api.with(trace.setSpan(parent, span), fn as (s: ApiSpan) => ReturnType<F>, undefined, span);
   }
+}
+
+/**
+ * Links a span to its parent when the parent is one of ours (not a remote or
+ * wrapped span context). The chain is cut at MAX_LOCAL_DEPTH so that work
+ * that keeps starting spans under the previous one (a poll loop run inside
+ * its last span's context) holds at most that many ended spans alive.
+ */
+const MAX_LOCAL_DEPTH = 256;
+function linkLocalParent(span: RecordingSpan, parent: ApiSpan | undefined): void {
+  if (!(parent instanceof RecordingSpan) || parent.localDepth >= MAX_LOCAL_DEPTH) return;
+  span.localParent = parent;
+  span.localDepth = parent.localDepth + 1;
 }
 
 export { RecordingSpan };

@@ -68,6 +68,14 @@ export class RecordingSpan implements SdkSpan {
   droppedEventsCount = 0;
   droppedLinksCount = 0;
   ended = false;
+  /**
+   * @internal The span this one was started under when that is one of this
+   * process's recording spans, and how many such links lie above it: what
+   * the uncaught-exception path walks to find the open spans of a request
+   * (src/exit-uncaught.ts), without a map of open spans kept for every span.
+   */
+  localParent: RecordingSpan | undefined = undefined;
+  localDepth = 0;
 
   private readonly sc: SpanContext;
   private readonly sh: Shared;

@@ -72,7 +72,7 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import { clientSpanName, errorType, serverSpanName } from '../http-naming';
+import { clientSpanName, errorType } from '../http-naming';
 import { redactQuery, redactUrlLike } from '../../redact';
 import { AGENT_VERSION } from '../../version';
 import type { PropagatorName } from '../../env';
@@ -133,8 +133,8 @@ interface Exchange {
   /** CLIENT: the response once it arrived. */
   res?: httpT.IncomingMessage;
   server?: { address?: string; port?: number };
-  /** SERVER, sampled: the name guessed from the path as it arrived (routers rewrite req.url while they dispatch). */
-  guess?: string;
+  /** SERVER, sampled: the request target as it arrived (routers rewrite req.url while they dispatch), for the name guess. */
+  target?: string;
 }
 
 interface Hist {
@@ -414,7 +414,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
         ex.done = true;
         const span = ex.span;
         const route = matchedRoute(ex.req, undefined, status);
-        span.updateName(serverName((ex.req as httpT.IncomingMessage).method, route, status, ex.guess, this.guessed));
+        span.updateName(serverName((ex.req as httpT.IncomingMessage).method, route, status, ex.target, this.guessed));
         if (route !== undefined) span.setAttribute(ATTR_HTTP_ROUTE, route);
         if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
         if (status !== undefined && status >= 500) {
@@ -468,11 +468,11 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
 
   /** Name and request attributes of a sampled SERVER span. */
   private describeServer(span: Span, req: httpT.IncomingMessage, method: string, scheme: string, ex: Exchange): void {
-    // The path guess until it ends (endServer): by then a framework may have told the route, or the status
-    // says no route matched. A span ended some other way (the process crashed) keeps the guess.
+    // Named when it ends (endServer): by then a framework may have told the route, or the status says no
+    // route matched; only then is a name guessed from the path. A span ended some other way (the process
+    // crashed) keeps the method alone.
     const target = req.url ?? '/';
-    ex.guess = serverSpanName(req.method, target);
-    span.updateName(ex.guess);
+    ex.target = target;
     const headers = readHeaders(req.rawHeaders);
     const q = target.indexOf('?');
     let path = q >= 0 ? target.slice(0, q) : target;
@@ -533,7 +533,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     const span = ex.span;
     const route = matchedRoute(ex.req, span, status);
     if (span) {
-      span.updateName(serverName((ex.req as httpT.IncomingMessage).method, route, status, ex.guess, this.guessed));
+      span.updateName(serverName((ex.req as httpT.IncomingMessage).method, route, status, ex.target, this.guessed));
       if (route !== undefined) span.setAttribute(ATTR_HTTP_ROUTE, route);
       if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
       if (failure !== undefined) {

@@ -7,7 +7,7 @@
  */
 import type { Attributes, Span } from '@opentelemetry/api';
 import { ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
-import { methodForName } from '../http-naming';
+import { methodForName, serverSpanName } from '../http-naming';
 import { serverRoute } from './server-route';
 import type { GuessedNames } from './guessed-names';
 
@@ -28,18 +28,20 @@ export function matchedRoute(slots: object, span: Span | undefined, status: numb
 
 /**
  * `{method} {route}` when a route matched; `{method}` for a request no route matched (404, 405), so
- * probes never mint names; else the bounded path guess.
+ * probes never mint names; else the bounded path guess from `target`, the request target as it
+ * arrived (routers rewrite req.url while they dispatch). The guess is made here, at the end, and
+ * only when no route was told: most requests of a framework app never pay for it.
  */
 export function serverName(
   method: string | undefined,
   route: string | undefined,
   status: number | undefined,
-  guess: string | undefined,
+  target: string | undefined,
   guessed: GuessedNames,
 ): string {
   if (route !== undefined) return `${methodForName(method)} ${route}`;
-  if (status === 404 || status === 405 || guess === undefined) return methodForName(method);
-  return guessed.name(method, guess);
+  if (status === 404 || status === 405 || target === undefined) return methodForName(method);
+  return guessed.name(method, serverSpanName(method, target));
 }
 
 function routeSetOn(span: Span): string | undefined {

@@ -28,7 +28,7 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import { clientSpanName, errorType, serverSpanName } from '../http-naming';
+import { clientSpanName, errorType } from '../http-naming';
 import { redactQuery, redactUrlLike } from '../../redact';
 import { bareAddress, captureHeaders, forwarded, normalMethod, parseHost, splitHost } from '../http/header-parts';
 import { serverError } from '../http/server-route';
@@ -52,8 +52,8 @@ export interface H2Exchange {
   stream: h2T.Http2Stream;
   /** SERVER, compatibility API: the Http2ServerRequest a framework sets its route on. */
   compat?: object;
-  /** SERVER: the path guess (http-naming.ts) until the route or status says better. */
-  guess?: string;
+  /** SERVER: the request target as it arrived, for the name guess made at the end when no route was told. */
+  target?: string;
   /** CLIENT: the headers sent (for header capture) and the response's `:status`. */
   sent?: h2T.OutgoingHttpHeaders;
   status?: number;
@@ -73,8 +73,7 @@ function peer(a: Attributes, socket: Socket | null | undefined): void {
 
 export function describeServer(span: Span, ex: H2Exchange, headers: h2T.IncomingHttpHeaders, names: readonly string[] | undefined): void {
   const target = str(headers[':path']) ?? '/';
-  ex.guess = serverSpanName(ex.method, target);
-  span.updateName(ex.guess);
+  ex.target = target; // named at the end (http/server-name.ts)
   const method = normalMethod(ex.method);
   const scheme = str(headers[':scheme']) ?? 'http';
   const q = target.indexOf('?');
@@ -122,7 +121,7 @@ export function endServer(ex: H2Exchange, err: unknown, guessed: GuessedNames, n
   const failure = err !== undefined ? errorType(err) : status !== undefined && status >= 500 ? String(status) : undefined;
   const span = ex.span;
   const route = matchedRoute(slots, span, status);
-  span.updateName(serverName(ex.method, route, status, ex.guess, guessed));
+  span.updateName(serverName(ex.method, route, status, ex.target, guessed));
   if (route !== undefined) span.setAttribute(ATTR_HTTP_ROUTE, route);
   if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
   if (failure !== undefined) {
