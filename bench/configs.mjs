@@ -175,4 +175,6 @@ export const SECTIONS = {
   http: ['bare', 'agent', 'agent10', 'disabled', 'agentOff', 'agentNoExport', 'upstream', 'ddtrace'],
   outage: ['bare', 'agent', 'agentClosed', 'agentHang', 'upstreamClosed'],
   span: ['agent', 'upstream', 'ddtrace'],
+  // Upstream's BatchSpanProcessor (queue 2048, one export in flight) beside ours; dd-trace does not export OTLP.
+  rate: ['agent', 'upstream'],
 };
