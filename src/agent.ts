@@ -31,6 +31,7 @@ import { describeUrl } from './exporters/transport';
 import { dropCounts } from './propagation/guard';
 import { bundleWarning, inspectBundle } from './bundle-check';
 import { packageName } from './package-name';
+import { setExceptionPaths } from './stack-paths';
 
 export interface AgentHandle {
   config: AgentConfig;
@@ -107,6 +108,7 @@ function warnBlindBundle(entries: { triggers: readonly string[] }[], log: AgentL
 export function startAgent(cfg: AgentConfig = loadConfig()): AgentHandle {
   const log = createLog(cfg.logLevel);
   installDiag(log);
+  setExceptionPaths(cfg.agent.exceptionPaths, process.cwd());
   for (const w of cfg.warnings) log.warn(w);
   for (const n of cfg.notices) log.info(n);
   warnCredentialHeaders(cfg, log);

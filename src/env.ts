@@ -86,6 +86,7 @@ export interface AgentConfig {
     fsSpans: 'io' | 'all';
     /** Web frameworks' INTERNAL spans: `none`, `handlers` (route handlers), `all` (handlers and middleware). */
     webSpans: 'none' | 'handlers' | 'all';
+    exceptionPaths: 'relative' | 'full';
     /** With metrics on: the Node.js runtime metrics (src/metrics/runtime.ts). */
     runtimeMetrics: boolean;
     /** GraphQL: an INTERNAL span per schema-defined resolver (OTEL_AGENT_GRAPHQL_RESOLVER_SPANS). */

@@ -1,6 +1,6 @@
 /**
  * The span rule for errors, applied to log records: an error contributes its type, message
- * and stack (exception.*), never the credentials its own properties may carry. Loggers that
+ * and stack (exception.*, the stack's file paths shortened as on spans: stack-paths.ts), never the credentials its own properties may carry. Loggers that
  * spread an Error into the record (winston's `logger.error(err)`) export its own enumerable
  * properties too, e.g. an HTTP client error's `config.headers.authorization`. For a record
  * that carries an exception, values under credential-like names (the query-redaction list
@@ -10,6 +10,7 @@
 import type { Context } from '@opentelemetry/api';
 import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { isSensitiveQueryName } from './redact';
+import { exportedStack } from './stack-paths';
 
 const REDACTED = 'REDACTED';
 /** Too deep to be data a backend shows; also bounds the walk on cyclic-looking input. */
@@ -32,6 +33,8 @@ export class LogRedactingProcessor implements LogRecordProcessor {
     try {
       const attrs = record.attributes;
       if (attrs['exception.type'] === undefined && attrs['exception.message'] === undefined && attrs['exception.stacktrace'] === undefined) return;
+      const stack = attrs['exception.stacktrace'];
+      if (typeof stack === 'string') record.setAttribute('exception.stacktrace', exportedStack(stack));
       for (const [k, v] of Object.entries(attrs)) {
         if (k.startsWith('exception.')) continue;
         if (sensitive(k)) record.setAttribute(k, REDACTED);

@@ -16,6 +16,7 @@ import type { AgentLog } from './log';
 import { LogRedactingProcessor } from './logs-redact';
 import { installConsoleLogs } from './console-logs';
 import { AGENT_VERSION } from './version';
+import { setExceptionPaths } from './stack-paths';
 
 export interface SignalsHandle {
   shutdown(): Promise<void>;
@@ -65,6 +66,8 @@ export function startSignals(cfg: AgentConfig, resource: Resource, log: AgentLog
   const atExit: { processor: BatchLogRecordProcessor; exporter: OtlpHttpLogExporter }[] = [];
   const keep = <E extends object>(e: E): E => (exporters.push(e as Exiting), e);
   if (cfg.logsExporters.length) {
+    // This bundle has its own copy of stack-paths.ts (agent.ts sets the tracer's).
+    setExceptionPaths(cfg.agent.exceptionPaths, process.cwd());
     const b = cfg.signals.blrp;
     const lp = new LoggerProvider({
       resource,

@@ -156,6 +156,7 @@ export function loadConfig(env: Env = process.env, files: FileSupport = bundledF
       redactQueryParams: Object.freeze(v.OTEL_AGENT_REDACT_QUERY_PARAMS),
       fsSpans: v.OTEL_AGENT_FS_SPANS,
       webSpans: v.OTEL_AGENT_WEB_SPANS,
+      exceptionPaths: v.OTEL_AGENT_EXCEPTION_PATHS,
       runtimeMetrics: v.OTEL_AGENT_RUNTIME_METRICS,
       graphqlResolverSpans: v.OTEL_AGENT_GRAPHQL_RESOLVER_SPANS,
       doctorReport: v.OTEL_AGENT_DOCTOR_REPORT,

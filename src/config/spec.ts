@@ -493,6 +493,13 @@ export const SPEC = [
     doc: 'Web frameworks: `none` (the route names the SERVER span and nothing more), `handlers` (an INTERNAL span for each route handler), `all` (handlers and every middleware). See docs/web-frameworks.md.',
   },
   {
+    name: 'OTEL_AGENT_EXCEPTION_PATHS',
+    kind: 'enum',
+    allowed: ['relative', 'full'],
+    default: 'relative',
+    doc: 'File paths in exported stack traces (`exception.stacktrace` on span events and log records): `relative` (app files relative to the working directory, dependencies from `node_modules/` on, other files by name: no host directory layout leaves the process), `full` (as Node wrote them). See [Guarantees](guarantees.md).',
+  },
+  {
     name: 'OTEL_AGENT_GRAPHQL_RESOLVER_SPANS',
     kind: 'bool',
     default: false,

@@ -22,6 +22,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { IdGenerator, Sampler, Span as SdkSpan, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace';
 import { clock, hrBefore, hrDiff, isTimeInput, now, toHr, type Clock } from './clock';
 import { cleanedCount, cleanInto, cleanLink, cloneValid, copyValue, isAnyValue, type Limits } from './attributes';
+import { exportedStack } from '../stack-paths';
 
 /** What every tracer of one provider shares. */
 export interface Shared {
@@ -350,7 +351,7 @@ export class RecordingSpan implements SdkSpan {
       if (e.code) attributes['exception.type'] = e.code.toString();
       else if (e.name) attributes['exception.type'] = e.name;
       if (e.message) attributes['exception.message'] = e.message;
-      if (e.stack) attributes['exception.stacktrace'] = e.stack;
+      if (e.stack) attributes['exception.stacktrace'] = typeof e.stack === 'string' ? exportedStack(e.stack) : e.stack;
     }
     if (attributes['exception.type'] || attributes['exception.message']) this.addEvent('exception', attributes, time);
     else diag.warn(`Failed to record an exception ${String(exception)}`);

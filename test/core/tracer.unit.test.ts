@@ -415,8 +415,15 @@ describe('events and exceptions', () => {
     expect(ev).toHaveLength(3);
     expect(ev[0]).toMatchObject({
       name: 'exception',
-      attributes: { 'exception.type': 'TypeError', 'exception.message': 'bad input', 'exception.stacktrace': err.stack },
+      attributes: {
+        'exception.type': 'TypeError',
+        'exception.message': 'bad input',
+        'exception.stacktrace': expect.stringContaining('TypeError: bad input\n'),
+      },
     });
+    // The frames' absolute paths are shortened (stack-paths.ts): this file is named, its directory is not.
+    expect(ev[0]!.attributes!['exception.stacktrace']).toContain('tracer.unit.test.ts:');
+    expect(ev[0]!.attributes!['exception.stacktrace']).not.toContain(process.cwd());
     expect(ev[1]!.attributes!['exception.type']).toBe('ECONNREFUSED');
     expect(ev[2]).toMatchObject({ attributes: { 'exception.message': 'just text' }, time: [1_700_000_000, 0] });
     expect(diagLines.some((l) => l.includes('Failed to record an exception'))).toBe(true);

@@ -64,6 +64,9 @@ export async function checkRoutes(rx: OtlpReceiver, c: RouteCase): Promise<AppRu
     const mine = boom.events.filter((e) => e.name === 'exception');
     expect(mine).toHaveLength(1);
     expect(mine[0]!.attributes['exception.type']).toBe(m.errorType);
+    // A stack, without the host's directory layout (OTEL_AGENT_EXCEPTION_PATHS=relative by default).
+    expect(String(mine[0]!.attributes['exception.stacktrace'])).toMatch(/\n {4}at /);
+    expect(String(mine[0]!.attributes['exception.stacktrace'])).not.toContain(process.cwd());
     expect(exceptions.filter((e) => e.attributes['exception.message'] === mine[0]!.attributes['exception.message'])).toHaveLength(1);
   }
 

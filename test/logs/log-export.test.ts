@@ -103,6 +103,9 @@ describe.each(VARIANTS)('log record export (%s)', (ext) => {
     for (const rec of recs) {
       expect(rec.attributes['exception.message']).toBe('upstream refused');
       expect(String(rec.attributes['exception.stacktrace'])).toContain('Error: upstream refused');
+      // Frames name files relative to the app's directory, never the host's absolute paths.
+      expect(String(rec.attributes['exception.stacktrace'])).toMatch(/(?:^|[\s(])test[\\/]fixtures[\\/]/m);
+      expect(String(rec.attributes['exception.stacktrace'])).not.toContain(process.cwd());
       const wire = JSON.stringify(rec.attributes);
       expect(wire).not.toContain('s3cret-token');
       expect(wire).not.toContain('hunter2');
