@@ -137,6 +137,24 @@ export function allConfigs(sink, alts = {}) {
         OTEL_LOGS_EXPORTER: 'none',
       },
     },
+    // The same at 10%: issue #15's target rows show every agent at both rates.
+    upstream10: {
+      label: 'upstream register, parentbased_traceidratio 0.1',
+      args: (esm) =>
+        esm
+          ? ['--experimental-loader=@opentelemetry/instrumentation/hook.mjs', '--import', '@opentelemetry/auto-instrumentations-node/register']
+          : ['--require', '@opentelemetry/auto-instrumentations-node/register'],
+      env: {
+        ...OTEL_COMMON,
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.up,
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.1',
+      },
+    },
     upstreamClosed: {
       label: 'upstream register, collector port closed',
       args: (esm) => (esm ? [] : ['--require', '@opentelemetry/auto-instrumentations-node/register']),
@@ -166,13 +184,32 @@ export function allConfigs(sink, alts = {}) {
         DD_DATA_STREAMS_ENABLED: 'false',
       },
     },
+    ddtrace10: {
+      label: 'dd-trace, sample rate 0.1',
+      args: (esm) => (esm ? ['--import', 'dd-trace/initialize.mjs'] : ['--require', 'dd-trace/init']),
+      env: {
+        DD_SERVICE: 'bench',
+        DD_ENV: 'bench',
+        DD_TRACE_AGENT_URL: sink.up,
+        // Tracing only: no telemetry, remote config, profiling, crash tracking or startup log.
+        DD_INSTRUMENTATION_TELEMETRY_ENABLED: 'false',
+        DD_REMOTE_CONFIGURATION_ENABLED: 'false',
+        DD_TRACE_STARTUP_LOGS: 'false',
+        DD_PROFILING_ENABLED: 'false',
+        DD_RUNTIME_METRICS_ENABLED: 'false',
+        DD_CRASHTRACKING_ENABLED: 'false',
+        DD_DATA_STREAMS_ENABLED: 'false',
+        DD_TRACE_SAMPLE_RATE: '0.1',
+      },
+    },
   };
 }
 
 export const SECTIONS = {
   startup: ['bare', 'agent', 'agent10', 'disabled', 'upstream', 'ddtrace'],
   // agentOff and agentNoExport split this agent's cost: instrumentation alone, recording spans, exporting them.
-  http: ['bare', 'agent', 'agent10', 'disabled', 'agentOff', 'agentNoExport', 'upstream', 'ddtrace'],
+  // agent1/agentMetrics1 price the metrics at 1% trace sampling (issue #18's row).
+  http: ['bare', 'agent', 'agent10', 'agentOff', 'agentNoExport', 'agent1', 'agentMetrics1', 'disabled', 'upstream', 'upstream10', 'ddtrace', 'ddtrace10'],
   outage: ['bare', 'agent', 'agentClosed', 'agentHang', 'upstreamClosed'],
   span: ['agent', 'upstream', 'ddtrace'],
   // Upstream's BatchSpanProcessor (queue 2048, one export in flight) beside ours; dd-trace does not export OTLP.
