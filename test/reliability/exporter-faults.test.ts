@@ -96,7 +96,10 @@ const FAULTS: Fault[] = [
   { name: 'sink answers 429 with Retry-After', behavior: 'status429' },
   { name: 'sink answers 503', behavior: 'status503' },
   { name: 'sink answers 200 with garbage', behavior: 'garbage', looksDelivered: true },
-  { name: 'sink closes the connection mid-response', behavior: 'close' },
+  // A 200 status line then a cut connection: the collector said it took the batch, so the agent counts
+  // it as exported (an OTLP answer's body only matters for partial success); spans are lost here only
+  // when the load outruns the queue.
+  { name: 'sink closes the connection mid-response', behavior: 'close', looksDelivered: true },
   { name: 'sink answers after 10 s (slower than the export timeout)', behavior: { delayMs: 10_000 }, env: { OTEL_EXPORTER_OTLP_TIMEOUT: '1000' } },
 ];
 
@@ -130,7 +133,10 @@ describe.concurrent('exporter faults under load: the app is unaffected, memory i
     const held = a.ended - a.exported - a.failed - a.dropped;
     expect(held, JSON.stringify(a)).toBeLessThanOrEqual(QUEUE + IN_FLIGHT * BATCH);
     expect(held).toBeGreaterThanOrEqual(0);
-    if (!fault.looksDelivered) expect(a.dropped, `spans beyond the queue are dropped and counted: ${JSON.stringify(a)}`).toBeGreaterThan(0);
+    // Nothing was delivered, so spans were lost, and every lost span is counted: as dropped when the
+    // queue filled, as failed when the collector answered fast enough for the queue to keep up (a
+    // quick 500 or a closed connection on a loaded machine).
+    if (!fault.looksDelivered) expect(a.dropped + a.failed, `lost spans are counted: ${JSON.stringify(a)}`).toBeGreaterThan(0);
 
     // Recovery: the collector is back (behaviour ok, or a server now listening on the refused port).
     let late: net.Server | undefined;

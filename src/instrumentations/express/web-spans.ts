@@ -4,6 +4,10 @@
  * (`middleware - jsonParser`). Off by default: they are most of what
  * per-middleware instrumentations cost and export.
  *
+ * Names and error marking are the shared ones of web/spans.ts (a handler
+ * without a route is `request handler`, a failed one gets error.type), so an
+ * Express handler span looks like a Fastify, Koa or Hapi one.
+ *
  * A layer that gets a span gets an own `handleRequest` at setup. A request
  * whose SERVER span is not sampled goes straight to the prototype's; only a
  * sampled one pays for the span, its context and the `next` that ends it.
@@ -11,8 +15,9 @@
  * status ERROR; the exception itself is recorded once, on the SERVER span),
  * the response finishing, or the connection closing.
  */
-import { context, trace, SpanKind, SpanStatusCode, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { context, trace, SpanKind, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { serverRoute } from '../http/server-route';
+import { failWebSpan, handlerSpanName } from '../web/spans';
 import type { TaggedLayer } from './routes';
 
 type LayerFn = (this: TaggedLayer, ...args: unknown[]) => unknown;
@@ -67,7 +72,7 @@ export class WebSpans {
       let span: Span;
       try {
         const route = type === 'request_handler' ? serverRoute(req) : undefined;
-        const name = type === 'request_handler' ? `request handler - ${route ?? '/'}` : `middleware - ${this.name || '<anonymous>'}`;
+        const name = type === 'request_handler' ? handlerSpanName(route) : `middleware - ${this.name || '<anonymous>'}`;
         span = self
           .tracer()
           .startSpan(name, { kind: SpanKind.INTERNAL, attributes: { 'express.type': type, 'express.name': this.name || '<anonymous>' } }, parent);
@@ -87,9 +92,8 @@ function ender(span: Span, parent: Context, next: (...a: unknown[]) => unknown, 
   const end = (err?: unknown): void => {
     if (!open) return;
     open = false;
-    if (err !== undefined && err !== null && err !== 'route' && err !== 'router') {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
-    }
+    // The same status and error.type as every framework's handler spans (web/spans.ts).
+    if (err !== undefined && err !== null && err !== 'route' && err !== 'router') failWebSpan(span, err);
     span.end();
   };
   if (typeof res.once === 'function') {

@@ -160,6 +160,7 @@ describe('express: metrics, the disable switch and handler spans', () => {
   it.each([4, 5])('express %i: none by default; OTEL_AGENT_WEB_SPANS=handlers / all add INTERNAL handler / middleware spans', async (major) => {
     const drive = async (base: string) => {
       await send(`${base}/users/alice`);
+      await send(`${base}/boom`);
     };
     const fixture = `frameworks/express${major}/app.cjs`;
     const none = await withApp(rx, { fixture, service: `express-spans-none-${major}` }, drive);
@@ -168,6 +169,13 @@ describe('express: metrics, the disable switch and handler spans', () => {
     const handlers = await withApp(rx, { fixture, service: `express-spans-handlers-${major}`, env: { OTEL_AGENT_WEB_SPANS: 'handlers' } }, drive);
     const server = one(handlers.spans, 'GET /users/:id');
     expect(childrenOf(handlers.spans, server).map((s) => `${s.kind} ${s.name}`)).toEqual(['INTERNAL request handler - /users/:id']);
+    // A throwing handler's span: ERROR with error.type, like every framework's; the exception event only on the SERVER span.
+    const boomServer = one(handlers.spans, 'GET /boom');
+    const [boom] = childrenOf(handlers.spans, boomServer);
+    expect(boom?.name).toBe('request handler - /boom');
+    expect(boom?.status.code).toBe('ERROR');
+    expect(boom?.attributes['error.type']).toBe('TypeError');
+    expect(boom?.events).toEqual([]);
 
     const all = await withApp(rx, { fixture, service: `express-spans-all-${major}`, env: { OTEL_AGENT_WEB_SPANS: 'all' } }, drive);
     const server2 = one(all.spans, 'GET /users/:id');
