@@ -11,12 +11,12 @@
  * decision wins unless the rule says `override_parent`. A span with a local
  * parent follows its parent, so a request's children are never split from it,
  * with one exception: the rules that name `span_kind: client` also decide for a
- * CLIENT span under a sampled parent (local or remote), so "never trace calls to
- * the metadata server" holds inside traced requests too. They can only lower the
+ * CLIENT span with a parent (local or remote), so "never trace calls to the
+ * metadata server" holds inside traced requests too. They can only lower the
  * parent's decision: a `drop` rule drops the call, a `sample` rule keeps it as the
- * parent decided (no ratio within a sampled trace); under an unsampled parent the
- * call stays unsampled. A dropped call still propagates its context, unsampled,
- * so the called service (when it follows its caller) does not trace it either.
+ * parent decided (no ratio within a sampled trace; counted only under a sampled
+ * parent). A dropped call still propagates its context, unsampled, so the called
+ * service (when it follows its caller) does not trace it either.
  *
  * Every decision a rule makes is counted: the counts go to debug output
  * and to the exit summary.
@@ -116,7 +116,7 @@ export const isRuleDrop = (r: SamplingResult): boolean => r === DROP;
 
 export class RuleSampler implements Sampler {
   private readonly rules: Compiled[];
-  /** The `span_kind: client` rules, in order: the only ones that decide under a sampled parent (see the top of this file). */
+  /** The `span_kind: client` rules, in order: the only ones that decide for a span with a local parent (see the top of this file). */
   private readonly client: Compiled[];
 
   /** `ratio(r)` makes the sampler a `sample` rule uses, so rules sample the way the configured ratio sampler does. */
@@ -145,12 +145,17 @@ export class RuleSampler implements Sampler {
   shouldSample(ctx: Context, traceId: string, name: string, kind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
     const parent = trace.getSpanContext(ctx);
     if (parent) {
-      // Under a sampled parent, a CLIENT span meets the client rules (one length check when there are none).
-      if (kind === CLIENT_KIND && this.client.length && (parent.traceFlags & SAMPLED_FLAG) !== 0) {
+      // A CLIENT span with a parent meets the client rules (one length check when there are none).
+      if (kind === CLIENT_KIND && this.client.length) {
         const r = firstMatch(this.client, kind, name, attributes);
-        // A `sample` rule keeps the call as its parent decided: its ratio would split a sampled trace
-        // and contradict the threshold the trace carries. It still shields the call from later drop rules.
-        if (r && !(parent.isRemote && r.spec.overrideParent)) return count(r, r.spec.action === 'drop' ? DROP : this.fallback.shouldSample(ctx, traceId, name, kind, attributes, links));
+        if (r && !(parent.isRemote && r.spec.overrideParent)) {
+          // Dropped whatever the parent decided: in local tail mode an unsampled request's call is not recorded either.
+          if (r.spec.action === 'drop') return count(r, DROP);
+          // A `sample` rule keeps the call as its parent decided (its ratio would split a sampled trace and
+          // contradict the threshold the trace carries), and shields it from the drop rules after it.
+          const result = this.fallback.shouldSample(ctx, traceId, name, kind, attributes, links);
+          return (parent.traceFlags & SAMPLED_FLAG) !== 0 ? count(r, result) : result;
+        }
       }
       // A local parent: follow it (the fallback is parent-based or decides the same for the whole trace).
       if (!parent.isRemote) return this.fallback.shouldSample(ctx, traceId, name, kind, attributes, links);

@@ -65,6 +65,7 @@ describe('sampling rules', () => {
       s.shouldSample(ctx, TRACE, 'GET', SpanKind.CLIENT, { 'server.address': host, 'server.port': port, 'url.full': `http://${host}/x` }, []).decision;
 
     it('a drop rule drops a matching call under a sampled parent, local or remote, and as a root', () => {
+      // (Under an unsampled parent too: what local tail mode would otherwise record, see tail.unit.test.ts.)
       const s = sampler([metadata]);
       for (const ctx of [ROOT_CONTEXT, parent(true, false), parent(true, true)]) {
         expect(call(s, 'metadata.google.internal', ctx)).toBe(OFF);
@@ -80,8 +81,13 @@ describe('sampling rules', () => {
       expect(call(s, 'api.example.com', parent(false, false))).toBe(OFF);
       expect(call(s, 'metadata.google.internal', parent(false, false))).toBe(OFF);
       expect(call(s, 'api.example.com', parent(true, false))).toBe(ON);
+      // Under an unsampled parent the sample rule decided nothing; the drop rule did.
+      expect(s.counts()).toBe('sampling rules: keep api: 1 kept; no metadata: 1 dropped');
       // A sample rule matched first shields its calls from a later drop rule.
-      const shield = sampler([{ kind: 'client', attributes: { 'url.full': 'http://metadata.google.internal/x' }, action: 'sample', ratio: 0, label: 'keep x' }, metadata]);
+      const shield = sampler([
+        { kind: 'client', attributes: { 'url.full': 'http://metadata.google.internal/x' }, action: 'sample', ratio: 0, label: 'keep x' },
+        metadata,
+      ]);
       expect(call(shield, 'metadata.google.internal', parent(true, false))).toBe(ON);
       // Its ratio applies where rules decide anyway: to roots.
       expect(call(shield, 'metadata.google.internal')).toBe(OFF);

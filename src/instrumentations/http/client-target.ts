@@ -30,8 +30,7 @@ export interface ClientTarget {
 }
 
 /** url.full as exported: credentials and the listed query values redacted. */
-export const fullUrl = (t: ClientTarget, path: string): string =>
-  redactUrlLike(`${t.protocol}//${t.auth ? 'REDACTED:REDACTED@' : ''}${t.authority}${path}`);
+export const fullUrl = (t: ClientTarget, path: string): string => redactUrlLike(`${t.protocol}//${t.auth ? 'REDACTED:REDACTED@' : ''}${t.authority}${path}`);
 
 /** What the caller passed to request()/get(): whether it carried credentials, and the port it names. */
 export function callTarget(a: unknown, b: unknown): { auth: boolean; port?: number } {

@@ -161,7 +161,10 @@ export function originOf(authority: unknown): Origin | undefined {
 }
 
 /** Where a request goes: from its pseudo-headers, else from the session's origin. */
-function clientTarget(origin: Origin | undefined, sent: h2T.OutgoingHttpHeaders): { scheme: string; authority: string; path: string; address: string; port: number } {
+function clientTarget(
+  origin: Origin | undefined,
+  sent: h2T.OutgoingHttpHeaders,
+): { scheme: string; authority: string; path: string; address: string; port: number } {
   const path = str(sent[':path']) ?? '/';
   const scheme = str(sent[':scheme']) ?? origin?.scheme ?? 'https';
   const authority = str(sent[':authority']) ?? origin?.authority ?? '';
