@@ -58,7 +58,11 @@ describe('CLIENT start attributes of http/https calls', () => {
 
   it('https: the default port and scheme of the module', () => {
     const tls = new NoConnectTls();
-    for (const call of [['https://example.com/s', { agent: tls }], [{ agent: tls, host: 'example.com', port: 8443, path: '/t' }], [{ agent: tls, host: 'example.com', port: 443 }]] as Call[]) {
+    for (const call of [
+      ['https://example.com/s', { agent: tls }],
+      [{ agent: tls, host: 'example.com', port: 8443, path: '/t' }],
+      [{ agent: tls, host: 'example.com', port: 443 }],
+    ] as Call[]) {
       expect(fromArgs(call, 'https')).toEqual(recorded(https, 'https', call));
     }
   });
