@@ -148,11 +148,12 @@ tracer_provider:
       for (const c of CLIENTS) {
         const kept = traceparent(seen(`/keep/${c}-${tag}`).headers.traceparent);
         const span = clients.find((s) => pathOf(s.attributes['url.full']) === `/keep/${c}-${tag}`)!;
-        expect(kept, `/keep/${c}-${tag}`).toEqual({ traceId: span.traceId, parentId: span.spanId, flags: '01' });
+        // 03: sampled, random trace id (the agent started the trace).
+        expect(kept, `/keep/${c}-${tag}`).toEqual({ traceId: span.traceId, parentId: span.spanId, flags: '03' });
         const dropped = [`/drop/${c}-${tag}`, ...(c === 'h2' ? [] : [`/b/${c}-${tag}`])];
         for (const p of dropped) {
           const tp = traceparent(seen(p).headers.traceparent);
-          expect(tp.flags, p).toBe('00');
+          expect(tp.flags, p).toBe('02'); // not sampled, random trace id
           if (tag === 'req') expect(tp.traceId, p).toBe(server.traceId);
           // No span anywhere has the id the called service was given as its parent.
           expect(spans.some((s) => s.spanId === tp.parentId)).toBe(false);
