@@ -9,7 +9,14 @@
  * Rules decide for the spans that begin a trace in this process: roots, and
  * spans continuing a caller's trace (remote parent), where the caller's
  * decision wins unless the rule says `override_parent`. A span with a local
- * parent follows its parent, so a request's children are never split from it.
+ * parent follows its parent, so a request's children are never split from it,
+ * with one exception: the rules that name `span_kind: client` also decide for a
+ * CLIENT span with a parent (local or remote), so "never trace calls to the
+ * metadata server" holds inside traced requests too. They can only lower the
+ * parent's decision: a `drop` rule drops the call, a `sample` rule keeps it as the
+ * parent decided (no ratio within a sampled trace; counted only under a sampled
+ * parent). A dropped call still propagates its context, unsampled, so the called
+ * service (when it follows its caller) does not trace it either.
  *
  * Every decision a rule makes is counted: the counts go to debug output
  * and to the exit summary.
@@ -48,6 +55,8 @@ export function probeRules(): SamplingRuleSpec[] {
 }
 
 const KINDS: Record<RuleKind, SpanKind> = { internal: 0, server: 1, client: 2, producer: 3, consumer: 4 };
+const CLIENT_KIND = KINDS.client;
+const SAMPLED_FLAG = 0x01;
 
 /** `*` any run of characters, `{a,b}` alternatives; everything else literal. */
 export function globToRegExp(glob: string): RegExp {
@@ -81,13 +90,34 @@ interface Compiled {
   dropped: number;
 }
 
+/** A string value, or a number as written (`server.port: 443`). */
+const matches = (re: RegExp, v: unknown): boolean => (typeof v === 'string' ? re.test(v) : typeof v === 'number' && re.test(String(v)));
+
+function firstMatch(rules: readonly Compiled[], kind: SpanKind, name: string, attributes: Attributes): Compiled | undefined {
+  for (const r of rules) {
+    if (r.kind !== undefined && r.kind !== kind) continue;
+    if (r.name && !r.name.test(name)) continue;
+    if (!r.attributes.every(([k, re]) => matches(re, attributes[k]))) continue;
+    return r;
+  }
+  return undefined;
+}
+
 const DROP: SamplingResult = Object.freeze({ decision: SamplingDecision.NOT_RECORD });
+
+function count(r: Compiled, result: SamplingResult): SamplingResult {
+  if (result.decision === SamplingDecision.RECORD_AND_SAMPLED) r.kept++;
+  else r.dropped++;
+  return result;
+}
 
 /** A `drop` rule decided (not a ratio): local tail mode (tail.ts) records nothing for it. */
 export const isRuleDrop = (r: SamplingResult): boolean => r === DROP;
 
 export class RuleSampler implements Sampler {
   private readonly rules: Compiled[];
+  /** The `span_kind: client` rules, in order: the only ones that decide for a span with a local parent (see the top of this file). */
+  private readonly client: Compiled[];
 
   /** `ratio(r)` makes the sampler a `sample` rule uses, so rules sample the way the configured ratio sampler does. */
   constructor(
@@ -104,6 +134,7 @@ export class RuleSampler implements Sampler {
       kept: 0,
       dropped: 0,
     }));
+    this.client = this.rules.filter((r) => r.kind === CLIENT_KIND);
   }
 
   /** Whether any rule reads attributes: instrumentations then pass them at span start. */
@@ -113,17 +144,25 @@ export class RuleSampler implements Sampler {
 
   shouldSample(ctx: Context, traceId: string, name: string, kind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
     const parent = trace.getSpanContext(ctx);
-    // A local parent: follow it (the fallback is parent-based or decides the same for the whole trace).
-    if (parent && !parent.isRemote) return this.fallback.shouldSample(ctx, traceId, name, kind, attributes, links);
-    for (const r of this.rules) {
-      if (r.kind !== undefined && r.kind !== kind) continue;
-      if (r.name && !r.name.test(name)) continue;
-      if (!r.attributes.every(([k, re]) => typeof attributes[k] === 'string' && re.test(attributes[k]))) continue;
-      if (parent && !r.spec.overrideParent) break;
-      const result = r.spec.action === 'drop' ? DROP : r.sampler.shouldSample(ctx, traceId, name, kind, attributes, links);
-      if (result.decision === SamplingDecision.RECORD_AND_SAMPLED) r.kept++;
-      else r.dropped++;
-      return result;
+    if (parent) {
+      // A CLIENT span with a parent meets the client rules (one length check when there are none).
+      if (kind === CLIENT_KIND && this.client.length) {
+        const r = firstMatch(this.client, kind, name, attributes);
+        if (r && !(parent.isRemote && r.spec.overrideParent)) {
+          // Dropped whatever the parent decided: in local tail mode an unsampled request's call is not recorded either.
+          if (r.spec.action === 'drop') return count(r, DROP);
+          // A `sample` rule keeps the call as its parent decided (its ratio would split a sampled trace and
+          // contradict the threshold the trace carries), and shields it from the drop rules after it.
+          const result = this.fallback.shouldSample(ctx, traceId, name, kind, attributes, links);
+          return (parent.traceFlags & SAMPLED_FLAG) !== 0 ? count(r, result) : result;
+        }
+      }
+      // A local parent: follow it (the fallback is parent-based or decides the same for the whole trace).
+      if (!parent.isRemote) return this.fallback.shouldSample(ctx, traceId, name, kind, attributes, links);
+    }
+    const r = firstMatch(this.rules, kind, name, attributes);
+    if (r && (!parent || r.spec.overrideParent)) {
+      return count(r, r.spec.action === 'drop' ? DROP : r.sampler.shouldSample(ctx, traceId, name, kind, attributes, links));
     }
     return this.fallback.shouldSample(ctx, traceId, name, kind, attributes, links);
   }

@@ -3,6 +3,7 @@
  * drops the probes and nothing else; rules from OTEL_CONFIG_FILE keep one
  * route at 100% while the rest is dropped; the exit summary counts them.
  */
+import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,24 @@ async function run(ext: string, env: Record<string, string>, paths: string[]): P
   return { stderr: r.stderr, code: r.code };
 }
 
+/** One HTTP/2 request from the test process (untraced), on its own session. */
+function h2(url: string, path: string, method = 'GET'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = http2.connect(url);
+    s.on('error', reject);
+    const r = s.request({ ':path': path, ':method': method });
+    r.on('response', (h) => {
+      r.resume();
+      r.on('end', () => {
+        s.close();
+        resolve(Number(h[':status']));
+      });
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
 const paths = (service: string): string[] =>
   spansOf(rx, service)
     .filter((s) => s.kind === 'SERVER')
@@ -45,6 +64,26 @@ describe.each(VARIANTS)('sampling rules (%s)', (ext) => {
     expect(r.code, r.stderr).toBe(0);
     expect(paths(service)).toEqual(['/healthcheck', '/orders/7', '/quit']);
     expect(r.stderr).toMatch(/sampling rules: probe \/healthz: 1 dropped; probe \/ready: 1 dropped; probe \/metrics: 1 dropped/);
+  });
+
+  it('HTTP/2 SERVER spans start with url.path too: OTEL_AGENT_DROP_PROBES drops their probes', async () => {
+    const service = `probes-h2-${ext}`;
+    const f = startFixture({
+      fixture: `http2/server.${ext}`,
+      endpoint: rx.url,
+      env: { OTEL_LOG_LEVEL: 'info', OTEL_SERVICE_NAME: service, OTEL_AGENT_DROP_PROBES: 'true' },
+    });
+    const base = `http://127.0.0.1:${Number((await f.ready).split(' ')[1])}`;
+    try {
+      expect(await h2(base, '/healthz')).toBe(404);
+      expect(await h2(base, '/fail')).toBe(500);
+    } finally {
+      await h2(base, '/quit', 'POST').catch(() => f.child.kill('SIGTERM'));
+    }
+    const r = await f.result;
+    expect(r.code, r.stderr).toBe(0);
+    expect(paths(service)).toEqual(['/fail', '/quit']);
+    expect(r.stderr).toMatch(/sampling rules: probe \/healthz: 1 dropped/);
   });
 
   it('rules from the configuration file: keep /orders, drop the rest, count both', async () => {

@@ -58,4 +58,51 @@ describe('sampling rules', () => {
     decide(s, '/orders/1');
     expect(s.counts()).toBe('sampling rules: probe /healthz: 2 dropped; probe /ready: 1 dropped');
   });
+
+  describe('span_kind client rules', () => {
+    const metadata: SamplingRuleSpec = { kind: 'client', attributes: { 'server.address': 'metadata.google.internal' }, action: 'drop', label: 'no metadata' };
+    const call = (s: RuleSampler, host: string, ctx: Context = ROOT_CONTEXT, port = 80) =>
+      s.shouldSample(ctx, TRACE, 'GET', SpanKind.CLIENT, { 'server.address': host, 'server.port': port, 'url.full': `http://${host}/x` }, []).decision;
+
+    it('a drop rule drops a matching call under a sampled parent, local or remote, and as a root', () => {
+      // (Under an unsampled parent too: what local tail mode would otherwise record, see tail.unit.test.ts.)
+      const s = sampler([metadata]);
+      for (const ctx of [ROOT_CONTEXT, parent(true, false), parent(true, true)]) {
+        expect(call(s, 'metadata.google.internal', ctx)).toBe(OFF);
+        expect(call(s, 'api.example.com', ctx)).toBe(ON);
+      }
+      // Only CLIENT spans: a SERVER or INTERNAL child with the same attribute follows its parent.
+      expect(s.shouldSample(parent(true, false), TRACE, 'x', SpanKind.INTERNAL, { 'server.address': 'metadata.google.internal' }, []).decision).toBe(ON);
+      expect(s.counts()).toBe('sampling rules: no metadata: 3 dropped');
+    });
+
+    it('never raises an unsampled parent: a sample rule keeps a call only as its parent decided', () => {
+      const s = sampler([{ kind: 'client', attributes: { 'server.address': 'api.example.com' }, action: 'sample', ratio: 1, label: 'keep api' }, metadata]);
+      expect(call(s, 'api.example.com', parent(false, false))).toBe(OFF);
+      expect(call(s, 'metadata.google.internal', parent(false, false))).toBe(OFF);
+      expect(call(s, 'api.example.com', parent(true, false))).toBe(ON);
+      // Under an unsampled parent the sample rule decided nothing; the drop rule did.
+      expect(s.counts()).toBe('sampling rules: keep api: 1 kept; no metadata: 1 dropped');
+      // A sample rule matched first shields its calls from a later drop rule.
+      const shield = sampler([
+        { kind: 'client', attributes: { 'url.full': 'http://metadata.google.internal/x' }, action: 'sample', ratio: 0, label: 'keep x' },
+        metadata,
+      ]);
+      expect(call(shield, 'metadata.google.internal', parent(true, false))).toBe(ON);
+      // Its ratio applies where rules decide anyway: to roots.
+      expect(call(shield, 'metadata.google.internal')).toBe(OFF);
+    });
+
+    it('rules without span_kind client still leave local children to their parent', () => {
+      const s = sampler([{ attributes: { 'server.address': 'metadata.google.internal' }, action: 'drop', label: 'any kind' }]);
+      expect(call(s, 'metadata.google.internal', parent(true, false))).toBe(ON);
+      expect(call(s, 'metadata.google.internal')).toBe(OFF);
+    });
+
+    it('matches a number attribute (server.port) as written', () => {
+      const s = sampler([{ kind: 'client', attributes: { 'server.port': '8{080,443}' }, action: 'drop', label: 'ports' }]);
+      expect(call(s, 'a', parent(true, false), 8080)).toBe(OFF);
+      expect(call(s, 'a', parent(true, false), 80)).toBe(ON);
+    });
+  });
 });

@@ -8,17 +8,18 @@ import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, Tr
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AlwaysOffSampler, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { AgentTracerProvider } from '../../src/tracer';
-import { probeRules, RuleSampler } from '../../src/sampling/rules';
+import { probeRules, RuleSampler, type SamplingRuleSpec } from '../../src/sampling/rules';
 import { TailProcessor, TailSampler, type TailOptions } from '../../src/sampling/tail';
 import { SamplingReport } from '../../src/sampling/report';
 import { ConsistentParentBasedSampler, ConsistentRatioSampler } from '../../src/tracer/consistent-sampler';
 import type { AgentLog } from '../../src/log';
 
-function setup(o: Partial<TailOptions> = {}, withRules = false) {
+function setup(o: Partial<TailOptions> = {}, withRules: boolean | SamplingRuleSpec[] = false) {
   const got: ReadableSpan[] = [];
   const tail = new TailProcessor({ latencyMs: 0, maxSpans: 100, maxSpansPerTrace: 10, ...o }, (s) => got.push(s));
   const base = new ConsistentParentBasedSampler(new AlwaysOffSampler());
-  const inner = withRules ? new RuleSampler(probeRules(), base, (r) => new ConsistentRatioSampler(r)) : base;
+  const rules = withRules === true ? probeRules() : withRules || [];
+  const inner = rules.length ? new RuleSampler(rules, base, (r) => new ConsistentRatioSampler(r)) : base;
   const provider = new AgentTracerProvider({ sampler: new TailSampler(inner, tail), spanProcessors: [tail] });
   const tracer = provider.getTracer('t');
   const child = (parent: Span, name: string, kind = SpanKind.INTERNAL): Span => tracer.startSpan(name, { kind }, trace.setSpan(ROOT_CONTEXT, parent));
@@ -94,6 +95,21 @@ describe('local tail mode (in process)', () => {
     expect(tracer.startSpan('GET', { kind: SpanKind.CLIENT }).isRecording()).toBe(false);
     expect(tracer.startSpan('GET', { kind: SpanKind.SERVER, attributes: { 'url.path': '/healthz' } }).isRecording()).toBe(false);
     expect(tracer.startSpan('GET', { kind: SpanKind.SERVER, attributes: { 'url.path': '/orders' } }).isRecording()).toBe(true);
+  });
+
+  it('a span_kind client drop rule: the call of a recorded request is not recorded, the other calls are', () => {
+    const { got, tracer } = setup({}, [{ kind: 'client', attributes: { 'server.address': 'metadata.google.internal' }, action: 'drop', label: 'no metadata' }]);
+    const root = tracer.startSpan('GET /x', { kind: SpanKind.SERVER });
+    const ctx = trace.setSpan(ROOT_CONTEXT, root);
+    const call = (host: string) => tracer.startSpan(`GET ${host}`, { kind: SpanKind.CLIENT, attributes: { 'server.address': host } }, ctx);
+    const metadata = call('metadata.google.internal');
+    const api = call('api.example.com');
+    expect([metadata.isRecording(), api.isRecording()]).toEqual([false, true]);
+    metadata.end();
+    api.end();
+    root.setStatus({ code: SpanStatusCode.ERROR });
+    root.end();
+    expect(got.map((s) => s.name)).toEqual(['GET api.example.com', 'GET /x']);
   });
 
   it('bounds: per trace, in total, and a request that never ends is evicted; all counted', () => {

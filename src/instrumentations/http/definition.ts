@@ -1,8 +1,12 @@
 /** HTTP server and client: own instrumentation. */
 import { builtin, type Definition } from '../definition';
+import type { AgentConfig } from '../../env';
 import type { HttpConfig } from './instrumentation';
 
 const lower = (s: string): string => s.toLowerCase();
+/** Whether a sampling rule may read attributes on spans of `kind` (a rule without a kind applies to all): only then are start attributes built. */
+const readsAttributes = (cfg: AgentConfig, kind: 'server' | 'client'): boolean =>
+  cfg.sampling.rules.some((r) => r.attributes !== undefined && (r.kind === undefined || r.kind === kind));
 
 export const http: Definition = {
   name: 'http',
@@ -26,7 +30,8 @@ export const http: Definition = {
         metrics: cfg.metricsExporters.length > 0,
         testFault: cfg.agent.testFaults.includes('http-bookkeeping'),
         propagators: cfg.propagators,
-        startAttributes: cfg.sampling.dropProbes || cfg.sampling.rules.some((r) => r.attributes !== undefined),
+        startAttributes: cfg.sampling.dropProbes || readsAttributes(cfg, 'server'),
+        clientStartAttributes: readsAttributes(cfg, 'client'),
       }),
     ),
   docs: {

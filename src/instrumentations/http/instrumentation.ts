@@ -73,7 +73,7 @@ import {
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
 import { clientSpanName, errorType } from '../http-naming';
-import { redactQuery, redactUrlLike } from '../../redact';
+import { redactQuery } from '../../redact';
 import { AGENT_VERSION } from '../../version';
 import type { PropagatorName } from '../../env';
 import { readableHeaders } from '../../propagation/readable-headers';
@@ -83,8 +83,9 @@ import { serverError } from './server-route';
 import { matchedRoute, serverName } from './server-name';
 import { GuessedNames } from './guessed-names';
 import { emitUpgrade, type UpgradeHost } from './upgrade';
-import { bareAddress, captureHeaders, forwarded, normalMethod, parseHost, readHeaders, splitHost } from './header-parts';
+import { bareAddress, captureHeaders, forwarded, normalMethod, readHeaders, splitHost } from './header-parts';
 import { captureNames, type CaptureLists } from './route-capture';
+import { fromArgs, fromRequest, fullUrl } from './client-target';
 
 export interface HttpConfig extends InstrumentationConfig {
   /** Lower-case header names recorded as `http.request.header.<name>` / `http.response.header.<name>`. */
@@ -99,6 +100,11 @@ export interface HttpConfig extends InstrumentationConfig {
    * the sampler has decided).
    */
   startAttributes?: boolean;
+  /**
+   * Sampling rules may read a CLIENT span's attributes: it then starts with `url.full`, `server.address`,
+   * `server.port` and `http.request.method`, read from the call's arguments (client-target.ts).
+   */
+  clientStartAttributes?: boolean;
   /** OTEL_AGENT_TEST_FAULTS=http-bookkeeping (internal): ending a SERVER span throws, to test fail(). */
   testFault?: boolean;
 }
@@ -147,35 +153,6 @@ const headerSetter: TextMapSetter<httpT.ClientRequest> = {
     req.setHeader(key, value);
   },
 };
-
-/** What the caller passed to request()/get(): whether it carried credentials, and the port it names. */
-function callTarget(a: unknown, b: unknown): { auth: boolean; port?: number } {
-  let auth = false;
-  let port: number | undefined;
-  if (typeof a === 'string') {
-    const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(a);
-    if (m) {
-      const authority = m[1]!;
-      const at = authority.lastIndexOf('@');
-      auth = at >= 0;
-      port = parseHost(authority.slice(at + 1)).port;
-    }
-  } else if (a instanceof URL) {
-    auth = a.username !== '' || a.password !== '';
-    port = a.port ? Number(a.port) : undefined;
-  }
-  // Options (the only argument, or after a URL) override what the URL said, as in Node.
-  const o = (a !== null && typeof a === 'object' && !(a instanceof URL) ? a : b !== null && typeof b === 'object' ? b : undefined) as
-    { auth?: unknown; port?: unknown } | undefined;
-  if (o) {
-    if (typeof o.auth === 'string' && o.auth) auth = true;
-    if (o.port !== undefined && o.port !== null && o.port !== '') {
-      const p = Number(o.port);
-      if (Number.isInteger(p)) port = p;
-    }
-  }
-  return { auth, port };
-}
 
 export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
   /**
@@ -598,7 +575,8 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
       let spanCtx: Context | undefined;
       let args: ArrayLike<unknown> = arguments;
       try {
-        span = inst.tracer.startSpan('HTTP', { kind: SpanKind.CLIENT }, parent);
+        const start = inst.getConfig().clientStartAttributes ? fromArgs(args, scheme) : undefined;
+        span = inst.tracer.startSpan('HTTP', start ? { kind: SpanKind.CLIENT, attributes: start } : CLIENT_OPTIONS, parent);
         spanCtx = trace.setSpan(parent, span);
         args = withEarlyHeaders(args, spanCtx);
       } catch (e) {
@@ -637,19 +615,15 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     const method = normalMethod(req.method);
     const ex: Exchange = { kind: SpanKind.CLIENT, span: recording ? span : undefined, done: false, t0: performance.now(), method, scheme, req };
     req[STATE] = ex;
-    const protocol = req.protocol || `${scheme}:`;
-    const hostHeader = req.getHeader('host');
-    const authority = typeof hostHeader === 'string' && hostHeader ? hostHeader : req.host;
-    const target = callTarget(a, b);
-    const port = target.port ?? parseHost(authority).port ?? (protocol === 'https:' ? 443 : 80);
-    ex.server = { address: req.host, port };
+    const t = fromRequest(req, scheme, a, b);
+    ex.server = { address: t.address, port: t.port };
     if (!recording) return;
-    span.updateName(clientSpanName(req.method, `${protocol}//${authority}`, req.path));
+    span.updateName(clientSpanName(req.method, `${t.protocol}//${t.authority}`, req.path));
     const attrs: Attributes = {
       [ATTR_HTTP_REQUEST_METHOD]: method,
-      [ATTR_SERVER_ADDRESS]: req.host,
-      [ATTR_SERVER_PORT]: port,
-      [ATTR_URL_FULL]: redactUrlLike(`${protocol}//${target.auth ? 'REDACTED:REDACTED@' : ''}${authority}${req.path}`),
+      [ATTR_SERVER_ADDRESS]: t.address,
+      [ATTR_SERVER_PORT]: t.port,
+      [ATTR_URL_FULL]: fullUrl(t, req.path),
     };
     if (method === '_OTHER') attrs[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = req.method;
     const ua = req.getHeader('user-agent');
@@ -724,6 +698,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
  * touched); every other request gets them with setHeader() once built.
  */
 const SERVER_OPTIONS = { kind: SpanKind.SERVER };
+const CLIENT_OPTIONS = { kind: SpanKind.CLIENT };
 
 /** What sampling rules can match a request on (src/sampling/rules.ts): its path without the query, method and host. */
 function ruleAttributes(req: httpT.IncomingMessage, method: string): Attributes {

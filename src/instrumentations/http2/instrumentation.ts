@@ -33,11 +33,27 @@ import { methodForName } from '../http-naming';
 import { AGENT_VERSION } from '../../version';
 import { contextStore } from '../http/context-store';
 import { GuessedNames } from '../http/guessed-names';
-import { clientResponse, describeClient, describeServer, endClient, endServer, originOf, type Capture, type H2Exchange, type Origin } from './spans';
+import {
+  clientResponse,
+  clientRuleAttributes,
+  describeClient,
+  describeServer,
+  endClient,
+  endServer,
+  originOf,
+  serverRuleAttributes,
+  type Capture,
+  type H2Exchange,
+  type Origin,
+} from './spans';
 
 export interface Http2Config extends InstrumentationConfig {
-  /** Same lists as the http instrumentation's (OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*), lower case. */
+  /** Same lists as the http instrumentation's (OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*, lower case, and the file's routes). */
   captureHeaders?: Capture;
+  /** Sampling rules may read a SERVER span's attributes: it starts with `url.path`, `http.request.method`, `server.address`. */
+  startAttributes?: boolean;
+  /** Sampling rules may read a CLIENT span's attributes: it starts with `url.full`, `server.address`, `server.port`, `http.request.method`. */
+  clientStartAttributes?: boolean;
 }
 
 type H2Module = typeof h2T;
@@ -48,6 +64,9 @@ const CTX = Symbol('@x/otel-agent/http2 context');
 const STATE = Symbol('@x/otel-agent/http2 exchange');
 const ORIGIN = Symbol('@x/otel-agent/http2 origin');
 const PATCHED = Symbol('@x/otel-agent/http2 patched');
+
+const SERVER = { kind: SpanKind.SERVER };
+const CLIENT = { kind: SpanKind.CLIENT };
 
 /** Same key as @opentelemetry/core's suppressTracing() (createContextKey is Symbol.for). */
 const SUPPRESS = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
@@ -207,8 +226,8 @@ export class Http2Instrumentation extends InstrumentationBase<Http2Config> {
   private onStreamEvent(ex: H2Exchange, event: string | symbol, arg: unknown): void {
     const capture = this.getConfig().captureHeaders;
     if (ex.server) {
-      if (event === 'close') endServer(ex, undefined, this.guessed, capture?.serverResponse);
-      else if (event === 'error') endServer(ex, arg, this.guessed, capture?.serverResponse);
+      if (event === 'close') endServer(ex, undefined, this.guessed, capture);
+      else if (event === 'error') endServer(ex, arg, this.guessed, capture);
       return;
     }
     if (event === 'response') clientResponse(ex, arg as h2T.IncomingHttpHeaders, capture);
@@ -253,13 +272,14 @@ export class Http2Instrumentation extends InstrumentationBase<Http2Config> {
     // From the caller's context only, never from whatever was active when the session was accepted.
     const parent = propagation.extract(ROOT_CONTEXT, headers);
     const method = typeof headers[':method'] === 'string' ? headers[':method'] : undefined;
-    const span = this.tracer.startSpan(methodForName(method), { kind: SpanKind.SERVER }, parent);
+    const options = this.getConfig().startAttributes ? { kind: SpanKind.SERVER, attributes: serverRuleAttributes(headers, method) } : SERVER;
+    const span = this.tracer.startSpan(methodForName(method), options, parent);
     const ctx = trace.setSpan(parent, span);
     stream[CTX] = ctx;
     if (!span.isRecording()) return ctx;
     const ex: H2Exchange = { server: true, span, done: false, method, stream };
     stream[STATE] = ex;
-    describeServer(span, ex, headers, this.getConfig().captureHeaders?.serverRequest);
+    describeServer(span, ex, headers, this.getConfig().captureHeaders);
     return ctx;
   }
 
@@ -315,7 +335,8 @@ export class Http2Instrumentation extends InstrumentationBase<Http2Config> {
       let sent: h2T.OutgoingHttpHeaders | undefined;
       let args: ArrayLike<unknown> = arguments;
       try {
-        span = inst.tracer.startSpan('HTTP', { kind: SpanKind.CLIENT }, parent);
+        const options = inst.getConfig().clientStartAttributes ? { kind: SpanKind.CLIENT, attributes: clientRuleAttributes(this[ORIGIN], headers) } : CLIENT;
+        span = inst.tracer.startSpan('HTTP', options, parent);
         // A copy: the caller's object may be reused for its next request.
         sent = { ...(headers ?? {}) };
         propagation.inject(trace.setSpan(parent, span), sent);

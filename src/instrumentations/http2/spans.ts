@@ -34,13 +34,10 @@ import { bareAddress, captureHeaders, forwarded, normalMethod, parseHost, splitH
 import { serverError } from '../http/server-route';
 import { matchedRoute, serverName } from '../http/server-name';
 import type { GuessedNames } from '../http/guessed-names';
+import { captureNames, type CaptureLists } from '../http/route-capture';
 
-export interface Capture {
-  serverRequest?: readonly string[];
-  serverResponse?: readonly string[];
-  clientRequest?: readonly string[];
-  clientResponse?: readonly string[];
-}
+/** The general lists and the configuration file's routes, as the http instrumentation has them (http/route-capture.ts). */
+export type Capture = CaptureLists;
 
 /** One traced, sampled HTTP/2 stream. */
 export interface H2Exchange {
@@ -71,7 +68,7 @@ function peer(a: Attributes, socket: Socket | null | undefined): void {
 // SERVER
 // ---------------------------------------------------------------------------------------------
 
-export function describeServer(span: Span, ex: H2Exchange, headers: h2T.IncomingHttpHeaders, names: readonly string[] | undefined): void {
+export function describeServer(span: Span, ex: H2Exchange, headers: h2T.IncomingHttpHeaders, capture: Capture | undefined): void {
   const target = str(headers[':path']) ?? '/';
   ex.target = target; // named at the end (http/server-name.ts)
   const method = normalMethod(ex.method);
@@ -106,11 +103,13 @@ export function describeServer(span: Span, ex: H2Exchange, headers: h2T.Incoming
   const ua = str(headers['user-agent']);
   if (ua) a[ATTR_USER_AGENT_ORIGINAL] = ua;
   span.setAttributes(a);
+  // After the attributes: a route matches the span's url.path.
+  const names = captureNames(capture, 'serverRequest', span);
   if (names?.length) captureHeaders(span, 'request', names, (n) => headers[n]);
 }
 
 /** Ends a SERVER span the way endServer() of the http instrumentation does: route, status, error rules and names. */
-export function endServer(ex: H2Exchange, err: unknown, guessed: GuessedNames, names: readonly string[] | undefined): void {
+export function endServer(ex: H2Exchange, err: unknown, guessed: GuessedNames, capture: Capture | undefined): void {
   if (ex.done) return;
   ex.done = true;
   const stream = ex.stream as h2T.ServerHttp2Stream;
@@ -131,6 +130,7 @@ export function endServer(ex: H2Exchange, err: unknown, guessed: GuessedNames, n
       span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
     } else span.setStatus({ code: SpanStatusCode.ERROR });
   }
+  const names = sent && captureNames(capture, 'serverResponse', span);
   if (names?.length && sent) captureHeaders(span, 'response', names, (n) => sent[n]);
   span.end();
 }
@@ -160,20 +160,54 @@ export function originOf(authority: unknown): Origin | undefined {
   return { scheme, authority: u.host, address, port: u.port ? Number(u.port) : scheme === 'https' ? 443 : 80 };
 }
 
-export function describeClient(span: Span, ex: H2Exchange, origin: Origin | undefined, sent: h2T.OutgoingHttpHeaders): void {
-  const method = normalMethod(ex.method);
+/** Where a request goes: from its pseudo-headers, else from the session's origin. */
+function clientTarget(
+  origin: Origin | undefined,
+  sent: h2T.OutgoingHttpHeaders,
+): { scheme: string; authority: string; path: string; address: string; port: number } {
   const path = str(sent[':path']) ?? '/';
   const scheme = str(sent[':scheme']) ?? origin?.scheme ?? 'https';
   const authority = str(sent[':authority']) ?? origin?.authority ?? '';
   const h = parseHost(authority);
   const port = h.port ?? (authority === origin?.authority ? origin.port : scheme === 'https' ? 443 : 80);
-  span.updateName(clientSpanName(ex.method, `${scheme}://${authority}`, path));
+  return { scheme, authority, path, address: h.address, port };
+}
+
+/**
+ * What sampling rules can match a CLIENT stream on, before it exists (only when a rule may read them):
+ * the same values describeClient() records.
+ */
+export function clientRuleAttributes(origin: Origin | undefined, headers: h2T.OutgoingHttpHeaders | undefined): Attributes {
+  const h = headers ?? {};
+  const t = clientTarget(origin, h);
+  return {
+    [ATTR_HTTP_REQUEST_METHOD]: normalMethod(str(h[':method']) ?? 'GET'),
+    [ATTR_SERVER_ADDRESS]: t.address,
+    [ATTR_SERVER_PORT]: t.port,
+    [ATTR_URL_FULL]: redactUrlLike(`${t.scheme}://${t.authority}${t.path}`),
+  };
+}
+
+/** What sampling rules can match a SERVER stream on (as the http instrumentation's): path without the query, method, host. */
+export function serverRuleAttributes(headers: h2T.IncomingHttpHeaders, method: string | undefined): Attributes {
+  const target = str(headers[':path']) ?? '/';
+  const q = target.search(/[?#]/);
+  const a: Attributes = { [ATTR_URL_PATH]: q >= 0 ? target.slice(0, q) : target, [ATTR_HTTP_REQUEST_METHOD]: normalMethod(method) };
+  const host = str(headers[':authority']) ?? str(headers.host);
+  if (host) a[ATTR_SERVER_ADDRESS] = splitHost(host).address;
+  return a;
+}
+
+export function describeClient(span: Span, ex: H2Exchange, origin: Origin | undefined, sent: h2T.OutgoingHttpHeaders): void {
+  const method = normalMethod(ex.method);
+  const t = clientTarget(origin, sent);
+  span.updateName(clientSpanName(ex.method, `${t.scheme}://${t.authority}`, t.path));
   const a: Attributes = {
     [ATTR_HTTP_REQUEST_METHOD]: method,
-    [ATTR_SERVER_ADDRESS]: h.address,
-    [ATTR_SERVER_PORT]: port,
+    [ATTR_SERVER_ADDRESS]: t.address,
+    [ATTR_SERVER_PORT]: t.port,
     // http2.connect() takes no credentials in the authority that would reach the request; redactUrlLike covers the query.
-    [ATTR_URL_FULL]: redactUrlLike(`${scheme}://${authority}${path}`),
+    [ATTR_URL_FULL]: redactUrlLike(`${t.scheme}://${t.authority}${t.path}`),
     [ATTR_NETWORK_PROTOCOL_VERSION]: '2',
   };
   if (method === '_OTHER') a[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = ex.method;
@@ -193,8 +227,10 @@ export function clientResponse(ex: H2Exchange, headers: h2T.IncomingHttpHeaders,
   peer(a, ex.stream.session?.socket as Socket | undefined);
   span.setAttributes(a);
   const sent = ex.sent;
-  if (capture?.clientRequest?.length && sent) captureHeaders(span, 'request', capture.clientRequest, (n) => sent[n]);
-  if (capture?.clientResponse?.length) captureHeaders(span, 'response', capture.clientResponse, (n) => headers[n]);
+  const request = captureNames(capture, 'clientRequest', span);
+  const response = captureNames(capture, 'clientResponse', span);
+  if (request?.length && sent) captureHeaders(span, 'request', request, (n) => sent[n]);
+  if (response?.length) captureHeaders(span, 'response', response, (n) => headers[n]);
 }
 
 export function endClient(ex: H2Exchange, err: unknown): void {

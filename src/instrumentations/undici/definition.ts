@@ -13,9 +13,14 @@ export const undici: Definition = {
   create: ({ cfg }, kit) =>
     kit.untraced(() =>
       kit.one<UndiciConfig>('undici', 'UndiciInstrumentation', {
-        captureHeaders: { request: cfg.http.captureClientRequestHeaders.map(lower), response: cfg.http.captureClientResponseHeaders.map(lower) },
+        captureHeaders: {
+          clientRequest: cfg.http.captureClientRequestHeaders.map(lower),
+          clientResponse: cfg.http.captureClientResponseHeaders.map(lower),
+          clientRoutes: cfg.http.clientRoutes,
+        },
         metrics: cfg.metricsExporters.length > 0,
-        startAttributes: cfg.sampling.rules.some((r) => r.attributes !== undefined),
+        // Only rules that may read a CLIENT span's attributes (a rule without a kind applies to all kinds).
+        startAttributes: cfg.sampling.rules.some((r) => r.attributes !== undefined && (r.kind === undefined || r.kind === 'client')),
       }),
     ),
   docs: {

@@ -45,10 +45,14 @@ import { redactUrlLike } from '../../redact';
 import { AGENT_VERSION } from '../../version';
 import { ClientDuration } from './duration';
 import { requestHeaderValues, responseHeaderValues } from './headers';
+import { captureNames, type CaptureLists } from '../http/route-capture';
 
 export interface UndiciConfig extends InstrumentationConfig {
-  /** Lower-case header names recorded as `http.request.header.<name>` / `http.response.header.<name>`. */
-  captureHeaders?: { request?: readonly string[]; response?: readonly string[] };
+  /**
+   * Lower-case header names recorded as `http.request.header.<name>` / `http.response.header.<name>`:
+   * the general client lists, and the client routes of the configuration file (matched on url.full).
+   */
+  captureHeaders?: Pick<CaptureLists, 'clientRequest' | 'clientResponse' | 'clientRoutes'>;
   /** Record http.client.request.duration (only worth its cost when a metrics exporter is set). */
   metrics?: boolean;
   /** Sampling rules read attributes at span start: the span then starts with its URL attributes. */
@@ -286,7 +290,7 @@ export class UndiciInstrumentation extends InstrumentationBase<UndiciConfig> {
     const a: Attributes = { [ATTR_NETWORK_PROTOCOL_VERSION]: call.protocol };
     if (socket?.remoteAddress) a[ATTR_NETWORK_PEER_ADDRESS] = socket.remoteAddress;
     if (socket?.remotePort !== undefined) a[ATTR_NETWORK_PEER_PORT] = socket.remotePort;
-    for (const name of this.getConfig().captureHeaders?.request ?? []) {
+    for (const name of captureNames(this.getConfig().captureHeaders, 'clientRequest', span) ?? []) {
       const v = requestHeaderValues(req.headers, name);
       if (v) a[`http.request.header.${name}`] = v;
     }
@@ -305,7 +309,7 @@ export class UndiciInstrumentation extends InstrumentationBase<UndiciConfig> {
         span.setStatus({ code: SpanStatusCode.ERROR });
       }
     }
-    const names = this.getConfig().captureHeaders?.response;
+    const names = captureNames(this.getConfig().captureHeaders, 'clientResponse', span);
     if (names?.length && Array.isArray(res.headers)) {
       for (const [k, v] of Object.entries(responseHeaderValues(res.headers, names))) span.setAttribute(`http.response.header.${k}`, v);
     }
