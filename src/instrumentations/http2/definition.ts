@@ -18,6 +18,7 @@ export const http2: Definition = {
           clientRequest: cfg.http.captureClientRequestHeaders.map(lower),
           clientResponse: cfg.http.captureClientResponseHeaders.map(lower),
         },
+        metrics: cfg.metricsExporters.length > 0,
       }),
     ),
   docs: {
