@@ -7,8 +7,7 @@ export const grpc: Definition = {
   triggers: ['@grpc/grpc-js'],
   esm: ['@grpc/grpc-js'],
   source: { own: 'instrumentation.ts', export: 'GrpcInstrumentation' },
-  create: ({ cfg }, kit) =>
-    kit.untraced(() => kit.one<GrpcConfig>('grpc', 'GrpcInstrumentation', { metrics: cfg.metricsExporters.length > 0 })),
+  create: ({ cfg }, kit) => kit.untraced(() => kit.one<GrpcConfig>('grpc', 'GrpcInstrumentation', { metrics: cfg.metricsExporters.length > 0 })),
   docs: {
     module: '`@grpc/grpc-js`',
     versions: '1.x',
