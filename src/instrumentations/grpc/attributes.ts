@@ -63,11 +63,16 @@ export function codeOf(err: unknown): number {
   return typeof c === 'number' && Number.isInteger(c) && c >= 0 && c <= 16 ? c : UNKNOWN;
 }
 
+/** Whether a call that ended with `code` failed, by the table above (the span's ERROR and the metric's error.type). */
+export function isFailure(code: number, server: boolean): boolean {
+  return server ? SERVER_ERRORS.has(code) : code !== OK;
+}
+
 export function endCall(span: Span, code: number, details: unknown, server: boolean, peer: string | undefined): void {
   const name = STATUS_NAMES[code] ?? String(code);
   const a: Attributes = { [ATTR_RPC_STATUS_CODE]: name, [ATTR_RPC_GRPC_STATUS_CODE]: code };
   if (peer) Object.assign(a, peerAttributes(peer));
-  const failed = server ? SERVER_ERRORS.has(code) : code !== OK;
+  const failed = isFailure(code, server);
   if (failed) a[ATTR_ERROR_TYPE] = name;
   span.setAttributes(a);
   // The status details are the server's message; a client sees them in the error it gets anyway.

@@ -9,10 +9,13 @@
  * metadata (the caller may reuse its object), and the span ends when the
  * call's status is known: before a unary callback runs (so its duration is the
  * call's, not the app's callback), else on the call's `'status'` event.
+ * That is also when rpc.client.call.duration is recorded (metrics on), for
+ * unsampled calls too: they cost a clock read and that one record more.
  */
 import { context, propagation, trace, createContextKey, SpanKind, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions';
 import { callAttributes, codeOf, endCall, OK, targetAddress } from './attributes';
+import { RpcDuration } from './metrics';
 
 /** Same key as @opentelemetry/core's suppressTracing() (createContextKey is Symbol.for). */
 const SUPPRESS = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
@@ -51,6 +54,8 @@ const SHAPE: Record<CallType, { argument: boolean; callback: boolean }> = {
 
 export interface ClientHooks {
   tracer(): Tracer;
+  /** Set when metrics are on. */
+  duration(): RpcDuration | undefined;
   enabled(): boolean;
   fail(where: string, e: unknown): void;
 }
@@ -66,6 +71,7 @@ export function wrapMakeRequest(original: AnyFn, type: CallType, Metadata: Metad
     let span: Span | undefined;
     let args: unknown[] | undefined;
     let call: CallLike | undefined;
+    let finish: Finish | undefined;
     try {
       // metadata?, options?, callback? in any of the shapes grpc-js accepts.
       let metadata: MetadataLike | undefined;
@@ -79,22 +85,34 @@ export function wrapMakeRequest(original: AnyFn, type: CallType, Metadata: Metad
         else if (a !== undefined) return original.apply(this, arguments as unknown as unknown[]); // a shape we do not know: untouched
       }
       if (shape.callback && callback === undefined) return original.apply(this, arguments as unknown as unknown[]); // grpc-js throws its own error
+      const duration = hooks.duration();
+      const t0 = duration ? RpcDuration.start() : 0;
       const { name, attributes } = callAttributes(arguments[0] as string);
-      span = hooks.tracer().startSpan(name, { kind: SpanKind.CLIENT }, parent);
+      const s = (span = hooks.tracer().startSpan(name, { kind: SpanKind.CLIENT }, parent));
+      const ctx = trace.setSpan(parent, s);
       const md = metadata ? metadata.clone() : new Metadata();
-      propagation.inject(trace.setSpan(parent, span), md, setter);
-      if (span.isRecording()) {
-        span.setAttributes(attributes);
-        const target = self.getChannel?.().getTarget?.();
-        const server = typeof target === 'string' ? targetAddress(target) : undefined;
+      propagation.inject(ctx, md, setter);
+      const recording = s.isRecording();
+      const t = recording || duration ? self.getChannel?.().getTarget?.() : undefined;
+      const target = typeof t === 'string' ? t : undefined;
+      if (recording) {
+        s.setAttributes(attributes);
+        const server = target !== undefined ? targetAddress(target) : undefined;
         if (server) {
-          span.setAttribute(ATTR_SERVER_ADDRESS, server.address);
-          if (server.port !== undefined) span.setAttribute(ATTR_SERVER_PORT, server.port);
+          s.setAttribute(ATTR_SERVER_ADDRESS, server.address);
+          if (server.port !== undefined) s.setAttribute(ATTR_SERVER_PORT, server.port);
         }
+      }
+      if (recording || duration) {
+        finish = (code, details) => {
+          if (recording) endCall(s, code, details, false, peerOf(call));
+          // The exemplar points at the CLIENT span when it is recorded, else at the caller's context.
+          duration?.recordClient(t0, target, name, code, recording ? ctx : parent);
+        };
       }
       args = Array.prototype.slice.call(arguments, 0, fixed) as unknown[];
       args.push(md, options ?? {});
-      if (callback) args.push(answerIn(parent, callback, span, () => call));
+      if (callback) args.push(answerIn(parent, callback, finish));
     } catch (e) {
       hooks.fail(`grpc Client ${type} call`, e);
       if (span?.isRecording()) span.end();
@@ -104,18 +122,26 @@ export function wrapMakeRequest(original: AnyFn, type: CallType, Metadata: Metad
       call = original.apply(this, args) as CallLike;
     } catch (e) {
       // Invalid arguments: grpc-js throws before any call exists.
-      if (span.isRecording()) endCall(span, codeOf(e), e instanceof Error ? e.message : undefined, false, undefined);
+      try {
+        finish?.(codeOf(e), e instanceof Error ? e.message : undefined);
+      } catch (f) {
+        hooks.fail(`grpc Client ${type} call`, f);
+      }
       throw e;
     }
     try {
       if (call !== null && typeof call === 'object') {
         // The caller's listeners ('data', 'status', 'metadata') run in the caller's context.
         context.bind(parent, call as unknown as NodeJS.EventEmitter);
-        const s = span;
-        if (!shape.callback && s.isRecording()) {
+        const f = finish;
+        if (!shape.callback && f) {
           call.on?.('status', (status: unknown) => {
-            const st = (status ?? {}) as { code?: unknown; details?: unknown };
-            endCall(s, typeof st.code === 'number' ? st.code : OK, st.details, false, peerOf(call));
+            try {
+              const st = (status ?? {}) as { code?: unknown; details?: unknown };
+              f(typeof st.code === 'number' ? st.code : OK, st.details);
+            } catch (e) {
+              hooks.fail(`grpc Client ${type} call`, e);
+            }
           });
         }
       }
@@ -126,13 +152,16 @@ export function wrapMakeRequest(original: AnyFn, type: CallType, Metadata: Metad
   };
 }
 
-/** The unary / client-streaming callback: ends the span, then runs the app's callback in the caller's context. */
-function answerIn(parent: Context, callback: AnyFn, span: Span, call: () => CallLike | undefined): AnyFn {
+/** Ends the span (when recorded) and records the duration (when metrics are on), with the call's status. */
+type Finish = (code: number, details: unknown) => void;
+
+/** The unary / client-streaming callback: finishes the call, then runs the app's callback in the caller's context. */
+function answerIn(parent: Context, callback: AnyFn, finish: Finish | undefined): AnyFn {
   return function (this: unknown, err: unknown) {
-    if (span.isRecording()) {
+    if (finish) {
       try {
         const code = err === null || err === undefined ? OK : codeOf(err);
-        endCall(span, code, (err as { details?: unknown } | null)?.details, false, peerOf(call()));
+        finish(code, (err as { details?: unknown } | null)?.details);
       } catch {
         /* the app's callback still runs */
       }

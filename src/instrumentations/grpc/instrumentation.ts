@@ -5,8 +5,12 @@
  * and the context carried in the call's metadata by whatever OTEL_PROPAGATORS
  * names (through the agent's guarded propagator, like every injection).
  *
+ * With metrics on, every call (sampled or not) is also one record in
+ * rpc.server.call.duration / rpc.client.call.duration (metrics.ts).
+ *
  * grpc-js runs over node:http2; the http2 instrumentation leaves gRPC streams
- * (content-type application/grpc) alone, so a call is one span, not two.
+ * (content-type application/grpc) alone, so a call is one span, not two, and
+ * is never counted in http.*.request.duration.
  *
  * The agent's own OTLP/gRPC exporter uses the copy of grpc-js bundled in
  * dist/vendor/grpc.cjs, which is never loaded as `@grpc/grpc-js` and so is
@@ -21,7 +25,13 @@ import {
 } from '@opentelemetry/instrumentation';
 import { AGENT_VERSION } from '../../version';
 import { wrapMakeRequest, type CallType } from './client';
+import { RpcDuration } from './metrics';
 import { wrapHandler } from './server';
+
+export interface GrpcConfig extends InstrumentationConfig {
+  /** Record rpc.{server,client}.call.duration (only worth their cost when a metrics exporter is set). */
+  metrics?: boolean;
+}
 
 type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -44,12 +54,19 @@ const CLIENT_METHODS: [string, CallType][] = [
 
 const TYPES = new Set<string>(['unary', 'clientStream', 'serverStream', 'bidi']);
 
-export class GrpcInstrumentation extends InstrumentationBase<InstrumentationConfig> {
+export class GrpcInstrumentation extends InstrumentationBase<GrpcConfig> {
   readonly selfContained = true;
   private failed = false;
+  private duration: RpcDuration | undefined;
 
-  constructor(config: InstrumentationConfig = {}) {
+  constructor(config: GrpcConfig = {}) {
     super('@x/otel-agent/grpc', AGENT_VERSION, config);
+    // The base constructor already called this, before this class's fields were initialised.
+    this._updateMetricInstruments();
+  }
+
+  protected override _updateMetricInstruments(): void {
+    if (this.getConfig().metrics) this.duration = new RpcDuration(this.meter);
   }
 
   /** Metadata of the grpc-js copy being loaded (its metadata.js loads before its client.js). */
@@ -110,7 +127,12 @@ export class GrpcInstrumentation extends InstrumentationBase<InstrumentationConf
   }
 
   private hooks() {
-    return { tracer: () => this.tracer, enabled: () => this.isEnabled(), fail: (w: string, e: unknown) => this.fail(w, e) };
+    return {
+      tracer: () => this.tracer,
+      duration: () => this.duration,
+      enabled: () => this.isEnabled(),
+      fail: (w: string, e: unknown) => this.fail(w, e),
+    };
   }
 
   private patch(m: GrpcModule): GrpcModule {

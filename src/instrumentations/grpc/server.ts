@@ -9,12 +9,16 @@
  * - server-streaming and bidi: when the call finishes (`'finish'`), with the
  *   status of an error the handler emitted or destroyed the call with;
  * - any call: when the client cancels it (`'cancelled'`, CANCELLED).
+ * That is also when rpc.server.call.duration is recorded (metrics on), for
+ * unsampled calls too: they cost a clock read, the listeners that see the
+ * end, and that one record more.
  */
-import { context, propagation, trace, ROOT_CONTEXT, SpanKind, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import { context, propagation, trace, ROOT_CONTEXT, SpanKind, type Context, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions';
 import { parseHost } from '../http/header-parts';
 import { callAttributes, CANCELLED, codeOf, endCall, OK } from './attributes';
 import type { CallType } from './client';
+import { RpcDuration } from './metrics';
 
 interface MetadataLike {
   getMap(): Record<string, unknown>;
@@ -41,6 +45,8 @@ const getter: TextMapGetter<MetadataLike> = {
 
 export interface ServerHooks {
   tracer(): Tracer;
+  /** Set when metrics are on. */
+  duration(): RpcDuration | undefined;
   enabled(): boolean;
   fail(where: string, e: unknown): void;
 }
@@ -51,20 +57,28 @@ export function wrapHandler(handler: AnyFn, path: string, type: CallType, hooks:
   return function grpcHandler(this: unknown) {
     const call = arguments[0] as ServerCallLike;
     if (!hooks.enabled() || call === null || typeof call !== 'object') return handler.apply(this, arguments as unknown as unknown[]);
-    let ctx;
-    let span: Span;
+    let ctx: Context;
     const args = arguments as unknown as unknown[];
     try {
+      const duration = hooks.duration();
+      const t0 = duration ? RpcDuration.start() : 0;
       const md = call.metadata;
       const parent = md && typeof md.getMap === 'function' ? propagation.extract(ROOT_CONTEXT, md, getter) : ROOT_CONTEXT;
-      span = hooks.tracer().startSpan(name, { kind: SpanKind.SERVER }, parent);
-      ctx = trace.setSpan(parent, span);
+      const span = hooks.tracer().startSpan(name, { kind: SpanKind.SERVER }, parent);
+      const c = (ctx = trace.setSpan(parent, span));
       // The call's own events ('data', 'end', 'cancelled') run in the request's context.
       context.bind(ctx, call as unknown as NodeJS.EventEmitter);
-      if (span.isRecording()) {
+      const recording = span.isRecording();
+      if (recording) {
         span.setAttributes(attributes);
         describe(span, call);
-        observe(span, call, unaryAnswer, args);
+      }
+      if (recording || duration) {
+        observe(call, unaryAnswer, args, (code, details) => {
+          if (recording) endCall(span, code, details, true, peerOf(call));
+          // The context holds the SERVER span, sampled or not: the exemplar's trace and span id.
+          duration?.recordServer(t0, name, code, c);
+        });
       }
     } catch (e) {
       hooks.fail(`grpc Server handler of ${name}`, e);
@@ -83,19 +97,21 @@ function describe(span: Span, call: ServerCallLike): void {
   }
 }
 
-/** Ends the span with the status the server sends (see the file comment). */
-function observe(span: Span, call: ServerCallLike, unaryAnswer: boolean, args: unknown[]): void {
+function peerOf(call: ServerCallLike): string | undefined {
+  try {
+    return call.getPeer?.();
+  } catch {
+    return undefined; // closed
+  }
+}
+
+/** Calls `finish` once, with the status the server sends (see the file comment). */
+function observe(call: ServerCallLike, unaryAnswer: boolean, args: unknown[], finish: (code: number, details: unknown) => void): void {
   let done = false;
   const end = (code: number, details: unknown): void => {
     if (done) return;
     done = true;
-    let peer: string | undefined;
-    try {
-      peer = call.getPeer?.();
-    } catch {
-      /* closed */
-    }
-    endCall(span, code, details, true, peer);
+    finish(code, details);
   };
   call.on?.('cancelled', () => end(CANCELLED, 'Cancelled by client'));
   if (unaryAnswer) {
@@ -116,12 +132,12 @@ function observe(span: Span, call: ServerCallLike, unaryAnswer: boolean, args: u
   call.on?.('error', (err: unknown) => {
     failed ??= err;
   });
-  const finish = (): void => {
+  const onEnd = (): void => {
     const st = call.pendingStatus;
     if (st && typeof st.code === 'number') end(st.code, st.details);
     else if (failed !== undefined) end(codeOf(failed), (failed as { details?: unknown } | null)?.details);
     else end(OK, undefined);
   };
-  call.on?.('finish', finish);
-  call.on?.('close', finish);
+  call.on?.('finish', onEnd);
+  call.on?.('close', onEnd);
 }

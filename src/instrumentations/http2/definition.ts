@@ -26,6 +26,7 @@ export const http2: Definition = {
         },
         startAttributes: cfg.sampling.dropProbes || readsAttributes(cfg, 'server'),
         clientStartAttributes: readsAttributes(cfg, 'client'),
+        metrics: cfg.metricsExporters.length > 0,
       }),
     ),
   docs: {

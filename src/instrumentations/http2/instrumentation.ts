@@ -21,9 +21,13 @@
  *   stream's events run in the request's context, and `'response'`, `'error'`
  *   and `'close'` end the spans. No listener or closure per stream.
  *
+ * With metrics on, every stream (sampled or not) gets an exchange, whose end
+ * is one record in http.{server,client}.request.duration (metrics.ts).
+ *
  * gRPC runs over HTTP/2: a stream whose content-type is `application/grpc*`
- * is never traced here (the grpc instrumentation makes the one span of the
- * call; the agent's own gRPC exporter is never traced at all).
+ * is never traced or measured here (the grpc instrumentation makes the one
+ * span and the one rpc.*.call.duration record of the call; the agent's own
+ * gRPC exporter is never traced at all).
  */
 import type * as h2T from 'node:http2';
 import { syncBuiltinESMExports } from 'node:module';
@@ -33,6 +37,7 @@ import { methodForName } from '../http-naming';
 import { AGENT_VERSION } from '../../version';
 import { contextStore } from '../http/context-store';
 import { GuessedNames } from '../http/guessed-names';
+import { H2Duration } from './metrics';
 import {
   clientResponse,
   clientRuleAttributes,
@@ -54,6 +59,8 @@ export interface Http2Config extends InstrumentationConfig {
   startAttributes?: boolean;
   /** Sampling rules may read a CLIENT span's attributes: it starts with `url.full`, `server.address`, `server.port`, `http.request.method`. */
   clientStartAttributes?: boolean;
+  /** Record the duration histograms (only worth their cost when a metrics exporter is set). */
+  metrics?: boolean;
 }
 
 type H2Module = typeof h2T;
@@ -105,9 +112,16 @@ export class Http2Instrumentation extends InstrumentationBase<Http2Config> {
   private readonly streamProtos = new WeakSet<object>();
   /** http.Server's and https.Server's patched emit, once found. */
   private readonly h1: [Emit | undefined, Emit | undefined] = [undefined, undefined];
+  private duration: H2Duration | undefined;
 
   constructor(config: Http2Config = {}) {
     super('@x/otel-agent/http2', AGENT_VERSION, config);
+    // The base constructor already called this, before this class's fields were initialised.
+    this._updateMetricInstruments();
+  }
+
+  protected override _updateMetricInstruments(): void {
+    if (this.getConfig().metrics) this.duration = new H2Duration(this.meter);
   }
 
   protected init() {
@@ -225,14 +239,21 @@ export class Http2Instrumentation extends InstrumentationBase<Http2Config> {
 
   private onStreamEvent(ex: H2Exchange, event: string | symbol, arg: unknown): void {
     const capture = this.getConfig().captureHeaders;
-    if (ex.server) {
-      if (event === 'close') endServer(ex, undefined, this.guessed, capture);
-      else if (event === 'error') endServer(ex, arg, this.guessed, capture);
+    if (event !== 'close' && event !== 'error') {
+      if (event === 'response' && !ex.server) clientResponse(ex, arg as h2T.IncomingHttpHeaders, capture);
       return;
     }
-    if (event === 'response') clientResponse(ex, arg as h2T.IncomingHttpHeaders, capture);
-    else if (event === 'error') endClient(ex, arg);
-    else if (event === 'close') endClient(ex, undefined);
+    const err = event === 'error' ? arg : undefined;
+    if (ex.server) {
+      const o = endServer(ex, err, this.guessed, capture);
+      if (o) this.duration?.recordServer(ex, o, (ex.stream as Carrier)[CTX]);
+    } else this.finishClient(ex, err);
+  }
+
+  /** Ends the CLIENT span and records the duration; the exemplar is the span when recorded, else the caller's context. */
+  private finishClient(ex: H2Exchange, err: unknown): void {
+    const o = endClient(ex, err);
+    if (o) this.duration?.recordClient(ex, o, ex.span ? trace.setSpan(ROOT_CONTEXT, ex.span) : (ex.stream as Carrier | undefined)?.[CTX]);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -269,6 +290,7 @@ export class Http2Instrumentation extends InstrumentationBase<Http2Config> {
   }
 
   private startServer(stream: h2T.ServerHttp2Stream & Carrier, headers: h2T.IncomingHttpHeaders): Context {
+    const t0 = this.duration ? performance.now() : 0;
     // From the caller's context only, never from whatever was active when the session was accepted.
     const parent = propagation.extract(ROOT_CONTEXT, headers);
     const method = typeof headers[':method'] === 'string' ? headers[':method'] : undefined;
@@ -276,10 +298,12 @@ export class Http2Instrumentation extends InstrumentationBase<Http2Config> {
     const span = this.tracer.startSpan(methodForName(method), options, parent);
     const ctx = trace.setSpan(parent, span);
     stream[CTX] = ctx;
-    if (!span.isRecording()) return ctx;
-    const ex: H2Exchange = { server: true, span, done: false, method, stream };
+    const recording = span.isRecording();
+    if (!recording && !this.duration) return ctx;
+    const scheme = typeof headers[':scheme'] === 'string' ? headers[':scheme'] : undefined;
+    const ex: H2Exchange = { server: true, span: recording ? span : undefined, done: false, t0, method, stream, scheme };
     stream[STATE] = ex;
-    describeServer(span, ex, headers, this.getConfig().captureHeaders);
+    if (recording) describeServer(span, ex, headers, this.getConfig().captureHeaders);
     return ctx;
   }
 
@@ -334,6 +358,7 @@ export class Http2Instrumentation extends InstrumentationBase<Http2Config> {
       let span: Span | undefined;
       let sent: h2T.OutgoingHttpHeaders | undefined;
       let args: ArrayLike<unknown> = arguments;
+      const t0 = inst.duration ? performance.now() : 0;
       try {
         const options = inst.getConfig().clientStartAttributes ? { kind: SpanKind.CLIENT, attributes: clientRuleAttributes(this[ORIGIN], headers) } : CLIENT;
         span = inst.tracer.startSpan('HTTP', options, parent);
@@ -351,14 +376,16 @@ export class Http2Instrumentation extends InstrumentationBase<Http2Config> {
         stream = original.apply(this, args as unknown[]) as h2T.ClientHttp2Stream & Carrier;
       } catch (e) {
         // A closed session or invalid headers: Node throws before any stream exists.
-        if (span?.isRecording()) {
-          endClient({ server: false, span, done: false, method: undefined, stream: undefined as never }, e);
+        if (span && (span.isRecording() || inst.duration)) {
+          const method = typeof sent?.[':method'] === 'string' ? sent[':method'] : 'GET';
+          const recorded = span.isRecording() ? span : undefined;
+          inst.finishClient({ server: false, span: recorded, done: false, t0, method, stream: undefined as never, sent, origin: this[ORIGIN] }, e);
         }
         throw e;
       }
       if (span && sent) {
         try {
-          inst.startClient(stream, span, parent, sent, this[ORIGIN]);
+          inst.startClient(stream, span, parent, sent, this[ORIGIN], t0);
         } catch (e) {
           inst.fail('ClientHttp2Session.request', e);
         }
@@ -367,14 +394,22 @@ export class Http2Instrumentation extends InstrumentationBase<Http2Config> {
     } as typeof session.request;
   }
 
-  private startClient(stream: h2T.ClientHttp2Stream & Carrier, span: Span, parent: Context, sent: h2T.OutgoingHttpHeaders, origin: Origin | undefined): void {
+  private startClient(
+    stream: h2T.ClientHttp2Stream & Carrier,
+    span: Span,
+    parent: Context,
+    sent: h2T.OutgoingHttpHeaders,
+    origin: Origin | undefined,
+    t0: number,
+  ): void {
     this.patchStreamProto(stream);
     // The caller's listeners ('response', 'data', 'end') run in the caller's context.
     stream[CTX] = parent;
-    if (!span.isRecording()) return;
+    const recording = span.isRecording();
+    if (!recording && !this.duration) return;
     const method = typeof sent[':method'] === 'string' ? sent[':method'] : 'GET';
-    const ex: H2Exchange = { server: false, span, done: false, method, stream, sent };
+    const ex: H2Exchange = { server: false, span: recording ? span : undefined, done: false, t0, method, stream, sent, origin };
     stream[STATE] = ex;
-    describeClient(span, ex, origin, sent);
+    if (recording) describeClient(span, ex, origin, sent);
   }
 }

@@ -4,8 +4,11 @@
  * pseudo-headers (`:method`, `:path`, `:authority`, `:scheme`, `:status`)
  * instead of a request line, with `network.protocol.version` `2`.
  *
- * Only called for sampled spans: an unsampled stream costs a context and a
- * sampling decision (instrumentation.ts).
+ * The describe* functions are only called for sampled spans: an unsampled
+ * stream costs a context and a sampling decision (instrumentation.ts). With
+ * metrics on, an unsampled stream also gets an exchange without a span, and
+ * endServer() / endClient() only work out the outcome the duration metric
+ * records (metrics.ts).
  */
 import type * as h2T from 'node:http2';
 import type { Socket } from 'node:net';
@@ -39,16 +42,22 @@ import { captureNames, type CaptureLists } from '../http/route-capture';
 /** The general lists and the configuration file's routes, as the http instrumentation has them (http/route-capture.ts). */
 export type Capture = CaptureLists;
 
-/** One traced, sampled HTTP/2 stream. */
+/** One traced HTTP/2 stream: sampled (`span`), or measured only (metrics on). */
 export interface H2Exchange {
   server: boolean;
-  span: Span;
+  span: Span | undefined;
   done: boolean;
+  /** performance.now() at start, for the duration metric (0 when metrics are off). */
+  t0: number;
   /** `:method` as sent. */
   method: string | undefined;
   stream: h2T.Http2Stream;
   /** SERVER, compatibility API: the Http2ServerRequest a framework sets its route on. */
   compat?: object;
+  /** SERVER: `:scheme`. */
+  scheme?: string;
+  /** CLIENT: where the session connects. */
+  origin?: Origin;
   /** SERVER: the request target as it arrived, for the name guess made at the end when no route was told. */
   target?: string;
   /** CLIENT: the headers sent (for header capture) and the response's `:status`. */
@@ -108,9 +117,16 @@ export function describeServer(span: Span, ex: H2Exchange, headers: h2T.Incoming
   if (names?.length) captureHeaders(span, 'request', names, (n) => headers[n]);
 }
 
+/** How a stream ended: what the span and the duration metric both say. */
+export interface Outcome {
+  status: number | undefined;
+  failure: string | undefined;
+  route?: string;
+}
+
 /** Ends a SERVER span the way endServer() of the http instrumentation does: route, status, error rules and names. */
-export function endServer(ex: H2Exchange, err: unknown, guessed: GuessedNames, capture: Capture | undefined): void {
-  if (ex.done) return;
+export function endServer(ex: H2Exchange, err: unknown, guessed: GuessedNames, capture: Capture | undefined): Outcome | undefined {
+  if (ex.done) return undefined;
   ex.done = true;
   const stream = ex.stream as h2T.ServerHttp2Stream;
   const sent = stream.headersSent ? stream.sentHeaders : undefined;
@@ -120,6 +136,7 @@ export function endServer(ex: H2Exchange, err: unknown, guessed: GuessedNames, c
   const failure = err !== undefined ? errorType(err) : status !== undefined && status >= 500 ? String(status) : undefined;
   const span = ex.span;
   const route = matchedRoute(slots, span, status);
+  if (!span) return { status, failure, route };
   span.updateName(serverName(ex.method, route, status, ex.target, guessed));
   if (route !== undefined) span.setAttribute(ATTR_HTTP_ROUTE, route);
   if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
@@ -133,6 +150,7 @@ export function endServer(ex: H2Exchange, err: unknown, guessed: GuessedNames, c
   const names = sent && captureNames(capture, 'serverResponse', span);
   if (names?.length && sent) captureHeaders(span, 'response', names, (n) => sent[n]);
   span.end();
+  return { status, failure, route };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,11 +237,10 @@ export function describeClient(span: Span, ex: H2Exchange, origin: Origin | unde
 export function clientResponse(ex: H2Exchange, headers: h2T.IncomingHttpHeaders, capture: Capture | undefined): void {
   const span = ex.span;
   const status = Number(headers[':status']);
+  if (Number.isInteger(status)) ex.status = status;
+  if (!span) return;
   const a: Attributes = {};
-  if (Number.isInteger(status)) {
-    ex.status = status;
-    a[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
-  }
+  if (ex.status !== undefined) a[ATTR_HTTP_RESPONSE_STATUS_CODE] = ex.status;
   peer(a, ex.stream.session?.socket as Socket | undefined);
   span.setAttributes(a);
   const sent = ex.sent;
@@ -233,12 +250,13 @@ export function clientResponse(ex: H2Exchange, headers: h2T.IncomingHttpHeaders,
   if (response?.length) captureHeaders(span, 'response', response, (n) => headers[n]);
 }
 
-export function endClient(ex: H2Exchange, err: unknown): void {
-  if (ex.done) return;
+export function endClient(ex: H2Exchange, err: unknown): Outcome | undefined {
+  if (ex.done) return undefined;
   ex.done = true;
   const status = ex.status;
   const failure = err !== undefined ? errorType(err) : status !== undefined && status >= 400 ? String(status) : undefined;
   const span = ex.span;
+  if (!span) return { status, failure };
   if (failure !== undefined) {
     span.setAttribute(ATTR_ERROR_TYPE, failure);
     if (err !== undefined && err !== null && typeof err === 'object') {
@@ -249,4 +267,5 @@ export function endClient(ex: H2Exchange, err: unknown): void {
     } else span.setStatus({ code: SpanStatusCode.ERROR });
   }
   span.end();
+  return { status, failure };
 }
