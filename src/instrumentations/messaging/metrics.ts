@@ -17,7 +17,7 @@
  * `messaging.destination.template` instead of a name when the name is not of
  * low cardinality (a wildcard subscription).
  */
-import { ValueType, type Attributes, type Context, type Counter, type Histogram, type Meter, type MeterProvider, type MetricOptions } from '@opentelemetry/api';
+import { ValueType, type Attributes, type Context, type Counter, type Histogram, type Meter, type MetricOptions } from '@opentelemetry/api';
 import { ERROR_TYPE, OPERATION_TYPE, errorType } from './common';
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -105,26 +105,21 @@ const CONVENTIONAL: Record<string, MetricOptions> = {
 };
 
 /**
- * A meter provider that fills in the unit, description (and, for the
- * counters, integer values) of the messaging instruments when the caller
- * left them out, as upstream instrumentation-kafkajs does: without a unit, a
- * backend cannot tell its seconds from milliseconds. What the caller did set
- * is kept; other instruments pass through unchanged.
+ * `meter`, filling in the unit, description (and, for the counters, integer
+ * values) of the messaging instruments when the caller left them out, as
+ * upstream instrumentation-kafkajs does: without a unit, a backend cannot
+ * tell its seconds from milliseconds. What the caller did set is kept; other
+ * instruments pass through unchanged.
  */
-export function withConventionalUnits(provider: MeterProvider): MeterProvider {
+export function withConventionalUnits(meter: Meter): Meter {
   const fill = (name: string, o: MetricOptions | undefined): MetricOptions | undefined => {
     const c = CONVENTIONAL[name];
     if (!c) return o;
     return { ...c, ...o, unit: o?.unit || c.unit, description: o?.description || c.description };
   };
-  return {
-    getMeter(name, version, options) {
-      const meter = provider.getMeter(name, version, options);
-      // The meter's other methods keep working on the original (its prototype).
-      const m = Object.create(meter) as Meter;
-      m.createHistogram = (n, o) => meter.createHistogram(n, fill(n, o));
-      m.createCounter = (n, o) => meter.createCounter(n, fill(n, o));
-      return m;
-    },
-  };
+  // The meter's other methods keep working on the original (its prototype).
+  const m = Object.create(meter) as Meter;
+  m.createHistogram = (n, o) => meter.createHistogram(n, fill(n, o));
+  m.createCounter = (n, o) => meter.createCounter(n, fill(n, o));
+  return m;
 }
