@@ -3,7 +3,8 @@
  * deployment: a web app that publishes (inside a request, and from a
  * background job), and a worker that consumes. The worker's CONSUMER span must
  * continue the publisher's trace across the process boundary, through the
- * message headers.
+ * message headers. Then the messaging metrics the agent's hooks add, exact
+ * while traces are sampled at 10%.
  */
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, childrenOf, one, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
 import { runFixture, startFixture, VARIANTS, type FixtureResult } from '../harness/fixture';
 import { requireServer, SERVERS } from '../harness/servers';
+import { METRICS_ON, shapeOf, tally } from '../harness/messaging-metrics';
 
 const HAVE_RABBIT = await requireServer('rabbitmq');
 const URL = `amqp://guest:guest@${SERVERS.rabbitmq.host}:${SERVERS.rabbitmq.port}`;
@@ -199,5 +201,49 @@ describe.skipIf(!HAVE_RABBIT).each(VARIANTS)('amqplib (%s)', (ext) => {
     expect(run.conSpans).toEqual([]);
     expect(run.received.get('order-1')).toEqual({ 'x-app': 'shop' });
     expect(run.received.get('order-2')).toEqual({ 'x-app': 'shop' });
+  });
+});
+
+describe.skipIf(!HAVE_RABBIT).each(VARIANTS)('amqplib: messaging metrics, traces sampled at 10 percent (%s)', (ext) => {
+  it('every publish and delivery is counted once; a confirm channel has publish durations; a nack is error.type on the processing', async () => {
+    const queue = `otel-agent-test-${randomUUID()}`;
+    const exchange = `${queue}-x`;
+    declared.push(queue);
+    const service = `amqp-metrics-${ext}-${randomUUID().slice(0, 4)}`;
+    const n = 20;
+    const r = await runFixture({
+      fixture: `amqp/metrics.${ext}`,
+      args: [queue, exchange, String(n)],
+      endpoint: rx.url,
+      timeoutMs: 30_000,
+      env: { OTEL_SERVICE_NAME: service, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1', ...METRICS_ON },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`DONE nacked=${n / 4}`);
+    const points = rx.metrics().filter((p) => p.resource['service.name'] === service);
+    expect(shapeOf(points)).toEqual({
+      'messaging.client.operation.duration': 'histogram s delta semconv-buckets',
+      'messaging.process.duration': 'histogram s delta semconv-buckets',
+      'messaging.client.sent.messages': 'sum {message} delta monotonic=true',
+      'messaging.client.consumed.messages': 'sum {message} delta monotonic=true',
+    });
+    const keys = ['messaging.system', 'messaging.operation.name', 'messaging.operation.type', 'messaging.destination.name', 'error.type'];
+    // Only the confirm channel's publishes have an end to measure; the default exchange counts under the queue.
+    expect(tally(points, 'messaging.client.operation.duration', keys)).toEqual({ [`rabbitmq publish send ${queue} -`]: n / 2 });
+    expect(tally(points, 'messaging.client.sent.messages', keys)).toEqual({
+      [`rabbitmq publish - ${exchange} -`]: n,
+      [`rabbitmq publish - ${queue} -`]: n / 2,
+    });
+    expect(tally(points, 'messaging.process.duration', keys)).toEqual({
+      [`rabbitmq process process ${exchange} -`]: n - n / 4,
+      [`rabbitmq process process ${exchange} nack`]: n / 4,
+      [`rabbitmq process process ${queue} -`]: n / 2,
+    });
+    expect(tally(points, 'messaging.client.consumed.messages', keys)).toEqual({
+      [`rabbitmq process - ${exchange} -`]: n,
+      [`rabbitmq process - ${queue} -`]: n / 2,
+    });
+    // About 10% of the 30 publishes were traced (20 is far out in the tail).
+    expect(rx.spans().filter((s) => s.resource['service.name'] === service && s.kind === 'PRODUCER').length).toBeLessThan(20);
   });
 });

@@ -1,7 +1,7 @@
 // AWS SDK v3 SQS and SNS clients against the in-repo stand-in (test/servers/sqs-sns.ts), traced
 // by the agent with no code in the apps: a producer process sends to SQS and publishes on SNS,
 // a second process receives and handles the messages; the trace crosses the two through the
-// message attributes (and through the SNS JSON envelope).
+// message attributes (and through the SNS JSON envelope). Then the SQS messaging metrics.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -9,6 +9,7 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { startOtlpReceiver, type OtlpReceiver, type RecvSpan, byName, one, spanTree } from '../harness/otlp-receiver';
 import { startFixture, runFixture, VARIANTS } from '../harness/fixture';
 import { startSqsSns, type SqsSnsServer } from '../servers/sqs-sns';
+import { METRICS_ON, shapeOf, tally } from '../harness/messaging-metrics';
 
 const AWS_SCOPE = '@opentelemetry/instrumentation-aws-sdk';
 
@@ -302,5 +303,38 @@ describe.each(VARIANTS)('SQS and SNS (%s)', (ext) => {
     expect(stored[0]!.MessageAttributes).toEqual({ tenant: { DataType: 'String', StringValue: 'acme' }, priority: { DataType: 'Number', StringValue: '5' } });
     expect(stored[2]!.MessageAttributes).toEqual({});
     expect(srv.messages(s.queues.raw)[0]!.MessageAttributes).toEqual({ kind: { DataType: 'String', StringValue: 'launch' } });
+  });
+});
+
+describe.each(VARIANTS)('SQS: messaging metrics, traces sampled at 10 percent (%s)', (ext) => {
+  it('received messages are counted once by queue; every handler callback has a process duration, a throwing one its error.type', async () => {
+    const s = await setup(`${ext}-metrics`);
+    await produce(ext, `sqs-metrics-producer-${ext}`, s, 'quiet', { OTEL_TRACES_SAMPLER: 'always_off' });
+    const service = `sqs-metrics-consumer-${ext}`;
+    const c = await consume(ext, service, s, {
+      REJECT_ENVELOPE: '1',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.1',
+      ...METRICS_ON,
+    });
+    expect((c.app as unknown as { envelopeError: string }).envelopeError).toBe('TypeError');
+    const points = rx.metrics().filter((p) => p.resource['service.name'] === service);
+    expect(shapeOf(points)).toEqual({
+      'messaging.process.duration': 'histogram s delta semconv-buckets',
+      'messaging.client.consumed.messages': 'sum {message} delta monotonic=true',
+    });
+    const keys = ['messaging.system', 'messaging.operation.name', 'messaging.destination.name', 'error.type'];
+    // Pull-based: counted by the receive, not again by the processing.
+    expect(tally(points, 'messaging.client.consumed.messages', keys)).toEqual({
+      [`aws_sqs receive ${s.queues.orders} -`]: 5,
+      [`aws_sqs receive ${s.queues.raw} -`]: 1,
+      [`aws_sqs receive ${s.queues.envelope} -`]: 1,
+    });
+    expect(tally(points, 'messaging.process.duration', keys)).toEqual({
+      [`aws_sqs process ${s.queues.orders} -`]: 5,
+      [`aws_sqs process ${s.queues.raw} -`]: 1,
+      [`aws_sqs process ${s.queues.envelope} TypeError`]: 1,
+    });
+    expect(points.filter((p) => p.name === 'messaging.process.duration').every((p) => p.attributes['messaging.operation.type'] === 'process')).toBe(true);
   });
 });

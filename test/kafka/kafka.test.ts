@@ -2,6 +2,7 @@
 // tracing code, talking to the in-memory Kafka-protocol broker in the test process: the
 // checkout service's PRODUCER spans inject W3C context into each record, the worker's CONSUMER
 // spans continue (eachMessage) or link to (eachBatch) it, and the worker's HTTP call nests inside.
+// Then upstream's messaging metrics, with the units the agent fills in (kafkajs/hooks.ts).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -9,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, type OtlpReceiver, type RecvSpan, byName, one, spanTree } from '../harness/otlp-receiver';
 import { runFixture, startFixture, VARIANTS } from '../harness/fixture';
 import { startKafkaBroker, type KafkaBroker, type StoredRecord } from '../servers/kafka-broker';
+import { METRICS_ON, shapeOf, tally } from '../harness/messaging-metrics';
 
 const KAFKA_SCOPE = '@opentelemetry/instrumentation-kafkajs';
 const ALL_MESSAGES = 5;
@@ -299,5 +301,39 @@ describe.each(VARIANTS)('kafkajs across two processes (%s)', (ext) => {
       expect(c.traceId).not.toBe(server.traceId);
     }
     expect(new Set(calls.map((c) => c.traceId)).size).toBe(ALL_MESSAGES);
+  });
+});
+
+describe.each(VARIANTS)('kafkajs: upstream messaging metrics on the agent meter (%s)', (ext) => {
+  it('records sent and processed counted once per message by topic, with the conventions units; broker requests as client operations', async () => {
+    await runBoth(ext, 'each-message', 'metrics', {
+      ...METRICS_ON,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.1',
+    });
+    const of = (service: string) => rx.metrics().filter((p) => p.resource['service.name'] === service && p.scope === KAFKA_SCOPE);
+    const checkout = of(`checkout-metrics-${ext}`);
+    const worker = of(`worker-metrics-${ext}`);
+    expect(shapeOf(checkout)).toEqual({
+      'messaging.client.operation.duration': 'histogram s delta semconv-buckets',
+      'messaging.client.sent.messages': 'sum {message} delta monotonic=true',
+    });
+    expect(shapeOf(worker)).toEqual({
+      'messaging.client.operation.duration': 'histogram s delta semconv-buckets',
+      'messaging.process.duration': 'histogram s delta semconv-buckets',
+      'messaging.client.consumed.messages': 'sum {message} delta monotonic=true',
+    });
+    const keys = ['messaging.system', 'messaging.operation.name', 'messaging.destination.name', 'error.type'];
+    expect(tally(checkout, 'messaging.client.sent.messages', keys)).toEqual({ 'kafka send orders -': 3, 'kafka send audit -': 2 });
+    expect(tally(worker, 'messaging.process.duration', keys)).toEqual({ 'kafka process orders -': 3, 'kafka process audit -': 2 });
+    expect(tally(worker, 'messaging.client.consumed.messages', keys)).toEqual({ 'kafka process orders -': 3, 'kafka process audit -': 2 });
+    // Upstream's client operations are the broker protocol's requests (Produce, Fetch, Metadata, ...), named by API, without a destination.
+    const produce = tally(checkout, 'messaging.client.operation.duration', ['messaging.operation.name', 'messaging.destination.name']);
+    expect(produce['Produce -']).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(tally(worker, 'messaging.client.operation.duration', ['messaging.operation.name']))).toContain('Fetch');
+    for (const p of [...checkout, ...worker].filter((q) => q.name === 'messaging.client.operation.duration')) {
+      expect(p.attributes).toMatchObject({ 'messaging.system': 'kafka', 'server.address': '127.0.0.1' });
+      expect(typeof p.attributes['server.port']).toBe('number');
+    }
   });
 });

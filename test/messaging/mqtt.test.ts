@@ -4,13 +4,16 @@
  * publishAsync, QoS 0) and a worker with a 'message' listener. With MQTT 5 the
  * worker's CONSUMER spans continue the publisher's traces through the user
  * properties; with MQTT 3.1.1 there is nowhere to carry the context, and the
- * spans are still recorded on both sides.
+ * spans are still recorded on both sides. Then the messaging metrics, exact
+ * while traces are sampled at 10% (a throwing 'message' listener's error.type:
+ * unsampled.unit.test.ts, since it takes MQTT.js's connection down with it).
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, childrenOf, one, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
 import { runFixture, startFixture, VARIANTS } from '../harness/fixture';
 import { requireServer, SERVERS } from '../harness/servers';
+import { METRICS_ON, shapeOf, tally } from '../harness/messaging-metrics';
 
 const HAVE_MQTT = await requireServer('mosquitto');
 /** Credentials in the URL (Mosquitto allows anonymous and ignores them); no span may show them. */
@@ -127,5 +130,61 @@ describe.skipIf(!HAVE_MQTT)('mqtt: switches', () => {
     expect(run.pubSpans.map((s) => s.kind).sort()).toEqual(['CLIENT', 'SERVER']);
     expect(run.subSpans).toEqual([]);
     expect(run.received.get(`${run.base}/created`)).toEqual({ 'x-app': 'shop' });
+  });
+});
+
+describe.skipIf(!HAVE_MQTT).each(VARIANTS)('mqtt: messaging metrics, traces sampled at 10 percent (%s)', (ext) => {
+  it('every publish and received message is counted once; wildcard subscriptions count under their filter, shared ones with their group', async () => {
+    const base = `otel-agent-test/${randomUUID().slice(0, 8)}`;
+    const service = `mqtt-metrics-${ext}-${randomUUID().slice(0, 4)}`;
+    const n = 20;
+    const r = await runFixture({
+      fixture: `messaging/mqtt-metrics.${ext}`,
+      endpoint: rx.url,
+      timeoutMs: 30_000,
+      args: [base, String(n)],
+      env: { OTEL_SERVICE_NAME: service, MQTT_URL, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1', ...METRICS_ON },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`DONE got=${n + n / 2 + n / 4}`);
+    const points = rx.metrics().filter((p) => p.resource['service.name'] === service);
+    expect(shapeOf(points)).toEqual({
+      'messaging.client.operation.duration': 'histogram s delta semconv-buckets',
+      'messaging.process.duration': 'histogram s delta semconv-buckets',
+      'messaging.client.sent.messages': 'sum {message} delta monotonic=true',
+      'messaging.client.consumed.messages': 'sum {message} delta monotonic=true',
+    });
+    const send = ['messaging.operation.name', 'messaging.operation.type', 'messaging.destination.name', 'error.type'];
+    const sent = {
+      [`${base}/orders`]: n,
+      [`${base}/devices/d0/telemetry`]: n / 4,
+      [`${base}/devices/d1/telemetry`]: n / 4,
+      [`${base}/jobs`]: n / 4,
+    };
+    expect(tally(points, 'messaging.client.operation.duration', send)).toEqual(
+      Object.fromEntries(Object.entries(sent).map(([d, c]) => [`publish send ${d} -`, c])),
+    );
+    expect(tally(points, 'messaging.client.sent.messages', send)).toEqual(Object.fromEntries(Object.entries(sent).map(([d, c]) => [`publish - ${d} -`, c])));
+    const proc = ['messaging.operation.type', 'messaging.destination.name', 'messaging.destination.template', 'messaging.consumer.group.name', 'error.type'];
+    const processed = {
+      [`process ${base}/orders - - -`]: n,
+      [`process - ${base}/devices/+/telemetry - -`]: n / 2,
+      [`process ${base}/jobs - workers -`]: n / 4,
+    };
+    expect(tally(points, 'messaging.process.duration', proc)).toEqual(processed);
+    expect(tally(points, 'messaging.client.consumed.messages', proc)).toEqual(
+      Object.fromEntries(Object.entries(processed).map(([k, c]) => [k.replace(/^process /, '- '), c])),
+    );
+    for (const p of points.filter((q) => q.name.startsWith('messaging.'))) {
+      expect(p.attributes, p.name).toMatchObject({
+        'messaging.system': 'mqtt',
+        'server.address': SERVERS.mosquitto.host,
+        'server.port': SERVERS.mosquitto.port,
+      });
+      expect(JSON.stringify(p.attributes), p.name).not.toContain('bob');
+    }
+    // About 10% of the 35 publishes started a sampled trace (25 is far out in the tail).
+    const producers = rx.spans().filter((s) => s.resource['service.name'] === service && s.kind === 'PRODUCER');
+    expect(producers.length).toBeLessThan(25);
   });
 });

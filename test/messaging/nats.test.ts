@@ -5,13 +5,15 @@
  * that subscribes. Each CONSUMER span must continue its message's trace across
  * the process boundary, through the message headers. Both client generations
  * (`nats` 2.x, `@nats-io/*` 3.x), CJS and ESM, callback and iterator
- * subscriptions, core NATS and JetStream.
+ * subscriptions, core NATS and JetStream. Then the messaging metrics, exact
+ * while traces are sampled at 10%.
  */
 import { randomUUID } from 'node:crypto';
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, childrenOf, one, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
 import { runFixture, startFixture, VARIANTS, type FixtureResult } from '../harness/fixture';
 import { requireServer, SERVERS } from '../harness/servers';
+import { METRICS_ON, attributeSets, shapeOf, tally } from '../harness/messaging-metrics';
 
 const HAVE_NATS = await requireServer('nats');
 const BODY_SECRET = 'SECRET-BODY';
@@ -216,5 +218,65 @@ describe.skipIf(!HAVE_NATS)('nats: switches and sampling', () => {
     expect(run.subSpans).toEqual([]);
     // The context still travels (flags 02: not sampled, random trace id), so whatever the worker calls next stays out of the trace too.
     expect(run.received.get(`${run.base}.created`)?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-02$/);
+  });
+});
+
+describe.skipIf(!HAVE_NATS).each([
+  ['cjs', 'v2'],
+  ['mjs', 'v3'],
+] as const)('nats: messaging metrics, traces sampled at 10 percent (%s, %s)', (ext, gen) => {
+  it('every publish, request and handled message is counted once, by operation and destination; a failing handler has error.type', async () => {
+    const base = `otel.${randomUUID().slice(0, 8)}`;
+    const service = `nats-metrics-${gen}-${ext}-${randomUUID().slice(0, 4)}`;
+    const n = 20;
+    const r = await runFixture({
+      fixture: `messaging/nats-metrics.${ext}`,
+      endpoint: rx.url,
+      timeoutMs: 30_000,
+      args: [gen, base, String(n)],
+      env: { OTEL_SERVICE_NAME: service, NATS_URL, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1', ...METRICS_ON },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`DONE orders=${n} rejected=${n / 2} events=${n / 2}`);
+    const points = rx.metrics().filter((p) => p.resource['service.name'] === service);
+    expect(shapeOf(points)).toEqual({
+      'messaging.client.operation.duration': 'histogram s delta semconv-buckets',
+      'messaging.process.duration': 'histogram s delta semconv-buckets',
+      'messaging.client.sent.messages': 'sum {message} delta monotonic=true',
+      'messaging.client.consumed.messages': 'sum {message} delta monotonic=true',
+    });
+    const send = ['messaging.operation.name', 'messaging.operation.type', 'messaging.destination.name', 'error.type'];
+    expect(tally(points, 'messaging.client.operation.duration', send)).toEqual({
+      [`publish send ${base}.orders -`]: n,
+      [`publish send ${base}.events.packed -`]: n / 4,
+      [`publish send ${base}.events.shipped -`]: n / 4,
+      [`request send ${base}.price -`]: n / 4,
+    });
+    expect(tally(points, 'messaging.client.sent.messages', send)).toEqual({
+      [`publish - ${base}.orders -`]: n,
+      [`publish - ${base}.events.packed -`]: n / 4,
+      [`publish - ${base}.events.shipped -`]: n / 4,
+      [`request - ${base}.price -`]: n / 4,
+    });
+    // The wildcard subscription's messages count under its template, not under each subject.
+    const proc = ['messaging.destination.name', 'messaging.destination.template', 'messaging.consumer.group.name', 'error.type'];
+    expect(tally(points, 'messaging.process.duration', proc)).toEqual({
+      [`${base}.orders - workers -`]: n / 2,
+      [`${base}.orders - workers PaymentError`]: n / 2,
+      [`- ${base}.events.* - -`]: n / 2,
+      [`${base}.price - - -`]: n / 4,
+    });
+    expect(tally(points, 'messaging.client.consumed.messages', proc)).toEqual({
+      [`${base}.orders - workers -`]: n,
+      [`- ${base}.events.* - -`]: n / 2,
+      [`${base}.price - - -`]: n / 4,
+    });
+    for (const p of points.filter((q) => q.name.startsWith('messaging.'))) {
+      expect(p.attributes, p.name).toMatchObject({ 'messaging.system': 'nats', 'server.address': SERVERS.nats.host, 'server.port': SERVERS.nats.port });
+    }
+    expect(attributeSets(points, 'messaging.process.duration')).not.toContainEqual(expect.stringContaining('body'));
+    // Most traces were not sampled (about 10% of the 45 roots; 30 is far out in the tail): the counts above do not depend on them.
+    const producers = rx.spans().filter((s) => s.resource['service.name'] === service && (s.kind === 'PRODUCER' || s.kind === 'CLIENT'));
+    expect(producers.length).toBeLessThan(30);
   });
 });

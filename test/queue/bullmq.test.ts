@@ -3,6 +3,7 @@
  * like a real deployment: a web app adds jobs inside HTTP requests, a worker
  * process runs them. Each job's processing must continue the trace of the
  * request that added it, through the context carried in the job's options.
+ * Then the messaging metrics, exact while traces are sampled at 10%.
  */
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, childrenOf, one, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
 import { runFixture, startFixture, VARIANTS, type FixtureResult } from '../harness/fixture';
 import { requireServer, SERVERS } from '../harness/servers';
+import { METRICS_ON, shapeOf, tally } from '../harness/messaging-metrics';
 
 const HAVE_REDIS = await requireServer('redis');
 
@@ -45,10 +47,10 @@ interface Run {
   work: RecvSpan[];
 }
 
-async function addAndProcess(ext: string, paths: string[], settled: number): Promise<Run> {
+async function addAndProcess(ext: string, paths: string[], settled: number, more: Record<string, string> = {}): Promise<Run> {
   const queue = `orders-${ext}-${randomUUID().slice(0, 8)}`;
   queues.push(queue);
-  const env = { QUEUE_NAME: queue, REDIS_PORT: String(SERVERS.redis.port) };
+  const env = { QUEUE_NAME: queue, REDIS_PORT: String(SERVERS.redis.port), ...more };
   const worker = startFixture({
     fixture: `queue/bullmq-worker.${ext}`,
     endpoint: rx.url,
@@ -163,5 +165,39 @@ describe.skipIf(!HAVE_REDIS).each(VARIANTS)('BullMQ, no configuration (%s)', (ex
         .slice(6),
     ).jobIds;
     expect(procs.map((p) => p.attributes['messaging.message.id']).sort()).toEqual([...ids].sort());
+  });
+});
+
+describe.skipIf(!HAVE_REDIS).each(VARIANTS)('BullMQ: messaging metrics, traces sampled at 10 percent (%s)', (ext) => {
+  it('every add and every processor run is counted once; failed attempts carry error.type', async () => {
+    // 16 jobs that succeed, 4 that fail both of their 2 attempts, one addBulk of 2 jobs.
+    const paths = [
+      ...Array.from({ length: 16 }, (_, i) => `/orders?id=${i}`),
+      ...Array.from({ length: 4 }, (_, i) => `/orders?id=${100 + i}&fail=1`),
+      '/orders/bulk',
+    ];
+    const r = await addAndProcess(ext, paths, 22, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1', ...METRICS_ON });
+    const of = (service: string) => rx.metrics().filter((p) => p.resource['service.name'] === service);
+    const web = of(`${r.queue}-web`);
+    const work = of(`${r.queue}-worker`);
+    expect(shapeOf(web)).toEqual({
+      'messaging.client.operation.duration': 'histogram s delta semconv-buckets',
+      'messaging.client.sent.messages': 'sum {message} delta monotonic=true',
+    });
+    expect(shapeOf(work)).toEqual({
+      'messaging.process.duration': 'histogram s delta semconv-buckets',
+      'messaging.client.consumed.messages': 'sum {message} delta monotonic=true',
+    });
+    const keys = ['messaging.system', 'messaging.operation.name', 'messaging.operation.type', 'messaging.destination.name', 'error.type'];
+    // 21 calls (20 add, 1 addBulk), 22 jobs.
+    expect(tally(web, 'messaging.client.operation.duration', keys)).toEqual({ [`bullmq publish send ${r.queue} -`]: 21 });
+    expect(tally(web, 'messaging.client.sent.messages', keys)).toEqual({ [`bullmq publish - ${r.queue} -`]: 22 });
+    expect(tally(work, 'messaging.process.duration', keys)).toEqual({
+      [`bullmq process process ${r.queue} -`]: 18,
+      [`bullmq process process ${r.queue} Error`]: 8,
+    });
+    expect(tally(work, 'messaging.client.consumed.messages', keys)).toEqual({ [`bullmq process - ${r.queue} -`]: 26 });
+    // About 10% of the 21 requests were traced (15 is far out in the tail).
+    expect(r.web.filter((s) => s.kind === 'PRODUCER').length).toBeLessThan(15);
   });
 });

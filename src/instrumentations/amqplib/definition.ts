@@ -6,7 +6,10 @@ export const amqplib: Definition = {
   triggers: ['amqplib'],
   esm: ['amqplib'],
   source: { upstream: '@opentelemetry/instrumentation-amqplib', export: 'AmqplibInstrumentation' },
-  create: (_ctx, kit) => kit.one('amqplib', 'AmqplibInstrumentation', (require('./hooks') as typeof import('./hooks')).amqplibConfig),
+  create: ({ cfg }, kit) => {
+    const hooks = require('./hooks') as typeof import('./hooks');
+    return kit.one('amqplib', 'AmqplibInstrumentation', cfg.metricsExporters.length > 0 ? hooks.withMetrics() : hooks.amqplibConfig);
+  },
   docs: {
     module: '`amqplib`',
     versions: 'the upstream package (`otel-agent doctor` shows them)',

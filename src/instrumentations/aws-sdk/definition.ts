@@ -7,7 +7,10 @@ export const awsSdk: Definition = {
   esm: ['@aws-sdk/client-s3', '@aws-sdk/client-sqs', '@aws-sdk/client-dynamodb', '@aws-sdk/client-sns', '@aws-sdk/lib-storage', '@aws-sdk/lib-dynamodb'],
   source: { upstream: '@opentelemetry/instrumentation-aws-sdk', export: 'AwsInstrumentation' },
   bundles: ['shaping.ts'],
-  create: (ctx, kit) => kit.load<typeof import('./shaping')>('aws-sdk-shaping').shape(ctx.log, (config) => kit.one('aws-sdk', 'AwsInstrumentation', config)),
+  create: (ctx, kit) =>
+    kit
+      .load<typeof import('./shaping')>('aws-sdk-shaping')
+      .shape(ctx.log, (config) => kit.one('aws-sdk', 'AwsInstrumentation', config), ctx.cfg.metricsExporters.length > 0),
   docs: {
     module: '`@aws-sdk/client-*`',
     versions: 'the upstream package (`otel-agent doctor` shows them)',

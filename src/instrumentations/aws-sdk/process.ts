@@ -8,9 +8,12 @@
  *
  * Only that array instance is touched (two non-enumerable own properties), never
  * Array.prototype. A message whose producer was not sampled gets no span: its callback just
- * runs inside the producer's (unsampled) context, so nothing under it is traced either.
+ * runs inside the producer's (unsampled) context, so nothing under it is traced either. With
+ * metrics on, every callback, sampled or not, records messaging.process.duration (error.type:
+ * the error's class when it throws or rejects).
  */
 import { context, SpanKind, SpanStatusCode, trace, type Attributes as SpanAttributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { MessagingMetrics } from '../messaging/metrics';
 import type { ReceivedMessage } from './carrier';
 
 type Callback = (m: ReceivedMessage, i: number, a: ReceivedMessage[]) => unknown;
@@ -21,6 +24,8 @@ export interface ProcessTarget {
   attributes: SpanAttributes;
   /** Producer context of each message that carried one (keyed by the message: the app may reorder the array). */
   parents: WeakMap<object, Context>;
+  /** Set when metrics are on: messaging.process.duration per callback (the messages were counted when received). */
+  metrics?: MessagingMetrics;
 }
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as { then?: unknown } | null)?.then === 'function';
@@ -30,36 +35,50 @@ function fail(span: Span, e: unknown): void {
   span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
 }
 
-/** Calls `cb` for message `i` inside its process span (or its producer's unsampled context). */
+/** Calls `cb` for message `i` inside its process span (or its producer's unsampled context), measured when metrics are on. */
 function run(t: ProcessTarget, cb: Callback, thisArg: unknown, m: ReceivedMessage, i: number, arr: ReceivedMessage[]): unknown {
   const parent = m !== null && typeof m === 'object' ? t.parents.get(m) : undefined;
   const remote = parent && trace.getSpanContext(parent);
-  if (remote && !(remote.traceFlags & 1)) return context.with(parent, cb, thisArg, m, i, arr);
-  const attributes: SpanAttributes = { ...t.attributes };
-  if (typeof m?.MessageId === 'string') attributes['messaging.message.id'] = m.MessageId;
-  const span = t.tracer.startSpan(t.queue ? `process ${t.queue}` : 'process', { kind: SpanKind.CONSUMER, attributes }, parent ?? context.active());
+  const unsampled = !!remote && !(remote.traceFlags & 1);
+  const metrics = t.metrics;
+  if (unsampled && !metrics) return context.with(parent, cb, thisArg, m, i, arr);
+  let span: Span | undefined;
+  let ctx: Context;
+  if (unsampled) ctx = parent!;
+  else {
+    const attributes: SpanAttributes = { ...t.attributes };
+    if (typeof m?.MessageId === 'string') attributes['messaging.message.id'] = m.MessageId;
+    span = t.tracer.startSpan(t.queue ? `process ${t.queue}` : 'process', { kind: SpanKind.CONSUMER, attributes }, parent ?? context.active());
+    ctx = trace.setSpan(parent ?? context.active(), span);
+  }
+  const t0 = metrics ? MessagingMetrics.start() : 0;
+  const end = (failed: boolean, e: unknown): void => {
+    if (span) {
+      if (failed) fail(span, e);
+      span.end();
+    }
+    metrics?.processDuration(t0, t.attributes, failed, e, ctx);
+  };
   let out: unknown;
   try {
-    out = context.with(trace.setSpan(parent ?? context.active(), span), cb, thisArg, m, i, arr);
+    out = context.with(ctx, cb, thisArg, m, i, arr);
   } catch (e) {
-    fail(span, e);
-    span.end();
+    end(true, e);
     throw e;
   }
   if (!isThenable(out)) {
-    span.end();
+    end(false, undefined);
     return out;
   }
   // The app gets a promise settling exactly like its own; a rejection stays unhandled when the
   // app leaves it unhandled (forEach), because the rethrow rejects the promise returned here.
   return out.then(
     (v) => {
-      span.end();
+      end(false, undefined);
       return v;
     },
     (e: unknown) => {
-      fail(span, e);
-      span.end();
+      end(true, e);
       throw e;
     },
   );

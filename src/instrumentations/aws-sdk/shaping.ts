@@ -3,9 +3,11 @@
  * an AWS call) and with its SQS, SNS and DynamoDB service extensions replaced or wrapped by the
  * agent's (sqs.ts, sns.ts, dynamodb.ts). See docs/aws-sdk.md.
  */
+import { metrics } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { AwsSdkInstrumentationConfig } from '@opentelemetry/instrumentation-aws-sdk';
 import type { AgentLog } from '../../log';
+import { MessagingMetrics } from '../messaging/metrics';
 import { dynamodbExtension } from './dynamodb';
 import { snsExtension } from './sns';
 import { sqsExtension } from './sqs';
@@ -38,7 +40,7 @@ function guarded(name: string, ext: ServiceExtension, log: AgentLog): ServiceExt
 }
 
 /** Puts the agent's service extensions into an AwsInstrumentation (upstream keeps them in a Map). */
-function install(instr: Instrumentation, log: AgentLog): void {
+function install(instr: Instrumentation, log: AgentLog, m: MessagingMetrics | undefined): void {
   const services = (instr as unknown as { servicesExtensions?: { services?: unknown } }).servicesExtensions?.services;
   if (!(services instanceof Map)) {
     log.warnOnce(
@@ -48,14 +50,16 @@ function install(instr: Instrumentation, log: AgentLog): void {
     return;
   }
   const map = services as Map<string, ServiceExtension>;
-  map.set('SQS', guarded('SQS', sqsExtension(log), log));
+  map.set('SQS', guarded('SQS', sqsExtension(log, m), log));
   map.set('SNS', guarded('SNS', snsExtension(log), log));
   const dynamo = map.get('DynamoDB');
   if (dynamo) map.set('DynamoDB', guarded('DynamoDB', dynamodbExtension(dynamo), log));
 }
 
-export function shape(log: AgentLog, build: (c: AwsSdkInstrumentationConfig) => Instrumentation[]): Instrumentation[] {
+/** `metricsOn`: a metrics exporter is set (the SQS messaging metrics, sqs.ts). */
+export function shape(log: AgentLog, build: (c: AwsSdkInstrumentationConfig) => Instrumentation[], metricsOn = false): Instrumentation[] {
   const list = build(config);
-  for (const i of list) install(i, log);
+  const m = metricsOn ? new MessagingMetrics(metrics.getMeter('@x/otel-agent/aws-sdk')) : undefined;
+  for (const i of list) install(i, log, m);
   return list;
 }

@@ -10,8 +10,9 @@
  * propagator field (3 with baggage) exceed 10 even though only `traceparent` would be sent,
  * warns on every such message, and ignores the SNS envelope unless configured.
  */
-import { propagation, SpanKind, trace, type Attributes as SpanAttributes, type Context } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanKind, trace, type Attributes as SpanAttributes, type Context } from '@opentelemetry/api';
 import type { AgentLog } from '../../log';
+import type { MessagingMetrics } from '../messaging/metrics';
 import { asksFor, extractFrom, injectInto, stripFields, type ReceivedMessage } from './carrier';
 import { traceProcessing } from './process';
 import type { Input, NormalizedRequest, NormalizedResponse, RequestMetadata, ServiceExtension } from './types';
@@ -74,6 +75,7 @@ function received(
   response: NormalizedResponse,
   span: Parameters<NonNullable<ServiceExtension['responseHook']>>[1],
   tracer: Parameters<NonNullable<ServiceExtension['responseHook']>>[2],
+  metrics: MessagingMetrics | undefined,
 ): void {
   const messages = response.data?.Messages;
   const recording = span.isRecording();
@@ -98,10 +100,17 @@ function received(
   const { queue } = queueOf(input);
   const attributes: SpanAttributes = { 'messaging.system': 'aws_sqs', 'messaging.operation.name': 'process', 'messaging.operation.type': 'process' };
   if (queue) attributes['messaging.destination.name'] = queue;
-  traceProcessing(messages as ReceivedMessage[], { tracer, queue, attributes, parents });
+  if (metrics) {
+    const a: SpanAttributes = { 'messaging.system': 'aws_sqs', 'messaging.operation.name': 'receive' };
+    if (queue) a['messaging.destination.name'] = queue;
+    // Pull-based: counted when received (the conventions' rule), not again when processed.
+    metrics.consumed(messages.length, a, trace.setSpan(ROOT_CONTEXT, span));
+  }
+  traceProcessing(messages as ReceivedMessage[], { tracer, queue, attributes, parents, metrics });
 }
 
-export function sqsExtension(log: AgentLog): ServiceExtension {
+/** `metrics`: set when metrics are on (messaging.client.consumed.messages and messaging.process.duration; docs/aws-sdk.md). */
+export function sqsExtension(log: AgentLog, metrics?: MessagingMetrics): ServiceExtension {
   return {
     requestPreSpanHook: (request) => preSpan(request),
     requestPostSpanHook: (request) => {
@@ -114,7 +123,7 @@ export function sqsExtension(log: AgentLog): ServiceExtension {
     },
     responseHook: (response, span, tracer) => {
       const op = response.request.commandName;
-      if (op === 'ReceiveMessage') return received(response, span, tracer);
+      if (op === 'ReceiveMessage') return received(response, span, tracer, metrics);
       if (op === 'SendMessage' && span.isRecording() && typeof response.data?.MessageId === 'string')
         span.setAttribute('messaging.message.id', response.data.MessageId);
     },

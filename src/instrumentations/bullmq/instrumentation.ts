@@ -18,6 +18,12 @@
  * of its own. Redis commands made while adding a job or inside a processor are
  * still traced, under the PRODUCER / CONSUMER span, and the app's event
  * listeners ('completed', 'failed', ...) run unsuppressed, as without the agent.
+ *
+ * With metrics on, every `add` / `addBulk` records
+ * messaging.client.operation.duration and messaging.client.sent.messages (one
+ * per job), and every processor run messaging.process.duration (with the
+ * error's class as error.type when it throws) and
+ * messaging.client.consumed.messages, sampled or not (messaging/metrics.ts).
  */
 import {
   context,
@@ -35,6 +41,7 @@ import {
 import { InstrumentationBase, InstrumentationNodeModuleDefinition, type InstrumentationConfig } from '@opentelemetry/instrumentation';
 import type * as bullmq from 'bullmq';
 import { AGENT_VERSION } from '../../version';
+import { MessagingMetrics } from '../messaging/metrics';
 
 // Incubating messaging names, copied rather than imported (see src/queue-hooks/wrap.ts).
 const SYSTEM = 'messaging.system';
@@ -67,6 +74,11 @@ interface JobLike {
 type AnyFn = (this: any, ...args: any[]) => unknown;
 type Proto = Record<string, AnyFn>;
 
+export interface BullMQConfig extends InstrumentationConfig {
+  /** Record the messaging metrics: a metrics exporter is set. */
+  metrics?: boolean;
+}
+
 const getter: TextMapGetter<Record<string, unknown>> = {
   keys: (c) => Object.keys(c),
   get: (c, k) => (typeof c[k] === 'string' ? (c[k] as string) : undefined),
@@ -96,14 +108,18 @@ function recordError(span: Span, e: unknown): void {
   span.setAttribute('error.type', err ? (err.constructor?.name ?? err.name) : typeof e);
 }
 
+/** How an operation ended, for the metrics (called after the span has ended). */
+type After = (failed: boolean, error: unknown) => void;
+
 /** Ends the span when the (possibly async) result settles; the caller gets an equivalent promise, same value or same error. */
-function finish<T>(span: Span, run: () => T, onOk?: (v: Awaited<T>) => void): T {
+function finish<T>(span: Span, run: () => T, onOk?: (v: Awaited<T>) => void, after?: After): T {
   let r: T;
   try {
     r = run();
   } catch (e) {
     recordError(span, e);
     span.end();
+    after?.(true, e);
     throw e;
   }
   if (r instanceof Promise) {
@@ -113,17 +129,20 @@ function finish<T>(span: Span, run: () => T, onOk?: (v: Awaited<T>) => void): T 
           onOk?.(v);
         } finally {
           span.end();
+          after?.(false, undefined);
         }
         return v;
       },
       (e: unknown) => {
         recordError(span, e);
         span.end();
+        after?.(true, e);
         throw e;
       },
     ) as T;
   }
   span.end();
+  after?.(false, undefined);
   return r;
 }
 
@@ -135,9 +154,25 @@ function withMetadata(opts: JobsOptions | undefined, meta: string | undefined): 
   return { ...opts, telemetry: { ...opts?.telemetry, metadata: meta } };
 }
 
-export class BullMQInstrumentation extends InstrumentationBase<InstrumentationConfig> {
-  constructor(config: InstrumentationConfig = {}) {
+export class BullMQInstrumentation extends InstrumentationBase<BullMQConfig> {
+  private metrics: MessagingMetrics | undefined;
+
+  constructor(config: BullMQConfig = {}) {
     super('@x/otel-agent/bullmq', AGENT_VERSION, config);
+    // The base constructor already called this, before this class's fields were initialised.
+    this._updateMetricInstruments();
+  }
+
+  protected override _updateMetricInstruments(): void {
+    if (this.getConfig().metrics) this.metrics = new MessagingMetrics(this.meter);
+  }
+
+  /** The metrics' record of one add / addBulk of `jobs` jobs to `queue`; undefined when metrics are off. */
+  private sent(queue: string, jobs: number, ctx: Context): After | undefined {
+    const m = this.metrics;
+    if (!m) return undefined;
+    const t0 = MessagingMetrics.start();
+    return (failed, e) => m.sent(t0, { [SYSTEM]: 'bullmq', [OPERATION_TYPE]: 'send', [OPERATION_NAME]: 'publish', [DESTINATION]: queue }, jobs, failed, e, ctx);
   }
 
   protected init(): InstrumentationNodeModuleDefinition[] {
@@ -228,6 +263,7 @@ export class BullMQInstrumentation extends InstrumentationBase<InstrumentationCo
           const id = (job as JobLike | undefined)?.id;
           if (typeof id === 'string') span.setAttribute(MESSAGE_ID, id);
         },
+        inst.sent(this.name, 1, ctx),
       );
     };
   }
@@ -241,7 +277,7 @@ export class BullMQInstrumentation extends InstrumentationBase<InstrumentationCo
       const withCtx = jobs.map((j: { name?: string; data?: unknown; opts?: JobsOptions }) =>
         j && typeof j === 'object' ? { ...j, opts: withMetadata(j.opts, meta) } : j,
       );
-      return finish(span, () => context.with(ctx, () => original.call(this, withCtx, ...rest)));
+      return finish(span, () => context.with(ctx, () => original.call(this, withCtx, ...rest)), undefined, inst.sent(this.name, jobs.length, ctx));
     };
   }
 
@@ -259,7 +295,13 @@ export class BullMQInstrumentation extends InstrumentationBase<InstrumentationCo
       attributes[ATTEMPT] = attempt;
       const span = inst.tracer.startSpan(`process ${String(this.name)}`, { kind: SpanKind.CONSUMER, attributes }, parent);
       const ctx = trace.setSpan(parent, span);
-      return finish(span, () => context.with(ctx, () => original.call(this, job, ...rest)));
+      const m = inst.metrics;
+      const t0 = m ? MessagingMetrics.start() : 0;
+      const after: After | undefined = m
+        ? (failed, e) =>
+            m.processed(t0, { [SYSTEM]: 'bullmq', [OPERATION_TYPE]: 'process', [OPERATION_NAME]: 'process', [DESTINATION]: String(this.name) }, failed, e, ctx)
+        : undefined;
+      return finish(span, () => context.with(ctx, () => original.call(this, job, ...rest)), undefined, after);
     };
   }
 }

@@ -6,7 +6,12 @@ export const kafkajs: Definition = {
   triggers: ['kafkajs'],
   esm: ['kafkajs'],
   source: { upstream: '@opentelemetry/instrumentation-kafkajs', export: 'KafkaJsInstrumentation' },
-  create: (_ctx, kit) => kit.one('kafkajs', 'KafkaJsInstrumentation', (require('./hooks') as typeof import('./hooks')).kafkaConfig),
+  create: ({ cfg }, kit) => {
+    const hooks = require('./hooks') as typeof import('./hooks');
+    // Upstream's messaging metrics, with the units it leaves out (hooks.ts); before it is built.
+    if (cfg.metricsExporters.length > 0) hooks.withUnits(kit.load<Record<string, unknown>>('kafkajs').KafkaJsInstrumentation);
+    return kit.one('kafkajs', 'KafkaJsInstrumentation', hooks.kafkaConfig);
+  },
   docs: {
     module: '`kafkajs`',
     versions: 'the upstream package (`otel-agent doctor` shows them)',

@@ -30,6 +30,8 @@ export interface MessagingConfig extends InstrumentationConfig {
    * is built.
    */
   parentBased?: boolean;
+  /** Record the messaging metrics (messaging/metrics.ts): a metrics exporter is set. */
+  metrics?: boolean;
 }
 
 /** True when `ctx` carries a valid parent that was not sampled and the sampler will follow it: no span needed. */
@@ -39,11 +41,16 @@ export function skipsSpan(ctx: Context, parentBased: boolean | undefined): boole
   return sc !== undefined && isSpanContextValid(sc) && (sc.traceFlags & TraceFlags.SAMPLED) === 0;
 }
 
+/** error.type of a thrown value: the error's class name (low cardinality, unlike its message). */
+export function errorType(e: unknown): string {
+  return e instanceof Error ? (e.constructor?.name ?? e.name) : typeof e;
+}
+
 export function recordError(span: Span, e: unknown): void {
   const err = e instanceof Error ? e : undefined;
   span.recordException(err ?? String(e));
   span.setStatus({ code: SpanStatusCode.ERROR, message: err ? err.message : String(e) });
-  span.setAttribute(ERROR_TYPE, err ? (err.constructor?.name ?? err.name) : typeof e);
+  span.setAttribute(ERROR_TYPE, errorType(e));
 }
 
 /** Bytes of a payload as the client sends it (strings as UTF-8), without copying it; undefined when unknown. */
@@ -55,26 +62,38 @@ export function bodySize(data: unknown): number | undefined {
   return undefined;
 }
 
-/** Runs fn; a returned promise ends the span when it settles (the caller gets the same value or error). */
-export function endWith<T>(span: Span, fn: () => T): T {
+/**
+ * Runs fn and calls `done` when it has finished: when it returns or throws,
+ * or, when it returns a promise, when that settles. The caller gets fn's own
+ * result or error (the same promise, not a chained one).
+ */
+export function settle<T>(fn: () => T, done: (failed: boolean, error: unknown) => void): T {
   let r: T;
   try {
     r = fn();
   } catch (e) {
-    recordError(span, e);
-    span.end();
+    done(true, e);
     throw e;
   }
   if (r instanceof Promise) {
     r.then(
-      () => span.end(),
-      (e: unknown) => {
-        recordError(span, e);
-        span.end();
-      },
+      () => done(false, undefined),
+      (e: unknown) => done(true, e),
     );
     return r;
   }
-  span.end();
+  done(false, undefined);
   return r;
+}
+
+/** Ends `span` (with the error, if any) when `failed`/`error` say how its operation ended. */
+export function endSpan(span: Span | undefined, failed: boolean, error: unknown): void {
+  if (!span) return;
+  if (failed) recordError(span, error);
+  span.end();
+}
+
+/** Runs fn; a returned promise ends the span when it settles (the caller gets the same value or error). */
+export function endWith<T>(span: Span, fn: () => T): T {
+  return settle(fn, (failed, e) => endSpan(span, failed, e));
 }

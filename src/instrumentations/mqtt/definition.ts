@@ -6,7 +6,8 @@ export const mqtt: Definition = {
   triggers: ['mqtt'],
   esm: ['mqtt'],
   source: { own: 'instrumentation.ts', export: 'MqttInstrumentation' },
-  create: ({ cfg }, kit) => kit.one('mqtt', 'MqttInstrumentation', { parentBased: cfg.sampler.name.startsWith('parentbased') }),
+  create: ({ cfg }, kit) =>
+    kit.one('mqtt', 'MqttInstrumentation', { parentBased: cfg.sampler.name.startsWith('parentbased'), metrics: cfg.metricsExporters.length > 0 }),
   docs: {
     module: '`mqtt`',
     versions: 'this agent: 5.x',

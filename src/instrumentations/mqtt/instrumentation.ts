@@ -9,6 +9,14 @@
  * have no place for it: the spans are still recorded, and a subscriber's span
  * starts a trace of its own.
  *
+ * With metrics on, every publish records messaging.client.operation.duration
+ * (until sent or acknowledged, as the span) and messaging.client.sent.messages,
+ * and every received message messaging.process.duration (its 'message'
+ * listeners) and messaging.client.consumed.messages, sampled or not. A message
+ * that matches one of the client's wildcard subscriptions counts under that
+ * filter (messaging.destination.template) rather than its topic, whose
+ * cardinality is the app's (topics.ts).
+ *
  * The client class is exported, so its prototype is patched once, whether the
  * app requires or imports mqtt.
  */
@@ -24,10 +32,13 @@ import {
   SERVER_PORT,
   SYSTEM,
   bodySize,
+  endSpan,
   recordError,
   skipsSpan,
   type MessagingConfig,
 } from '../messaging/common';
+import { MessagingMetrics } from '../messaging/metrics';
+import { Subscriptions } from './topics';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyFn = (this: any, ...args: any[]) => any;
@@ -81,9 +92,17 @@ function withContext(opts: PublishOpts | null | undefined, ctx: Context): Publis
 
 export class MqttInstrumentation extends InstrumentationBase<MessagingConfig> {
   private readonly patched = new WeakSet<object>();
+  private metrics: MessagingMetrics | undefined;
+  private readonly subscriptions = new Subscriptions();
 
   constructor(config: MessagingConfig = {}) {
     super('@x/otel-agent/mqtt', AGENT_VERSION, config);
+    // The base constructor already called this, before this class's fields were initialised.
+    this._updateMetricInstruments();
+  }
+
+  protected override _updateMetricInstruments(): void {
+    if (this.getConfig().metrics) this.metrics = new MessagingMetrics(this.meter);
   }
 
   protected init(): InstrumentationNodeModuleDefinition[] {
@@ -98,6 +117,10 @@ export class MqttInstrumentation extends InstrumentationBase<MessagingConfig> {
         this.patched.add(proto);
         this._wrap(proto, 'publish', (orig: AnyFn) => this.wrapPublish(orig));
         this._wrap(proto, 'emit', (orig: AnyFn) => this.wrapEmit(orig));
+        // Only the metrics need to know the topic filters (which subscription a message came through).
+        if (this.metrics && typeof proto.subscribe === 'function') this._wrap(proto, 'subscribe', (orig: AnyFn) => this.subscriptions.wrapSubscribe(orig));
+        if (this.metrics && typeof proto.unsubscribe === 'function')
+          this._wrap(proto, 'unsubscribe', (orig: AnyFn) => this.subscriptions.wrapUnsubscribe(orig));
         return exports;
       }),
     ];
@@ -114,25 +137,37 @@ export class MqttInstrumentation extends InstrumentationBase<MessagingConfig> {
       const v5 = this?.options?.protocolVersion === 5;
       const parent = context.active();
       const o = opts as PublishOpts | null | undefined;
-      if (skipsSpan(parent, inst.getConfig().parentBased)) return orig.call(this, topic, message, v5 ? withContext(o, parent) : opts, callback);
-      const span: Span = inst.tracer.startSpan(`publish ${topic}`, { kind: SpanKind.PRODUCER }, parent);
-      if (span.isRecording()) {
-        const a: Attributes = { [SYSTEM]: 'mqtt', [OPERATION_TYPE]: 'send', [OPERATION_NAME]: 'publish', [DESTINATION]: topic, ...server(this) };
-        const size = bodySize(message);
-        if (size !== undefined) a[BODY_SIZE] = size;
-        span.setAttributes(a);
+      const skip = skipsSpan(parent, inst.getConfig().parentBased);
+      const m = inst.metrics;
+      if (skip && !m) return orig.call(this, topic, message, v5 ? withContext(o, parent) : opts, callback);
+      let span: Span | undefined;
+      if (!skip) {
+        span = inst.tracer.startSpan(`publish ${topic}`, { kind: SpanKind.PRODUCER }, parent);
+        if (span.isRecording()) {
+          const a: Attributes = { [SYSTEM]: 'mqtt', [OPERATION_TYPE]: 'send', [OPERATION_NAME]: 'publish', [DESTINATION]: topic, ...server(this) };
+          const size = bodySize(message);
+          if (size !== undefined) a[BODY_SIZE] = size;
+          span.setAttributes(a);
+        }
       }
-      const ctx = trace.setSpan(parent, span);
+      const ctx = span ? trace.setSpan(parent, span) : parent;
+      const t0 = m ? MessagingMetrics.start() : 0;
+      let ended = false;
+      const where = m ? server(this) : {};
+      const finish = (failed: boolean, e: unknown): void => {
+        if (ended) return;
+        ended = true;
+        endSpan(span, failed, e);
+        m?.sent(t0, { [SYSTEM]: 'mqtt', [OPERATION_TYPE]: 'send', [OPERATION_NAME]: 'publish', [DESTINATION]: topic, ...where }, 1, failed, e, ctx);
+      };
       const done = function (this: unknown, err?: unknown, ...rest: unknown[]): unknown {
-        if (err) recordError(span, err);
-        span.end();
+        finish(!!err, err);
         return typeof callback === 'function' ? (callback as AnyFn).call(this, err, ...rest) : undefined;
       };
       try {
         return context.with(ctx, () => orig.call(this, topic, message, v5 ? withContext(o, ctx) : opts, done));
       } catch (e) {
-        recordError(span, e);
-        span.end();
+        finish(true, e);
         throw e;
       }
     };
@@ -145,21 +180,42 @@ export class MqttInstrumentation extends InstrumentationBase<MessagingConfig> {
       const topic = args[0];
       const packet = args[2] as Packet | undefined;
       const parent = extract(packet);
-      if (skipsSpan(parent, inst.getConfig().parentBased)) return context.with(parent, () => orig.call(this, event, ...args));
-      const span = inst.tracer.startSpan(`process ${topic}`, { kind: SpanKind.CONSUMER }, parent);
-      if (span.isRecording()) {
-        const a: Attributes = { [SYSTEM]: 'mqtt', [OPERATION_TYPE]: 'process', [OPERATION_NAME]: 'process', [DESTINATION]: topic, ...server(this) };
-        const size = bodySize(args[1]);
-        if (size !== undefined) a[BODY_SIZE] = size;
-        span.setAttributes(a);
+      const skip = skipsSpan(parent, inst.getConfig().parentBased);
+      const m = inst.metrics;
+      if (skip && !m) return context.with(parent, () => orig.call(this, event, ...args));
+      let span: Span | undefined;
+      if (!skip) {
+        span = inst.tracer.startSpan(`process ${topic}`, { kind: SpanKind.CONSUMER }, parent);
+        if (span.isRecording()) {
+          const a: Attributes = { [SYSTEM]: 'mqtt', [OPERATION_TYPE]: 'process', [OPERATION_NAME]: 'process', [DESTINATION]: topic, ...server(this) };
+          const size = bodySize(args[1]);
+          if (size !== undefined) a[BODY_SIZE] = size;
+          span.setAttributes(a);
+        }
       }
+      const ctx = span ? trace.setSpan(parent, span) : parent;
+      const t0 = m ? MessagingMetrics.start() : 0;
+      let failed = false;
+      let error: unknown;
       try {
-        return context.with(trace.setSpan(parent, span), () => orig.call(this, event, ...args));
+        return context.with(ctx, () => orig.call(this, event, ...args));
       } catch (e) {
-        recordError(span, e);
+        failed = true;
+        error = e;
+        if (span) recordError(span, e);
         throw e;
       } finally {
-        span.end();
+        span?.end();
+        if (m) {
+          const a: Attributes = {
+            [SYSTEM]: 'mqtt',
+            [OPERATION_TYPE]: 'process',
+            [OPERATION_NAME]: 'process',
+            ...inst.subscriptions.destination(this, topic),
+            ...server(this),
+          };
+          m.processed(t0, a, failed, error, ctx);
+        }
       }
     };
   }

@@ -13,7 +13,9 @@
  *
  * An unsampled message (its context says "not sampled" and the sampler
  * follows the parent) gets no span: the callback runs in the extracted context
- * and nothing else is built.
+ * and nothing else is built, except, with metrics on, one clock read and the
+ * messaging.process.duration / messaging.client.consumed.messages records
+ * (the same span of time the CONSUMER span would cover).
  */
 import {
   context,
@@ -27,7 +29,8 @@ import {
   type TextMapGetter,
   type Tracer,
 } from '@opentelemetry/api';
-import { BODY_SIZE, OPERATION_NAME, OPERATION_TYPE, SYSTEM, recordError, skipsSpan } from '../messaging/common';
+import { BODY_SIZE, OPERATION_NAME, OPERATION_TYPE, SYSTEM, endSpan, settle, skipsSpan } from '../messaging/common';
+import { MessagingMetrics } from '../messaging/metrics';
 
 /** The parts of a nats.js MsgHdrs the propagators read. */
 export interface Hdrs {
@@ -71,6 +74,10 @@ export interface ConsumeSite {
   name: string;
   /** Attributes of every span of this subscription, built once when the subscription is made and only when a span records. */
   attributes: () => Attributes;
+  /** Set when metrics are on. */
+  metrics?: MessagingMetrics;
+  /** The metrics' attributes for a message on `subject` (cached by the site: they do not depend on the message otherwise). */
+  metricAttributes: (subject: unknown) => Attributes;
 }
 
 /** Starts the CONSUMER span of one message, or returns undefined when it is unsampled (see skipsSpan). */
@@ -96,27 +103,18 @@ export function wrapCallback(site: ConsumeSite, cb: AnyFn, msgArg: 0 | 1): AnyFn
     if (!msg || typeof msg !== 'object' || (msgArg === 1 && args[0])) return cb.apply(this, args);
     const parent = extract(msg);
     const span = startProcess(site, msg, parent);
-    if (!span) return context.with(parent, cb, this, ...args);
-    const ctx = trace.setSpan(parent, span);
-    let r: unknown;
-    try {
-      r = context.with(ctx, cb, this, ...args);
-    } catch (e) {
-      recordError(span, e);
-      span.end();
-      throw e;
-    }
+    const m = site.metrics;
+    if (!span && !m) return context.with(parent, cb, this, ...args);
+    const ctx = span ? trace.setSpan(parent, span) : parent;
+    const t0 = m ? MessagingMetrics.start() : 0;
     // An async callback: the message is processed when its promise settles.
-    if (r instanceof Promise) {
-      r.then(
-        () => span.end(),
-        (e: unknown) => {
-          recordError(span, e);
-          span.end();
-        },
-      );
-    } else span.end();
-    return r;
+    return settle(
+      () => context.with(ctx, cb, this, ...args),
+      (failed, e) => {
+        endSpan(span, failed, e);
+        m?.processed(t0, site.metricAttributes(msg.subject), failed, e, ctx);
+      },
+    );
   };
 }
 
@@ -138,15 +136,22 @@ export function wrapIterable(site: ConsumeSite, target: object): void {
     value: function (this: unknown): AsyncIter {
       const inner = orig.call(this);
       let current: Span | undefined;
-      const endCurrent = (): void => {
+      // The message handed out last, while metrics are on: when and in which context.
+      let measured: { t0: number; subject: unknown; ctx: Context } | undefined;
+      const endCurrent = (failed = false, e?: unknown): void => {
         const s = current;
+        const m = measured;
         current = undefined;
-        s?.end();
+        measured = undefined;
+        endSpan(s, failed, e);
+        if (m) site.metrics?.processed(m.t0, site.metricAttributes(m.subject), failed, e, m.ctx);
       };
       const onResult = (r: IteratorResult<unknown>): IteratorResult<unknown> => {
         if (!r.done && r.value && typeof r.value === 'object') {
           const msg = r.value as NatsMsg;
-          current = startProcess(site, msg, extract(msg));
+          const parent = extract(msg);
+          current = startProcess(site, msg, parent);
+          if (site.metrics) measured = { t0: MessagingMetrics.start(), subject: msg.subject, ctx: current ? trace.setSpan(parent, current) : parent };
         }
         return r;
       };
@@ -160,8 +165,7 @@ export function wrapIterable(site: ConsumeSite, target: object): void {
           return inner.return ? inner.return(v) : Promise.resolve({ done: true, value: v });
         },
         throw(e?: unknown) {
-          if (current) recordError(current, e);
-          endCurrent();
+          endCurrent(true, e);
           return inner.throw ? inner.throw(e) : Promise.reject(e);
         },
         [Symbol.asyncIterator]() {

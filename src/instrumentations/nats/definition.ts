@@ -6,7 +6,8 @@ export const nats: Definition = {
   triggers: ['nats', '@nats-io/transport-node', '@nats-io/jetstream'],
   esm: ['nats', '@nats-io/transport-node', '@nats-io/jetstream'],
   source: { own: 'instrumentation.ts', export: 'NatsInstrumentation' },
-  create: ({ cfg }, kit) => kit.one('nats', 'NatsInstrumentation', { parentBased: cfg.sampler.name.startsWith('parentbased') }),
+  create: ({ cfg }, kit) =>
+    kit.one('nats', 'NatsInstrumentation', { parentBased: cfg.sampler.name.startsWith('parentbased'), metrics: cfg.metricsExporters.length > 0 }),
   docs: {
     module: '`nats`, `@nats-io/transport-node`, `@nats-io/jetstream`',
     versions: 'this agent: `nats` 2.x, `@nats-io/*` 3.x',

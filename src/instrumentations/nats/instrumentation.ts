@@ -15,6 +15,11 @@
  * Subjects starting with `$` (JetStream's API, system requests) and inbox
  * subjects (replies) are the client's plumbing and get no span of their own.
  *
+ * With metrics on, every publish / request / JetStream publish records
+ * messaging.client.operation.duration and messaging.client.sent.messages, and
+ * every message handed to a subscription messaging.process.duration and
+ * messaging.client.consumed.messages, sampled or not (messaging/metrics.ts).
+ *
  * The connection class is not reachable from the `nats` 2.x exports, so the
  * prototype is patched on the first connection `connect()` returns; every
  * later connection shares it.
@@ -34,10 +39,13 @@ import {
   SUBSCRIPTION,
   SYSTEM,
   bodySize,
+  endSpan,
   endWith,
+  settle,
   skipsSpan,
   type MessagingConfig,
 } from '../messaging/common';
+import { MessagingMetrics } from '../messaging/metrics';
 import { wrapCallback, wrapIterable, type ConsumeSite, type Hdrs } from './consume';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -68,11 +76,18 @@ function isPlumbing(subject: unknown, conn: Conn): boolean {
   return subject.startsWith(inbox);
 }
 
+/** The last server each connection reported and its attributes: metrics ask on every message. */
+const servers = new WeakMap<object, { s: unknown; a: Attributes }>();
+
 function server(conn: Conn): Attributes {
   try {
     const s = conn.getServer?.();
+    const last = servers.get(conn);
+    if (last && last.s === s) return last.a;
     const m = typeof s === 'string' ? /^\[?([^\]]*?)\]?:(\d+)$/.exec(s) : null;
-    return m ? { [SERVER_ADDRESS]: m[1]!, [SERVER_PORT]: Number(m[2]) } : {};
+    const a: Attributes = m ? { [SERVER_ADDRESS]: m[1]!, [SERVER_PORT]: Number(m[2]) } : {};
+    servers.set(conn, { s, a });
+    return a;
   } catch {
     return {};
   }
@@ -81,9 +96,27 @@ function server(conn: Conn): Attributes {
 export class NatsInstrumentation extends InstrumentationBase<MessagingConfig> {
   private readonly patched = new WeakSet<object>();
   private headers: Headers | undefined;
+  private metrics: MessagingMetrics | undefined;
 
   constructor(config: MessagingConfig = {}) {
     super('@x/otel-agent/nats', AGENT_VERSION, config);
+    // The base constructor already called this, before this class's fields were initialised.
+    this._updateMetricInstruments();
+  }
+
+  protected override _updateMetricInstruments(): void {
+    if (this.getConfig().metrics) this.metrics = new MessagingMetrics(this.meter);
+  }
+
+  /** Runs one send (`run`), ending its span and, with metrics on, recording its duration and message. */
+  private sending(conn: Conn, op: string, subject: string, s: { span?: Span; ctx: Context }, run: () => unknown): unknown {
+    const m = this.metrics;
+    if (!m) return s.span ? endWith(s.span, run) : run();
+    const t0 = MessagingMetrics.start();
+    return settle(run, (failed, e) => {
+      endSpan(s.span, failed, e);
+      m.sent(t0, { [SYSTEM]: 'nats', [OPERATION_TYPE]: 'send', [OPERATION_NAME]: op, [DESTINATION]: subject, ...server(conn) }, 1, failed, e, s.ctx);
+    });
   }
 
   protected init(): InstrumentationNodeModuleDefinition[] {
@@ -197,8 +230,7 @@ export class NatsInstrumentation extends InstrumentationBase<MessagingConfig> {
       const active = context.active();
       if (active.getValue(INNER) || isPlumbing(subject, this)) return orig.call(this, subject, data, opts, ...rest);
       const s = inst.send(this, SpanKind.PRODUCER, 'publish', subject as string, data, opts);
-      if (!s.span) return orig.call(this, subject, data, s.opts, ...rest);
-      return endWith(s.span, () => orig.call(this, subject, data, s.opts, ...rest));
+      return inst.sending(this, 'publish', subject as string, s, () => orig.call(this, subject, data, s.opts, ...rest));
     };
   }
 
@@ -209,8 +241,7 @@ export class NatsInstrumentation extends InstrumentationBase<MessagingConfig> {
       if (active.getValue(INNER) || isPlumbing(subject, this)) return orig.call(this, subject, data, opts, ...rest);
       const s = inst.send(this, SpanKind.CLIENT, 'request', subject as string, data, opts);
       const inner = s.ctx.setValue(INNER, true);
-      if (!s.span) return context.with(inner, () => orig.call(this, subject, data, s.opts, ...rest));
-      return endWith(s.span, () => context.with(inner, () => orig.call(this, subject, data, s.opts, ...rest)));
+      return inst.sending(this, 'request', subject as string, s, () => context.with(inner, () => orig.call(this, subject, data, s.opts, ...rest)));
     };
   }
 
@@ -221,13 +252,30 @@ export class NatsInstrumentation extends InstrumentationBase<MessagingConfig> {
       if (context.active().getValue(INNER) || typeof subject !== 'string') return orig.call(this, subject, data, opts, ...rest);
       const s = inst.send(conn, SpanKind.PRODUCER, 'publish', subject, data, opts);
       const inner = s.ctx.setValue(INNER, true);
-      if (!s.span) return context.with(inner, () => orig.call(this, subject, data, s.opts, ...rest));
-      return endWith(s.span, () => context.with(inner, () => orig.call(this, subject, data, s.opts, ...rest)));
+      return inst.sending(conn, 'publish', subject, s, () => context.with(inner, () => orig.call(this, subject, data, s.opts, ...rest)));
     };
   }
 
-  private site(name: string, attributes: () => Attributes): ConsumeSite {
-    return { tracer: () => this.tracer, parentBased: this.getConfig().parentBased, name, attributes };
+  /**
+   * `fixed`: the metrics' attributes of a subscription whose messages all count
+   * under one destination (or template); otherwise each message's subject is
+   * its destination (JetStream consumers, whose stream may hold many subjects).
+   */
+  private site(name: string, attributes: () => Attributes, metricBase: () => Attributes, fixed: boolean): ConsumeSite {
+    const metrics = this.metrics;
+    const base: Attributes = metrics ? { [SYSTEM]: 'nats', [OPERATION_TYPE]: 'process', [OPERATION_NAME]: 'process', ...metricBase() } : {};
+    const bySubject = new Map<string, Attributes>();
+    const metricAttributes = (subject: unknown): Attributes => {
+      if (fixed || typeof subject !== 'string') return base;
+      let a = bySubject.get(subject);
+      if (!a) {
+        a = { ...base, [DESTINATION]: subject };
+        // A consumer over a very wide stream: stop caching rather than grow without bound.
+        if (bySubject.size < 256) bySubject.set(subject, a);
+      }
+      return a;
+    };
+    return { tracer: () => this.tracer, parentBased: this.getConfig().parentBased, name, attributes, metrics, metricAttributes };
   }
 
   private wrapSubscribe(orig: AnyFn): AnyFn {
@@ -235,12 +283,20 @@ export class NatsInstrumentation extends InstrumentationBase<MessagingConfig> {
     return function subscribe(this: Conn, subject: unknown, opts: { callback?: AnyFn; queue?: string } | undefined, ...rest: unknown[]): unknown {
       if (isPlumbing(subject, this)) return orig.call(this, subject, opts, ...rest);
       const subj = subject as string;
-      const site = inst.site(`process ${subj}`, () => {
-        const a: Attributes = server(this);
-        if (subj.includes('*') || subj.includes('>')) a[DESTINATION_TEMPLATE] = subj;
-        if (typeof opts?.queue === 'string' && opts.queue) a[CONSUMER_GROUP] = opts.queue;
-        return a;
-      });
+      const wildcard = subj.includes('*') || subj.includes('>');
+      const group = typeof opts?.queue === 'string' && opts.queue ? opts.queue : undefined;
+      const site = inst.site(
+        `process ${subj}`,
+        () => {
+          const a: Attributes = { ...server(this) };
+          if (wildcard) a[DESTINATION_TEMPLATE] = subj;
+          if (group) a[CONSUMER_GROUP] = group;
+          return a;
+        },
+        // A wildcard subscription's subjects are not of low cardinality: its metrics carry the template only.
+        () => ({ ...(wildcard ? { [DESTINATION_TEMPLATE]: subj } : { [DESTINATION]: subj }), ...(group ? { [CONSUMER_GROUP]: group } : {}), ...server(this) }),
+        true,
+      );
       if (typeof opts?.callback === 'function') return orig.call(this, subject, { ...opts, callback: wrapCallback(site, opts.callback, 1) }, ...rest);
       const sub: unknown = orig.call(this, subject, opts, ...rest);
       if (sub && typeof sub === 'object') wrapIterable(site, sub);
@@ -253,7 +309,8 @@ export class NatsInstrumentation extends InstrumentationBase<MessagingConfig> {
     return function (this: { stream?: unknown; name?: unknown }, opts: { callback?: AnyFn } | undefined, ...rest: unknown[]): unknown {
       const stream = typeof this?.stream === 'string' ? this.stream : '';
       const name = typeof this?.name === 'string' ? this.name : undefined;
-      const site = inst.site(`process ${stream}`, () => (name ? { [SUBSCRIPTION]: name } : {}));
+      const sub = (): Attributes => (name ? { [SUBSCRIPTION]: name } : {});
+      const site = inst.site(`process ${stream}`, sub, sub, false);
       const cb = consume && typeof opts?.callback === 'function' ? opts.callback : undefined;
       const r: unknown = orig.call(this, cb ? { ...opts, callback: wrapCallback(site, cb, 0) } : opts, ...rest);
       if (!cb && r instanceof Promise) {
