@@ -237,7 +237,7 @@ describe.skipIf(!HAVE_NATS).each([
       env: { OTEL_SERVICE_NAME: service, NATS_URL, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1', ...METRICS_ON },
     });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`DONE orders=${n} rejected=${n / 2} events=${n / 2}`);
+    expect(r.stdout).toContain(`DONE orders=${n} rejected=${n / 2} events=${n / 2} unhandled=${n / 2}`);
     const points = rx.metrics().filter((p) => p.resource['service.name'] === service);
     expect(shapeOf(points)).toEqual({
       'messaging.client.operation.duration': 'histogram s delta semconv-buckets',

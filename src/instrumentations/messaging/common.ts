@@ -65,7 +65,12 @@ export function bodySize(data: unknown): number | undefined {
 /**
  * Runs fn and calls `done` when it has finished: when it returns or throws,
  * or, when it returns a promise, when that settles. The caller gets fn's own
- * result or error (the same promise, not a chained one).
+ * result or error. For a promise that is a chained one settling the same way:
+ * observing `r` with a rejection handler would mark its rejection handled, so
+ * a subscription callback's rejection that nobody awaits (NATS and MQTT ignore
+ * what callbacks return) would no longer reach the app's `unhandledRejection`
+ * (or end the process, as it does without the agent). The chained promise is
+ * unhandled exactly when the caller ignores it.
  */
 export function settle<T>(fn: () => T, done: (failed: boolean, error: unknown) => void): T {
   let r: T;
@@ -76,11 +81,16 @@ export function settle<T>(fn: () => T, done: (failed: boolean, error: unknown) =
     throw e;
   }
   if (r instanceof Promise) {
-    r.then(
-      () => done(false, undefined),
-      (e: unknown) => done(true, e),
-    );
-    return r;
+    return r.then(
+      (v: unknown) => {
+        done(false, undefined);
+        return v;
+      },
+      (e: unknown) => {
+        done(true, e);
+        throw e;
+      },
+    ) as T;
   }
   done(false, undefined);
   return r;
