@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import { childrenOf, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
+import { childrenOf, type OtlpReceiver, type RecvMetricPoint, type RecvSpan } from '../harness/otlp-receiver';
 import { runFixture, type FixtureResult } from '../harness/fixture';
 
 export function secret(tag: string): string {
@@ -82,3 +82,52 @@ export async function expectDisabledRemovesOnly(
   expect(off.filter(isDb)).toEqual([]);
   expect(otherSpans(off)).toEqual(otherSpans(on));
 }
+
+/**
+ * The metrics tests' run: REQUESTS requests (the fixture sends the first one sampled, the
+ * others not), metrics on, delta temporality, exported every 100 ms (so the counts are sums
+ * over several exports).
+ */
+export function metricsEnv(service: string, requests: number): Record<string, string> {
+  return {
+    OTEL_SERVICE_NAME: service,
+    REQUESTS: String(requests),
+    OTEL_METRICS_EXPORTER: 'otlp',
+    OTEL_AGENT_RUNTIME_METRICS: 'false',
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta',
+    OTEL_METRIC_EXPORT_INTERVAL: '100',
+  };
+}
+
+/** The service's db.client.operation.duration points. */
+export function durationPoints(rx: OtlpReceiver, service: string): RecvMetricPoint[] {
+  return rx.metrics().filter((p) => p.resource['service.name'] === service && p.name === 'db.client.operation.duration');
+}
+
+/** Delta histogram counts summed by the given attributes (`undefined` where one is absent). */
+export function countsBy(points: RecvMetricPoint[], keys: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of points) {
+    const k = keys.map((key) => String(p.attributes[key])).join(' ');
+    out[k] = (out[k] ?? 0) + p.count!;
+  }
+  return out;
+}
+
+/** Every point a histogram in seconds with a positive sum, delta, from `scope`, with these attributes. */
+export function expectDurationPoints(points: RecvMetricPoint[], scope: string, attributes: Record<string, unknown>): void {
+  expect(points.length).toBeGreaterThan(0);
+  for (const p of points) {
+    expect([p.type, p.unit, p.temporality, p.scope]).toEqual(['histogram', 's', 'delta', scope]);
+    expect(p.attributes).toMatchObject(attributes);
+    expect(p.sum).toBeGreaterThan(0);
+  }
+}
+
+/** The trace ids the points' exemplars name (the trace_based filter: sampled spans only). */
+export function exemplarTraces(points: RecvMetricPoint[]): string[] {
+  return [...new Set(points.flatMap((p) => p.exemplars.map((e) => e.traceId)))];
+}
+
+/** The trace id the REQUESTS fixtures give their first, sampled, request. */
+export const SAMPLED_REQUEST_TRACE = '1'.padStart(32, '0');

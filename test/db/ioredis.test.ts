@@ -2,7 +2,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, type OtlpReceiver } from '../harness/otlp-receiver';
 import { runFixture, VARIANTS } from '../harness/fixture';
 import { requireServer } from '../harness/servers';
-import { expectClient, expectDisabledRemovesOnly, expectNowhere, expectOk, isDb, only, requestSpans, secret, spansOf } from './helpers';
+import {
+  countsBy,
+  durationPoints,
+  expectClient,
+  expectDisabledRemovesOnly,
+  expectDurationPoints,
+  expectNowhere,
+  exemplarTraces,
+  expectOk,
+  isDb,
+  metricsEnv,
+  only,
+  requestSpans,
+  SAMPLED_REQUEST_TRACE,
+  secret,
+  spansOf,
+} from './helpers';
 
 const available = await requireServer('redis');
 
@@ -64,6 +80,32 @@ describe.skipIf(!available).each(VARIANTS)('ioredis (%s)', (ext) => {
     expect(spans.filter((s) => isDb(s))).toHaveLength(db.length);
 
     expectNowhere(spans, env.DB_SECRET);
+  });
+
+  it('db.client.operation.duration: every command and batch, sampled or not, in a traced operation or not', async () => {
+    const N = 10;
+    const metrics = `${service}-metrics`;
+    const r = await runFixture({ fixture, endpoint: rx.url, env: { ...env, ...metricsEnv(metrics, N) } });
+    expectOk(r);
+    // Only the first of the N requests was sampled.
+    expect(spansOf(rx, metrics).filter((s) => s.kind === 'SERVER')).toHaveLength(1);
+    const points = durationPoints(rx, metrics);
+    // Per request: two pipelines (the second's callback issues a GET) and a MULTI, one point each;
+    // the DEL after the requests, outside any traced operation, counts too (it makes no span).
+    // The handshake, the offline-queue replay of the first SET and the commands in batches make none.
+    expect(countsBy(points, ['db.operation.name', 'error.type'])).toEqual({
+      'SET undefined': N,
+      'HSET undefined': N,
+      'GET undefined': 2 * N,
+      'MULTI undefined': N,
+      'PIPELINE undefined': 2 * N,
+      'HGET WRONGTYPE': N,
+      'DEL undefined': N + 1,
+    });
+    expectDurationPoints(points, '@x/otel-agent/ioredis', REDIS);
+    // The points carry the caller's context: exemplars name the sampled request's trace only.
+    expect(exemplarTraces(points)).toEqual([SAMPLED_REQUEST_TRACE]);
+    expectNowhere(spansOf(rx, metrics), env.DB_SECRET);
   });
 
   it('OTEL_NODE_DISABLED_INSTRUMENTATIONS=ioredis removes exactly the database spans', async () => {

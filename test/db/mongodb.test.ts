@@ -2,7 +2,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, type OtlpReceiver } from '../harness/otlp-receiver';
 import { runFixture, VARIANTS } from '../harness/fixture';
 import { startMongoServer, type MongoTestServer } from '../servers/mongo-server';
-import { expectClient, expectDisabledRemovesOnly, expectNowhere, expectOk, isDb, only, requestSpans, secret, spansOf } from './helpers';
+import {
+  countsBy,
+  durationPoints,
+  expectClient,
+  expectDisabledRemovesOnly,
+  expectDurationPoints,
+  expectNowhere,
+  exemplarTraces,
+  expectOk,
+  isDb,
+  metricsEnv,
+  only,
+  requestSpans,
+  SAMPLED_REQUEST_TRACE,
+  secret,
+  spansOf,
+} from './helpers';
 
 let rx: OtlpReceiver;
 // No MongoDB can be installed here: the driver talks to the in-process wire-protocol stand-in.
@@ -62,6 +78,37 @@ describe.each(VARIANTS)('mongodb (%s)', (ext) => {
     expect(spans.filter(isDb)).toHaveLength(db.length);
 
     expectNowhere(spans, env.DB_SECRET);
+  });
+
+  it('db.client.operation.duration: one point per command, sampled or not, write errors included', async () => {
+    const N = 10;
+    const metrics = `${service}-metrics`;
+    const r = await runFixture({ fixture, endpoint: rx.url, env: { ...env, MONGO_URL: mongo.uri, ...metricsEnv(metrics, N) } });
+    expectOk(r);
+    expect(r.stdout.split('\n').filter((l) => l === 'ERR 11000')).toHaveLength(N);
+    // Only the first of the N requests was sampled.
+    expect(spansOf(rx, metrics).filter((s) => s.kind === 'SERVER')).toHaveLength(1);
+    const points = durationPoints(rx, metrics);
+    // The duplicate key is a write error inside an ok reply: error.type as on the span. The
+    // driver's handshake and monitoring (hello) and its endSessions on close make no point.
+    expect(countsBy(points, ['db.operation.name', 'db.collection.name', 'error.type'])).toEqual({
+      'insert items undefined': N,
+      'insert items 11000': N,
+      'find items undefined': N,
+      'update items undefined': N,
+      'aggregate items undefined': N,
+      'createIndexes items undefined': N,
+      'delete items undefined': N,
+    });
+    expectDurationPoints(points, '@x/otel-agent/mongodb', {
+      'db.system.name': 'mongodb',
+      'db.namespace': 'shop',
+      'server.address': '127.0.0.1',
+      'server.port': mongo.port,
+    });
+    // The points carry the caller's context: exemplars name the sampled request's trace only.
+    expect(exemplarTraces(points)).toEqual([SAMPLED_REQUEST_TRACE]);
+    expectNowhere(spansOf(rx, metrics), env.DB_SECRET);
   });
 
   it('OTEL_NODE_DISABLED_INSTRUMENTATIONS=mongodb removes exactly the database spans', async () => {

@@ -2,7 +2,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, type OtlpReceiver } from '../harness/otlp-receiver';
 import { runFixture, VARIANTS } from '../harness/fixture';
 import { requireServer } from '../harness/servers';
-import { expectClient, expectDisabledRemovesOnly, expectNowhere, expectOk, isDb, only, requestSpans, secret, spansOf } from './helpers';
+import {
+  countsBy,
+  durationPoints,
+  expectClient,
+  expectDisabledRemovesOnly,
+  expectDurationPoints,
+  expectNowhere,
+  exemplarTraces,
+  expectOk,
+  isDb,
+  metricsEnv,
+  only,
+  requestSpans,
+  SAMPLED_REQUEST_TRACE,
+  secret,
+  spansOf,
+} from './helpers';
 
 const available = await requireServer('redis');
 
@@ -62,6 +78,30 @@ describe.skipIf(!available).each(['redis', 'redis4'].flatMap((pkg) => VARIANTS.m
     expect(spans.filter((s) => isDb(s) && s.parentSpanId === '').map((s) => s.name)).toEqual(['redis-connect']);
 
     expectNowhere(spans, env.DB_SECRET);
+  });
+
+  it('db.client.operation.duration: one point per command and per batch, sampled or not', async () => {
+    const N = 10;
+    const metrics = `${service}-metrics`;
+    const r = await runFixture({ fixture, args: [pkg], endpoint: rx.url, env: { ...env, ...metricsEnv(metrics, N) } });
+    expectOk(r);
+    // Only the first of the N requests was sampled: the other nine went through the unrecorded path.
+    expect(spansOf(rx, metrics).filter((s) => s.kind === 'SERVER')).toHaveLength(1);
+    const points = durationPoints(rx, metrics);
+    // A MULTI / pipeline is one `MULTI` / `PIPELINE` point, its commands none; connect() and quit() none.
+    expect(countsBy(points, ['db.operation.name', 'error.type'])).toEqual({
+      'SET undefined': N,
+      'HSET undefined': N,
+      'GET undefined': N,
+      'MULTI undefined': N,
+      'PIPELINE undefined': N,
+      'HGET WRONGTYPE': N,
+      'DEL undefined': N,
+    });
+    expectDurationPoints(points, '@x/otel-agent/redis', REDIS);
+    // The points carry the caller's context: exemplars name the sampled request's trace only.
+    expect(exemplarTraces(points)).toEqual([SAMPLED_REQUEST_TRACE]);
+    expectNowhere(spansOf(rx, metrics), env.DB_SECRET);
   });
 
   it('OTEL_NODE_DISABLED_INSTRUMENTATIONS=redis removes exactly the database spans', async () => {

@@ -1,7 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, type OtlpReceiver, type RecvSpan } from '../harness/otlp-receiver';
 import { runFixture, VARIANTS } from '../harness/fixture';
-import { expectClient, expectDisabledRemovesOnly, expectNowhere, expectOk, isDb, only, requestSpans, secret, spansOf } from './helpers';
+import {
+  countsBy,
+  durationPoints,
+  expectClient,
+  expectDisabledRemovesOnly,
+  expectDurationPoints,
+  expectNowhere,
+  expectOk,
+  isDb,
+  metricsEnv,
+  only,
+  requestSpans,
+  secret,
+  spansOf,
+} from './helpers';
 
 let rx: OtlpReceiver;
 beforeAll(async () => {
@@ -20,6 +34,8 @@ const LIBS = [
     duplicate: { 'error.type': 'SQLITE_CONSTRAINT', 'db.response.status_code': '1555' },
     badPrepare: { 'error.type': 'SQLITE_ERROR', 'db.response.status_code': '1' },
     exceptionType: 'Error',
+    // Per request, by db.operation.name, db.collection.name and error.type.
+    perRequest: { 'INSERT orders undefined': 1, 'INSERT orders SQLITE_CONSTRAINT': 1 } as Record<string, number>,
   },
   {
     name: 'better-sqlite3',
@@ -28,6 +44,14 @@ const LIBS = [
     duplicate: { 'error.type': 'SQLITE_CONSTRAINT_PRIMARYKEY', 'db.response.status_code': 'SQLITE_CONSTRAINT_PRIMARYKEY' },
     badPrepare: { 'error.type': 'SQLITE_ERROR', 'db.response.status_code': 'SQLITE_ERROR' },
     exceptionType: 'SqliteError',
+    // Two more INSERTs in the transaction, its BEGIN and COMMIT, the PRAGMA.
+    perRequest: {
+      'INSERT orders undefined': 3,
+      'INSERT orders SQLITE_CONSTRAINT_PRIMARYKEY': 1,
+      'BEGIN undefined undefined': 1,
+      'COMMIT undefined undefined': 1,
+      'PRAGMA undefined undefined': 1,
+    } as Record<string, number>,
   },
 ];
 
@@ -107,6 +131,40 @@ describe.each(LIBS.flatMap((lib) => VARIANTS.map((ext) => [lib.name, ext, lib] a
     expectOk(without);
     expect(errLines(without.stdout)).toHaveLength(2);
     expect(errLines(withAgent.stdout.replaceAll(/orders-\d+/g, ''))).toEqual(errLines(without.stdout.replaceAll(/orders-\d+/g, '')));
+  });
+
+  it('db.client.operation.duration: one point per statement run, sampled or not', async () => {
+    const N = 10;
+    const metrics = `${service}-metrics`;
+    const r = await runFixture({ fixture, endpoint: rx.url, env: { ...env, ...metricsEnv(metrics, N) } });
+    expectOk(r);
+    const pid = /PID (\d+)/.exec(r.stdout)![1]!;
+    // Only the first of the N requests was sampled.
+    expect(spansOf(rx, metrics).filter((s) => s.kind === 'SERVER')).toHaveLength(1);
+    const points = durationPoints(rx, metrics);
+    const expected: Record<string, number> = {
+      // get, all and iterate (counted when the iterator is exhausted), the literal's get.
+      'SELECT orders undefined': 4 * N,
+      // The prepare that failed: its span, and its point.
+      'SELECT orders SQLITE_ERROR': N,
+      // exec of two statements on the in-memory database: no single operation or table.
+      'undefined undefined undefined': N,
+      // Outside the requests: the table, then emptying the tables between requests.
+      'CREATE TABLE orders undefined': 1,
+      'DELETE orders undefined': N - 1,
+      'DROP TABLE t undefined': N - 1,
+    };
+    for (const [k, n] of Object.entries(lib.perRequest)) expected[k] = n * N;
+    expect(countsBy(points, ['db.operation.name', 'db.collection.name', 'error.type'])).toEqual(expected);
+    const inMemory = (p: { attributes: Record<string, unknown> }) =>
+      p.attributes['db.collection.name'] === 't' || p.attributes['db.operation.name'] === undefined;
+    expectDurationPoints(
+      points.filter((p) => !inMemory(p)),
+      `@x/otel-agent/${name}`,
+      { 'db.system.name': 'sqlite', 'db.namespace': `orders-${pid}.db` },
+    );
+    expectDurationPoints(points.filter(inMemory), `@x/otel-agent/${name}`, { 'db.system.name': 'sqlite', 'db.namespace': ':memory:' });
+    expectNowhere(spansOf(rx, metrics), env.DB_SECRET);
   });
 
   it(`OTEL_NODE_DISABLED_INSTRUMENTATIONS=${name} removes exactly the database spans`, async () => {

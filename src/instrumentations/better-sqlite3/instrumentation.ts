@@ -15,12 +15,16 @@
  * db.operation.name / db.collection.name parsed from the SQL; the span is
  * named by the summary, e.g. `SELECT orders`.
  *
+ * With metrics on, db.client.operation.duration: one point per call that has a
+ * span, sampled or not (db/sqlite-wrappers.ts).
+ *
  * The Statement class lives in the native addon and is not exported, so its
  * prototype is patched when the first statement is prepared.
  */
-import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped, type InstrumentationConfig } from '@opentelemetry/instrumentation';
+import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped } from '@opentelemetry/instrumentation';
 import { describeSqliteCall, sqliteNamespace, type SqlCall } from '../db/sql';
-import { wrapExec, wrapPrepare, wrapStatement, type AnyFn, type SqliteTarget } from '../db/sqlite-wrappers';
+import { wrapExec, wrapPrepare, wrapStatement, type AnyFn, type SqliteConfig, type SqliteTarget } from '../db/sqlite-wrappers';
+import { DbDuration } from '../db/metrics';
 import { AGENT_VERSION } from '../../version';
 
 // The package ships no type declarations; these are the parts used here.
@@ -42,7 +46,8 @@ function exportsOf(m: unknown): DatabaseClass {
   return mod[Symbol.toStringTag] === 'Module' && mod.default ? mod.default : (m as DatabaseClass);
 }
 
-export class BetterSqlite3Instrumentation extends InstrumentationBase<InstrumentationConfig> {
+export class BetterSqlite3Instrumentation extends InstrumentationBase<SqliteConfig> {
+  private duration: DbDuration | undefined;
   private readonly statements = new WeakMap<Stmt, SqlCall>();
   private readonly statementProtos = new Set<Proto>();
 
@@ -50,6 +55,9 @@ export class BetterSqlite3Instrumentation extends InstrumentationBase<Instrument
   private readonly target: SqliteTarget = ((inst) => ({
     get tracer() {
       return inst.tracer;
+    },
+    get duration() {
+      return inst.duration;
     },
     namespaceOf: (db: unknown) => inst.namespaceOf(db as Db),
     callOf: (stmt: unknown) => inst.callOf(stmt as Stmt),
@@ -59,8 +67,14 @@ export class BetterSqlite3Instrumentation extends InstrumentationBase<Instrument
     },
   }))(this);
 
-  constructor(config: InstrumentationConfig = {}) {
+  constructor(config: SqliteConfig = {}) {
     super('@x/otel-agent/better-sqlite3', AGENT_VERSION, config);
+    // The base constructor already called this, before this class's fields were initialised.
+    this._updateMetricInstruments();
+  }
+
+  protected override _updateMetricInstruments(): void {
+    this.duration = this.getConfig().metrics ? new DbDuration(this.meter) : undefined;
   }
 
   protected init() {

@@ -9,11 +9,12 @@ import {
   ATTR_DB_OPERATION_NAME,
   ATTR_DB_QUERY_TEXT,
   ATTR_DB_SYSTEM_NAME,
+  ATTR_ERROR_TYPE,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
 } from '@opentelemetry/semantic-conventions';
 import type { Hooks } from './shaper';
-import { exceptionEvent, finishError } from './errors';
+import { errorName, exceptionEvent, finishError } from './errors';
 import { quietly } from './layer';
 
 // ---------------------------------------------------------------------------------------------
@@ -217,6 +218,21 @@ export function endBatchSpan(span: Span, err: unknown): void {
     }
     span.end();
   });
+}
+
+/**
+ * A db.client.operation.duration point's attributes: `op` is the command in
+ * upper case, or `MULTI` / `PIPELINE` for a batch (what the conventions name
+ * a Redis batch; the span's `MULTI SET` is not repeated here). error.type is
+ * the reply's code (`WRONGTYPE`), as on the span, else the error's code or
+ * class.
+ */
+export function redisDurationAttributes(op: string, server: { host?: unknown; port?: unknown } | undefined, err: unknown): Attributes {
+  const a: Attributes = { [ATTR_DB_SYSTEM_NAME]: 'redis', [ATTR_DB_OPERATION_NAME]: op };
+  if (typeof server?.host === 'string') a[ATTR_SERVER_ADDRESS] = server.host;
+  if (typeof server?.port === 'number') a[ATTR_SERVER_PORT] = server.port;
+  if (err) a[ATTR_ERROR_TYPE] = redisCode((err as { message?: unknown }).message) ?? errorName(err) ?? '_OTHER';
+  return a;
 }
 
 /** A pipeline resolves with [err, result] pairs (MULTI: the EXEC entry holds the replies). */

@@ -623,7 +623,14 @@ type Iter = Iterator<unknown> & { return?: (v?: unknown) => IteratorResult<unkno
  * throws. The iterator object itself is returned, so its prototype (and the
  * iterator helpers on it) stay as they are.
  */
-export function traceIterator(tracer: Tracer, call: SqlCall, fn: () => unknown, errorType: (e: unknown) => { type: string; status?: string }): unknown {
+export function traceIterator(
+  tracer: Tracer,
+  call: SqlCall,
+  fn: () => unknown,
+  errorType: (e: unknown) => { type: string; status?: string },
+  /** Called once when the span ends (the duration metric): `failed` with the error. */
+  done?: (failed: boolean, err: unknown) => void,
+): unknown {
   const parent = context.active();
   const span = tracer.startSpan(call.name, { kind: SpanKind.CLIENT, attributes: call.attributes }, parent);
   const active = trace.setSpan(parent, span);
@@ -633,10 +640,12 @@ export function traceIterator(tracer: Tracer, call: SqlCall, fn: () => unknown, 
   } catch (e) {
     recordDbError(span, e, errorType(e));
     span.end();
+    done?.(true, e);
     throw e;
   }
   if (!it || typeof it.next !== 'function' || !Object.isExtensible(it)) {
     span.end();
+    done?.(false, undefined);
     return it;
   }
   let open = true;
@@ -645,6 +654,7 @@ export function traceIterator(tracer: Tracer, call: SqlCall, fn: () => unknown, 
     open = false;
     if (err !== undefined) recordDbError(span, err, errorType(err));
     span.end();
+    done?.(err !== undefined, err);
   };
   const next = it.next;
   const ret = it.return;

@@ -1,5 +1,6 @@
 /** ioredis: own instrumentation (instrumentation.ts). */
 import type { Definition } from '../definition';
+import type { RedisConfig } from '../db/redis-base';
 
 export const ioredis: Definition = {
   name: 'ioredis',
@@ -7,7 +8,7 @@ export const ioredis: Definition = {
   esm: ['ioredis'],
   source: { own: 'instrumentation.ts', export: 'IORedisInstrumentation' },
   // Span names, literal-free query text and error.type: db/redis.ts (see docs/databases.md).
-  create: (_ctx, kit) => kit.untraced(() => kit.one('ioredis', 'IORedisInstrumentation', {})),
+  create: ({ cfg }, kit) => kit.untraced(() => kit.one<RedisConfig>('ioredis', 'IORedisInstrumentation', { metrics: cfg.metricsExporters.length > 0 })),
   docs: {
     module: '`ioredis`',
     versions: '5.x, 6.x',

@@ -12,12 +12,18 @@
  * ioredis sends by itself once ready (offline-queue and reconnect replays, the SELECT
  * that restores the app's database), nor for a command replayed from the offline
  * queue (its span started when the app issued it); one span per MULTI / pipeline.
+ *
+ * With metrics on, db.client.operation.duration for the same commands and batches (`MULTI`,
+ * `PIPELINE`), sampled or not and inside a traced operation or not: a metric point buries
+ * nothing, and a worker's Redis time is real. An unrecorded command costs a clock read, the
+ * resolve/reject hooks and the point.
  */
 import { context, createContextKey, trace, SpanKind, type Span } from '@opentelemetry/api';
-import { InstrumentationNodeModuleDefinition, InstrumentationNodeModuleFile, type InstrumentationConfig } from '@opentelemetry/instrumentation';
-import { RedisBase, type AnyFn } from '../db/redis-base';
+import { InstrumentationNodeModuleDefinition, InstrumentationNodeModuleFile } from '@opentelemetry/instrumentation';
+import { RedisBase, type AnyFn, type RedisConfig } from '../db/redis-base';
 import { quietly } from '../db/layer';
-import { annotateCommand, endBatchSpan, firstPipelineError, redisStatement, startBatchSpan } from '../db/redis';
+import { annotateCommand, endBatchSpan, firstPipelineError, redisDurationAttributes, redisStatement, startBatchSpan } from '../db/redis';
+import { DbDuration } from '../db/metrics';
 
 const SEEN = Symbol('@x/otel-agent/ioredis-seen');
 const BATCH_SPAN = Symbol('@x/otel-agent/ioredis-batch');
@@ -43,7 +49,7 @@ interface IORedisClient {
 const exportsOf = <T>(m: unknown): T => ((m as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === 'Module' ? (m as { default: T }).default : (m as T));
 
 export class IORedisInstrumentation extends RedisBase {
-  constructor(config: InstrumentationConfig = {}) {
+  constructor(config: RedisConfig = {}) {
     super('ioredis', config);
   }
 
@@ -56,12 +62,12 @@ export class IORedisInstrumentation extends RedisBase {
         (original) =>
           function sendCommand(this: IORedisClient, cmd: unknown) {
             if (cmd === null || typeof cmd !== 'object' || !inst.isEnabled()) return original.apply(this, arguments as unknown as unknown[]);
-            const span = inst.commandSpan(this, cmd as IORedisCommand);
-            if (span === undefined) return original.apply(this, arguments as unknown as unknown[]);
+            const end = inst.observe(this, cmd as IORedisCommand);
+            if (end === undefined) return original.apply(this, arguments as unknown as unknown[]);
             try {
               return original.apply(this, arguments as unknown as unknown[]);
             } catch (e) {
-              endBatchSpan(span, e);
+              end(e);
               throw e;
             }
           },
@@ -108,77 +114,119 @@ export class IORedisInstrumentation extends RedisBase {
     ];
   }
 
-  /** The recording span of one command, with the hooks that end it; undefined when nothing is recorded. */
-  private commandSpan(client: IORedisClient, cmd: IORedisCommand): Span | undefined {
-    // A replay from the offline queue: its span (if any) started when the app issued it.
+  /**
+   * A command the app issued: its recording span (only inside a traced operation) and, with
+   * metrics on, its duration point (wherever it was issued), both ended by resolve/reject;
+   * the function that ends them, or undefined when there is nothing to record.
+   */
+  private observe(client: IORedisClient, cmd: IORedisCommand): ((err: unknown) => void) | undefined {
+    // A replay from the offline queue: it was observed when the app issued it.
     if (cmd[SEEN] === true) return undefined;
     cmd[SEEN] = true;
     const parent = context.active();
-    // Only inside a traced operation; never inside a batch (its span covers the commands) or ioredis' own work.
-    if (trace.getSpan(parent) === undefined || parent.getValue(SUPPRESS) === true || this.shaper.skipping(parent)) return undefined;
+    // Never inside a batch (the batch is the operation) or ioredis' own work.
+    if (this.shaper.skipping(parent)) return undefined;
     if (client.status === 'connect' && IOREDIS_HANDSHAKE.has(String(cmd.name).toLowerCase())) return undefined;
-    const span = this.tracer.startSpan(String(cmd.name), CLIENT, parent);
-    if (!span.isRecording()) return undefined;
+    const d = this.duration;
+    const t0 = d === undefined ? 0 : DbDuration.start();
+    let span: Span | undefined;
+    // Spans only inside a traced operation.
+    if (trace.getSpan(parent) !== undefined && parent.getValue(SUPPRESS) !== true) {
+      span = this.tracer.startSpan(String(cmd.name), CLIENT, parent);
+      if (!span.isRecording()) span = undefined;
+    }
+    if (span === undefined && d === undefined) return undefined;
+    const s = span;
     return quietly(() => {
-      annotateCommand(span, String(cmd.name), Array.isArray(cmd.args) ? cmd.args : [], client.options);
+      if (s) annotateCommand(s, String(cmd.name), Array.isArray(cmd.args) ? cmd.args : [], client.options);
+      let done = false;
+      const end = (err: unknown): void => {
+        if (done) return;
+        done = true;
+        if (s) endBatchSpan(s, err);
+        if (d !== undefined) quietly(() => d.record(t0, redisDurationAttributes(String(cmd.name).toUpperCase(), client.options, err), parent));
+      };
       const resolve = cmd.resolve;
       const reject = cmd.reject;
       if (typeof resolve === 'function' && typeof reject === 'function') {
         cmd.resolve = function (this: unknown, v: unknown) {
-          endBatchSpan(span, undefined);
+          end(undefined);
           return resolve.call(this, v);
         };
         cmd.reject = function (this: unknown, e: unknown) {
-          endBatchSpan(span, e);
+          end(e);
           return reject.call(this, e);
         };
       }
-      return span;
+      return end;
     });
   }
 
-  /** One span per pipeline or MULTI; the commands it sends make none of their own. */
+  /**
+   * One span (inside a traced operation) and one duration point (`MULTI` or `PIPELINE`) per
+   * pipeline or MULTI; the commands it sends make neither.
+   */
   private exec(self: Pipeline, original: AnyFn, args: IArguments): unknown {
     // MULTI calls exec twice (once to queue EXEC, once to send), retries call it again:
     // one span per pipeline, and the commands sent by any of those calls belong to it.
     const open = self[BATCH_SPAN];
-    if (open) return context.with(this.shaper.skipContext(trace.setSpan(context.active(), open)), () => original.apply(self, args as unknown as unknown[]));
+    if (open) {
+      const ctx = this.shaper.skipContext(open === true ? context.active() : trace.setSpan(context.active(), open));
+      return context.with(ctx, () => original.apply(self, args as unknown as unknown[]));
+    }
     const parent = context.active();
-    // Like single commands, only inside a traced operation.
-    if (!this.isEnabled() || this.shaper.skipping(parent) || !trace.getSpan(parent)) return original.apply(self, args as unknown as unknown[]);
-    const span = quietly(() => {
-      const queue = Array.isArray(self._queue) ? self._queue : [];
-      const isMulti = String(queue[0]?.name).toLowerCase() === 'multi';
-      return startBatchSpan(
-        this.tracer,
-        isMulti ? 'MULTI' : 'PIPELINE',
-        () =>
-          queue
-            .filter((c) => !['multi', 'exec'].includes(String(c.name).toLowerCase()))
-            .map((c) => ({ name: String(c.name).toUpperCase(), text: redisStatement(String(c.name), c.args ?? []) })),
-        self.redis?.options ?? {},
-      );
-    });
-    if (!span) return original.apply(self, args as unknown as unknown[]);
-    self[BATCH_SPAN] = span;
-    const inner = this.shaper.skipContext(trace.setSpan(parent, span));
+    if (!this.isEnabled() || this.shaper.skipping(parent)) return original.apply(self, args as unknown as unknown[]);
+    const d = this.duration;
+    // Like single commands, spans only inside a traced operation.
+    const traced = trace.getSpan(parent) !== undefined;
+    if (!traced && d === undefined) return original.apply(self, args as unknown as unknown[]);
+    const t0 = d === undefined ? 0 : DbDuration.start();
+    const queue = Array.isArray(self._queue) ? self._queue : [];
+    const kind = String(queue[0]?.name).toLowerCase() === 'multi' ? 'MULTI' : 'PIPELINE';
+    const span = traced
+      ? quietly(() =>
+          startBatchSpan(
+            this.tracer,
+            kind,
+            () =>
+              queue
+                .filter((c) => !['multi', 'exec'].includes(String(c.name).toLowerCase()))
+                .map((c) => ({ name: String(c.name).toUpperCase(), text: redisStatement(String(c.name), c.args ?? []) })),
+            self.redis?.options ?? {},
+          ),
+        )
+      : undefined;
+    if (!span && d === undefined) return original.apply(self, args as unknown as unknown[]);
+    self[BATCH_SPAN] = span ?? true;
+    const inner = this.shaper.skipContext(span ? trace.setSpan(parent, span) : parent);
     // ioredis calls the callback from inside its own promise chain: keep it in the app's context.
     const a = Array.prototype.slice.call(args) as unknown[];
     if (typeof a[0] === 'function') a[0] = context.bind(parent, a[0] as AnyFn);
-    if (!span.isRecording()) return context.with(inner, () => original.apply(self, a));
+    const recording = span !== undefined && span.isRecording();
+    if (!recording && d === undefined) return context.with(inner, () => original.apply(self, a));
+    let done = false;
+    const end = (err: unknown): void => {
+      if (done) return;
+      done = true;
+      if (recording) endBatchSpan(span, err);
+      if (d !== undefined) quietly(() => d.record(t0, redisDurationAttributes(kind, self.redis?.options, err), parent));
+    };
     let p: unknown;
     try {
       p = context.with(inner, () => original.apply(self, a));
     } catch (e) {
-      endBatchSpan(span, e);
+      end(e);
       throw e;
     }
-    if (p && typeof (p as Promise<unknown>).then === 'function') {
-      (p as Promise<unknown>).then(
-        (results) => endBatchSpan(span, firstPipelineError(results)),
-        (e: unknown) => endBatchSpan(span, e),
+    // The pipeline's own promise settles with the replies. exec() returns it, except the first of a
+    // MULTI's two calls, which only queues EXEC and returns the pipeline itself.
+    const settled = (self.promise ?? p) as Promise<unknown> | undefined;
+    if (settled && typeof settled.then === 'function') {
+      settled.then(
+        (results) => end(firstPipelineError(results)),
+        (e: unknown) => end(e),
       );
-    } else endBatchSpan(span, undefined);
+    } else end(undefined);
     // ioredis documents that exec must return its own promise (a different one would leak rejections).
     return p;
   }
@@ -186,6 +234,8 @@ export class IORedisInstrumentation extends RedisBase {
 
 interface Pipeline {
   _queue?: IORedisCommand[];
-  [BATCH_SPAN]?: Span;
+  promise?: unknown;
+  /** The batch's span, or true when it has none (metrics only). */
+  [BATCH_SPAN]?: Span | true;
   redis?: { options?: { host?: unknown; port?: unknown } };
 }

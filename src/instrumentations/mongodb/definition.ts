@@ -6,9 +6,12 @@ export const mongodb: Definition = {
   triggers: ['mongodb'],
   esm: ['mongodb'],
   source: { upstream: '@opentelemetry/instrumentation-mongodb', export: 'MongoDBInstrumentation' },
-  // shaping.ts: span names, literal-free query text, error.type (see docs/databases.md).
+  // shaping.ts: span names, literal-free query text, error.type, db.client.operation.duration (see docs/databases.md).
   bundles: ['shaping.ts'],
-  create: (_ctx, kit) => kit.load<typeof import('./shaping')>('mongodb-shaping').shape((config) => kit.one('mongodb', 'MongoDBInstrumentation', config)),
+  create: ({ cfg }, kit) =>
+    kit
+      .load<typeof import('./shaping')>('mongodb-shaping')
+      .shape((config) => kit.one('mongodb', 'MongoDBInstrumentation', config), { metrics: cfg.metricsExporters.length > 0 }),
   docs: {
     module: '`mongodb`',
     versions: 'the upstream package (`otel-agent doctor` shows them)',

@@ -10,13 +10,18 @@
  * costs one sampling decision; only a recording span gets its name (`SET`), its
  * attributes (the key but never the value, db/redis.ts) and the promise handlers
  * that end it. Nothing reads the context inside a command, so none is entered.
+ *
+ * With metrics on, db.client.operation.duration: one point per command and one per
+ * MULTI / pipeline (`MULTI`, `PIPELINE`; its commands make none), sampled or not. What an
+ * unrecorded command costs for it is a clock read, a handler on its promise and the point.
  */
 import { context, createContextKey, trace, SpanKind } from '@opentelemetry/api';
-import { InstrumentationNodeModuleDefinition, InstrumentationNodeModuleFile, type InstrumentationConfig } from '@opentelemetry/instrumentation';
+import { InstrumentationNodeModuleDefinition, InstrumentationNodeModuleFile } from '@opentelemetry/instrumentation';
 import { ATTR_DB_SYSTEM_NAME, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions';
-import { RedisBase, type AnyFn } from '../db/redis-base';
+import { RedisBase, type AnyFn, type RedisConfig } from '../db/redis-base';
 import { quietly } from '../db/layer';
-import { annotateCommand, endBatchSpan, redisStatement, startBatchSpan } from '../db/redis';
+import { annotateCommand, endBatchSpan, redisDurationAttributes, redisStatement, startBatchSpan } from '../db/redis';
+import { DbDuration } from '../db/metrics';
 
 const CMDS = Symbol('@x/otel-agent/redis-batch-commands');
 const CLIENT_OPTIONS = Symbol('@x/otel-agent/redis-client-options');
@@ -34,10 +39,27 @@ interface Client {
 }
 type Transform = (command: unknown, args: unknown[]) => { args: unknown[] };
 
+/**
+ * node-redis 4 calls a command's executor with the method's name (`hSet`, `get`): the
+ * command's own name is the first of its transformed arguments, the same for every call of
+ * one command, so it is worked out once per command (for the duration point of an unrecorded
+ * call, without transforming its arguments a second time).
+ */
+const V4_NAMES = new WeakMap<object, string>();
+function v4Name(command: unknown, args: unknown[], fallback: string, transform: Transform): string {
+  if (typeof command !== 'object' || command === null) return fallback;
+  let n = V4_NAMES.get(command);
+  if (n === undefined) {
+    n = (quietly(() => String(transform(command, args).args[0])) ?? fallback).toUpperCase();
+    V4_NAMES.set(command, n);
+  }
+  return n;
+}
+
 const protoOf = (m: unknown): object | undefined => (m as { default?: { prototype?: object } } | undefined)?.default?.prototype;
 
 export class RedisInstrumentation extends RedisBase {
-  constructor(config: InstrumentationConfig = {}) {
+  constructor(config: RedisConfig = {}) {
     super('redis', config);
   }
 
@@ -52,7 +74,15 @@ export class RedisInstrumentation extends RedisBase {
         (original) =>
           function sendCommand(this: Client, args: unknown) {
             if (!Array.isArray(args) || typeof args[0] !== 'string' || !inst.isEnabled()) return original.apply(this, arguments as unknown as unknown[]);
-            return inst.command(this, original, arguments, args[0], () => args);
+            const op = args[0] as string;
+            return inst.command(
+              this,
+              original,
+              arguments,
+              op,
+              () => args,
+              () => op,
+            );
           },
       );
       this.wrapMethod(
@@ -98,7 +128,15 @@ export class RedisInstrumentation extends RedisBase {
               if (config?.BaseClass?.name !== 'RedisClient' || typeof executor !== 'function') return original.apply(this, arguments as unknown as unknown[]);
               const traced = function (this: Client, command: unknown, args: unknown[], name: unknown) {
                 if (!inst.isEnabled()) return executor.apply(this, arguments as unknown as unknown[]);
-                return inst.command(this, executor, arguments, typeof name === 'string' ? name : 'redis', () => transform(command, args).args);
+                const n = typeof name === 'string' ? name : 'redis';
+                return inst.command(
+                  this,
+                  executor,
+                  arguments,
+                  n,
+                  () => transform(command, args).args,
+                  () => v4Name(command, args, n, transform),
+                );
               };
               return original.call(this, { ...config, executor: traced });
             },
@@ -145,29 +183,45 @@ export class RedisInstrumentation extends RedisBase {
     ];
   }
 
-  /** One command: a span only when it is recorded; `redisArgs()` ([name, ...args]) is read only then. */
-  private command(client: Client, original: AnyFn, args: IArguments, name: string, redisArgs: () => unknown[]): unknown {
+  /**
+   * One command: a span only when it is recorded; `redisArgs()` ([name, ...args]) is read only
+   * then. With metrics on, every command is one db.client.operation.duration point, named by
+   * `opName()` (cheap: the name as sent, or node-redis 4's cached per command) when no span is.
+   */
+  private command(client: Client, original: AnyFn, args: IArguments, name: string, redisArgs: () => unknown[], opName: () => string): unknown {
     const parent = context.active();
-    if (parent.getValue(SUPPRESS) === true || this.shaper.skipping(parent)) return original.apply(client, args as unknown as unknown[]);
-    const span = this.tracer.startSpan(name, CLIENT, parent);
-    if (!span.isRecording()) return original.apply(client, args as unknown as unknown[]);
-    quietly(() => {
-      const a = redisArgs();
-      annotateCommand(span, String(a[0] ?? name), a.slice(1), client.options?.socket);
-    });
+    // Inside a batch's exec: the batch is the operation.
+    if (this.shaper.skipping(parent)) return original.apply(client, args as unknown as unknown[]);
+    const d = this.duration;
+    const t0 = d === undefined ? 0 : DbDuration.start();
+    const span = parent.getValue(SUPPRESS) === true ? undefined : this.tracer.startSpan(name, CLIENT, parent);
+    const recording = span !== undefined && span.isRecording();
+    if (!recording && d === undefined) return original.apply(client, args as unknown as unknown[]);
+    let op: string | undefined;
+    if (recording) {
+      quietly(() => {
+        const a = redisArgs();
+        op = String(a[0] ?? name);
+        annotateCommand(span, op, a.slice(1), client.options?.socket);
+      });
+    }
+    const end = (err: unknown): void => {
+      if (recording) endBatchSpan(span, err);
+      if (d !== undefined) quietly(() => d.record(t0, redisDurationAttributes((op ?? opName()).toUpperCase(), client.options?.socket, err), parent));
+    };
     let res: unknown;
     try {
       res = original.apply(client, args as unknown as unknown[]);
     } catch (e) {
-      endBatchSpan(span, e);
+      end(e);
       throw e;
     }
     if (res && typeof (res as Promise<unknown>).then === 'function') {
       (res as Promise<unknown>).then(
-        () => endBatchSpan(span, undefined),
-        (e: unknown) => endBatchSpan(span, e),
+        () => end(undefined),
+        (e: unknown) => end(e),
       );
-    } else endBatchSpan(span, undefined);
+    } else end(undefined);
     return res;
   }
 
@@ -193,46 +247,55 @@ export class RedisInstrumentation extends RedisBase {
     return res;
   }
 
-  /** exec / execAsPipeline: one span for the batch; exec(true) delegates to execAsPipeline, one span for the pair. */
+  /**
+   * exec / execAsPipeline: one span for the batch, and one duration point (`MULTI` or
+   * `PIPELINE`); exec(true) delegates to execAsPipeline, one of each for the pair.
+   */
   private exec(self: Multi, original: AnyFn, args: IArguments, method: 'exec' | 'execAsPipeline'): unknown {
     if (self[IN_EXEC] || !this.isEnabled()) return original.apply(self, args as unknown as unknown[]);
     const queued = self[CMDS] ?? [];
     self[CMDS] = [];
     const parent = context.active();
-    if (parent.getValue(SUPPRESS) === true || this.shaper.skipping(parent)) return original.apply(self, args as unknown as unknown[]);
-    const span = quietly(() =>
-      startBatchSpan(
-        this.tracer,
-        method === 'execAsPipeline' || args[0] === true ? 'PIPELINE' : 'MULTI',
-        () => queued.map((a) => ({ name: String(a[0]).toUpperCase(), text: redisStatement(String(a[0]), a.slice(1)) })),
-        self[CLIENT_OPTIONS]?.socket ?? {},
-      ),
-    );
-    if (!span) return original.apply(self, args as unknown as unknown[]);
-    if (!span.isRecording()) {
-      self[IN_EXEC] = true;
-      try {
-        return original.apply(self, args as unknown as unknown[]);
-      } finally {
-        self[IN_EXEC] = false;
-      }
-    }
+    if (this.shaper.skipping(parent)) return original.apply(self, args as unknown as unknown[]);
+    const kind = method === 'execAsPipeline' || args[0] === true ? 'PIPELINE' : 'MULTI';
+    const d = this.duration;
+    const t0 = d === undefined ? 0 : DbDuration.start();
+    const span =
+      parent.getValue(SUPPRESS) === true
+        ? undefined
+        : quietly(() =>
+            startBatchSpan(
+              this.tracer,
+              kind,
+              () => queued.map((a) => ({ name: String(a[0]).toUpperCase(), text: redisStatement(String(a[0]), a.slice(1)) })),
+              self[CLIENT_OPTIONS]?.socket ?? {},
+            ),
+          );
+    if (!span && d === undefined) return original.apply(self, args as unknown as unknown[]);
+    const recording = span !== undefined && span.isRecording();
+    const end = (err: unknown): void => {
+      if (recording) endBatchSpan(span, err);
+      if (d !== undefined) quietly(() => d.record(t0, redisDurationAttributes(kind, self[CLIENT_OPTIONS]?.socket, err), parent));
+    };
     self[IN_EXEC] = true;
     let p: unknown;
     try {
-      p = context.with(this.shaper.skipContext(trace.setSpan(parent, span)), () => original.apply(self, args as unknown as unknown[]));
+      p = recording
+        ? context.with(this.shaper.skipContext(trace.setSpan(parent, span)), () => original.apply(self, args as unknown as unknown[]))
+        : original.apply(self, args as unknown as unknown[]);
     } catch (e) {
-      endBatchSpan(span, e);
+      if (recording || d !== undefined) end(e);
       throw e;
     } finally {
       self[IN_EXEC] = false;
     }
+    if (!recording && d === undefined) return p;
     if (p && typeof (p as Promise<unknown>).then === 'function') {
       (p as Promise<unknown>).then(
-        () => endBatchSpan(span, undefined),
-        (e: unknown) => endBatchSpan(span, e),
+        () => end(undefined),
+        (e: unknown) => end(e),
       );
-    } else endBatchSpan(span, undefined);
+    } else end(undefined);
     return p;
   }
 }

@@ -15,15 +15,19 @@
  * db.operation.name / db.collection.name parsed from the SQL; the span is
  * named by the summary, e.g. `SELECT orders`.
  *
+ * With metrics on, db.client.operation.duration: one point per call that has a
+ * span, sampled or not (db/sqlite-wrappers.ts).
+ *
  * `node:sqlite` exists only with the `node:` prefix: require-in-the-middle
  * and import-in-the-middle both report it as `node:sqlite`, which is the name
  * hooked here. Built-ins have no package version, so the supported range is
  * checked against Node's own version.
  */
 import type * as sqlite from 'node:sqlite';
-import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped, type InstrumentationConfig } from '@opentelemetry/instrumentation';
+import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped } from '@opentelemetry/instrumentation';
 import { describeSqliteCall, sqliteNamespace, type SqlCall } from '../db/sql';
-import { wrapExec, wrapPrepare, wrapStatement, type AnyFn, type SqliteTarget } from '../db/sqlite-wrappers';
+import { wrapExec, wrapPrepare, wrapStatement, type AnyFn, type SqliteConfig, type SqliteTarget } from '../db/sqlite-wrappers';
+import { DbDuration } from '../db/metrics';
 import { AGENT_VERSION } from '../../version';
 
 type SqliteModule = typeof sqlite;
@@ -51,7 +55,8 @@ function nodeSupported(version = process.versions.node): boolean {
   return (major === 22 && minor >= 5) || major === 23 || major === 24 || major === 25;
 }
 
-export class SqliteInstrumentation extends InstrumentationBase<InstrumentationConfig> {
+export class SqliteInstrumentation extends InstrumentationBase<SqliteConfig> {
+  private duration: DbDuration | undefined;
   private readonly namespaces = new WeakMap<Db, string | undefined>();
   private readonly statements = new WeakMap<Stmt, SqlCall>();
 
@@ -60,6 +65,9 @@ export class SqliteInstrumentation extends InstrumentationBase<InstrumentationCo
     get tracer() {
       return inst.tracer;
     },
+    get duration() {
+      return inst.duration;
+    },
     namespaceOf: (db: unknown) => inst.namespaceOf(db as Db),
     callOf: (stmt: unknown) => inst.callOf(stmt as Stmt),
     prepared: (stmt: object, call: SqlCall) => {
@@ -67,8 +75,14 @@ export class SqliteInstrumentation extends InstrumentationBase<InstrumentationCo
     },
   }))(this);
 
-  constructor(config: InstrumentationConfig = {}) {
+  constructor(config: SqliteConfig = {}) {
     super('@x/otel-agent/sqlite', AGENT_VERSION, config);
+    // The base constructor already called this, before this class's fields were initialised.
+    this._updateMetricInstruments();
+  }
+
+  protected override _updateMetricInstruments(): void {
+    this.duration = this.getConfig().metrics ? new DbDuration(this.meter) : undefined;
   }
 
   protected init() {
