@@ -45,6 +45,10 @@ export function startupLine(cfg: AgentConfig, f: StartupFacts): string {
     `@x/otel-agent ${AGENT_VERSION} on Node ${process.versions.node}: service "${f.serviceName}", ` +
     `${describeExporters(cfg, f.exporters)}, sampler ${cfg.sampler.name}` +
     (cfg.sampler.name.includes('ratio') ? `(${cfg.sampler.ratio})` : '') +
+    // Rules decide before that sampler: say so, or the line reads as if every request were kept.
+    (cfg.sampling.rules.length || cfg.sampling.dropProbes
+      ? ` after ${[cfg.sampling.dropProbes ? 'the probe rule' : '', cfg.sampling.rules.length ? `${cfg.sampling.rules.length} sampling rule(s)` : ''].filter(Boolean).join(' and ')}`
+      : '') +
     (cfg.sampling.tail ? ` + tail mode (errors${cfg.sampling.tail.latencyMs ? `, over ${cfg.sampling.tail.latencyMs} ms` : ''})` : '') +
     `, propagators ${cfg.propagators.join(',') || 'none'}, ${describeHooks(f.cjsHooks, f.esm, cfg)}, ` +
     `instrumentations ${f.enabled.length} of ${f.all.length} enabled` +

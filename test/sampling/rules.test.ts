@@ -64,6 +64,8 @@ describe.each(VARIANTS)('sampling rules (%s)', (ext) => {
     expect(r.code, r.stderr).toBe(0);
     expect(paths(service)).toEqual(['/healthcheck', '/orders/7', '/quit']);
     expect(r.stderr).toMatch(/sampling rules: probe \/healthz: 1 dropped; probe \/ready: 1 dropped; probe \/metrics: 1 dropped/);
+    // The startup line says the rules decide first, not only the configured sampler.
+    expect(r.stderr).toMatch(/sampler parentbased_always_on after the probe rule, /);
   });
 
   it('HTTP/2 SERVER spans start with url.path too: OTEL_AGENT_DROP_PROBES drops their probes', async () => {
@@ -122,6 +124,7 @@ tracer_provider:
     expect(paths(service)).toEqual(['/orders/1', '/orders/2']);
     // /nope, /fail and the POST /quit: three dropped by rule 2.
     expect(r.stderr).toContain('sampling rules: rule 1 (sample 1 server url.path=/orders/*): 2 kept; rule 2 (drop server): 3 dropped');
+    expect(r.stderr).toMatch(/ after 2 sampling rule\(s\), /);
     expect(r.stderr.split('\n').filter((l) => / warning:/.test(l))).toEqual([]);
   });
 });
