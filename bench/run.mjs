@@ -662,7 +662,7 @@ function render(R, meta, configs) {
 
 function write(text, json) {
   writeFileSync(O.out, text);
-  writeFileSync(O.out.replace(/\.md$/, '') + '.json', JSON.stringify(json, null, 1));
+  writeFileSync(O.out.replace(/\.md$/, '') + '.json', JSON.stringify(json, null, 2) + '\n');
   process.stdout.write(text);
   log(`wrote ${O.out}`);
 }
