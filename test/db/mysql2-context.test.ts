@@ -107,5 +107,20 @@ describe.skipIf(!available).each(VARIANTS)('mysql2: db.client.operation.duration
       expect(p.unit).toBe('s');
       expect(p.attributes).toMatchObject({ 'db.system.name': system, 'db.namespace': 'test', 'server.address': '127.0.0.1', 'server.port': 3306 });
     }
+    // db.collection.name when the statement names one table (the fixture's are orders_<pid> and missing_<pid>).
+    const tables: Record<string, number> = {};
+    for (const p of points) {
+      const k = `${String(p.attributes['db.operation.name'])} ${String(p.attributes['db.collection.name']).replace(/_\d+$/, '_<pid>')}`;
+      tables[k] = (tables[k] ?? 0) + p.count!;
+    }
+    expect(tables).toEqual({
+      'SELECT undefined': 1,
+      'SELECT orders_<pid>': 2,
+      'SELECT missing_<pid>': 1,
+      'CREATE TABLE orders_<pid>': 1,
+      'INSERT orders_<pid>': 2,
+      'UPDATE orders_<pid>': 1,
+      'DROP TABLE orders_<pid>': 1,
+    });
   });
 });

@@ -115,6 +115,16 @@ describe.skipIf(!available).each(VARIANTS)('pg: db.client.operation.duration (%s
       expect(p.attributes).toMatchObject({ 'db.system.name': 'postgresql', 'db.namespace': 'test', 'server.address': '127.0.0.1', 'server.port': 5432 });
       expect(p.sum).toBeGreaterThan(0);
     }
+    // db.collection.name when the statement names one table (the fixture's are orders_<pid> and missing_<pid>).
+    const tables = countsBy(points, ['db.operation.name', 'db.collection.name']);
+    expect(Object.fromEntries(Object.entries(tables).map(([k, v]) => [k.replace(/_\d+$/, '_<pid>'), v]))).toEqual({
+      'CREATE TABLE orders_<pid>': 1,
+      'INSERT orders_<pid>': 1,
+      'SELECT orders_<pid>': 4,
+      'SELECT missing_<pid>': 1,
+      'SELECT undefined': 2,
+      'DROP TABLE orders_<pid>': 1,
+    });
   });
 });
 

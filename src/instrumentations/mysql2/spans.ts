@@ -87,6 +87,8 @@ export function durationAttributes(conn: Mysql2ConnLike, a: SqlAnalysis, system:
   const attrs: Attributes = { [ATTR_DB_SYSTEM_NAME]: system, [ATTR_DB_NAMESPACE]: s.database as string, [ATTR_SERVER_ADDRESS]: s.host as string };
   if (s.port !== undefined) attrs[ATTR_SERVER_PORT] = s.port;
   if (a.operation) attrs[ATTR_DB_OPERATION_NAME] = a.operation;
+  // A table name is bounded (the schema's), and the semconv asks for it on the metric when one is named.
+  if (a.collection) attrs[ATTR_DB_COLLECTION_NAME] = a.collection;
   if (errorType) attrs[ATTR_ERROR_TYPE] = errorType;
   return attrs;
 }

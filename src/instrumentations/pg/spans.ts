@@ -173,6 +173,8 @@ export function durationAttributes(client: PgClientLike, a: SqlAnalysis | undefi
     [ATTR_SERVER_PORT]: p.port as number,
   };
   if (a?.operation) attrs[ATTR_DB_OPERATION_NAME] = a.operation;
+  // A table name is bounded (the schema's), and the semconv asks for it on the metric when one is named.
+  if (a?.collection) attrs[ATTR_DB_COLLECTION_NAME] = a?.collection;
   if (errorType) attrs[ATTR_ERROR_TYPE] = errorType;
   return attrs;
 }
