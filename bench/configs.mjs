@@ -44,7 +44,7 @@ export function allConfigs(sink, alts = {}) {
       ],
     ]),
   );
-  return {
+  const c = {
     ...altConfigs,
     bare: { label: 'bare node', args: () => [], env: {} },
     agent: {
@@ -137,24 +137,6 @@ export function allConfigs(sink, alts = {}) {
         OTEL_LOGS_EXPORTER: 'none',
       },
     },
-    // The same at 10%: issue #15's target rows show every agent at both rates.
-    upstream10: {
-      label: 'upstream register, parentbased_traceidratio 0.1',
-      args: (esm) =>
-        esm
-          ? ['--experimental-loader=@opentelemetry/instrumentation/hook.mjs', '--import', '@opentelemetry/auto-instrumentations-node/register']
-          : ['--require', '@opentelemetry/auto-instrumentations-node/register'],
-      env: {
-        ...OTEL_COMMON,
-        OTEL_TRACES_EXPORTER: 'otlp',
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-        OTEL_EXPORTER_OTLP_ENDPOINT: sink.up,
-        OTEL_METRICS_EXPORTER: 'none',
-        OTEL_LOGS_EXPORTER: 'none',
-        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
-        OTEL_TRACES_SAMPLER_ARG: '0.1',
-      },
-    },
     upstreamClosed: {
       label: 'upstream register, collector port closed',
       args: (esm) => (esm ? [] : ['--require', '@opentelemetry/auto-instrumentations-node/register']),
@@ -184,25 +166,15 @@ export function allConfigs(sink, alts = {}) {
         DD_DATA_STREAMS_ENABLED: 'false',
       },
     },
-    ddtrace10: {
-      label: 'dd-trace, sample rate 0.1',
-      args: (esm) => (esm ? ['--import', 'dd-trace/initialize.mjs'] : ['--require', 'dd-trace/init']),
-      env: {
-        DD_SERVICE: 'bench',
-        DD_ENV: 'bench',
-        DD_TRACE_AGENT_URL: sink.up,
-        // Tracing only: no telemetry, remote config, profiling, crash tracking or startup log.
-        DD_INSTRUMENTATION_TELEMETRY_ENABLED: 'false',
-        DD_REMOTE_CONFIGURATION_ENABLED: 'false',
-        DD_TRACE_STARTUP_LOGS: 'false',
-        DD_PROFILING_ENABLED: 'false',
-        DD_RUNTIME_METRICS_ENABLED: 'false',
-        DD_CRASHTRACKING_ENABLED: 'false',
-        DD_DATA_STREAMS_ENABLED: 'false',
-        DD_TRACE_SAMPLE_RATE: '0.1',
-      },
-    },
   };
+  // The same at 10%: issue #15's target rows show every agent at both rates.
+  c.upstream10 = {
+    ...c.upstream,
+    label: 'upstream register, parentbased_traceidratio 0.1',
+    env: { ...c.upstream.env, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+  };
+  c.ddtrace10 = { ...c.ddtrace, label: 'dd-trace, sample rate 0.1', env: { ...c.ddtrace.env, DD_TRACE_SAMPLE_RATE: '0.1' } };
+  return c;
 }
 
 export const SECTIONS = {
