@@ -5,7 +5,8 @@
  * starts and one histogram record when it ends; this file is the only place
  * that talks to the metrics API for them.
  */
-import { ValueType, type Attributes, type Context, type Histogram, type Meter } from '@opentelemetry/api';
+import { type Attributes, type Context, type Histogram, type Meter } from '@opentelemetry/api';
+import { durationHistogram } from '../duration-histogram';
 
 /** The semantic conventions' buckets for this histogram (what upstream instrumentation-pg used). */
 const BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
@@ -14,12 +15,7 @@ export class DbDuration {
   private readonly h: Histogram;
 
   constructor(meter: Meter) {
-    this.h = meter.createHistogram('db.client.operation.duration', {
-      description: 'Duration of database client operations.',
-      unit: 's',
-      valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: BUCKETS },
-    });
+    this.h = durationHistogram(meter, 'db.client.operation.duration', 'Duration of database client operations.', BUCKETS);
   }
 
   /** The clock reading to hand back to record(). */

@@ -17,7 +17,7 @@
  * The attribute objects are built once per (side, target, method, code) and
  * reused: an unsampled call builds nothing.
  */
-import { ValueType, type Attributes, type Context, type Histogram, type Meter } from '@opentelemetry/api';
+import { type Attributes, type Context, type Histogram, type Meter } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_RPC_METHOD,
@@ -28,13 +28,10 @@ import {
   RPC_SYSTEM_NAME_VALUE_GRPC,
 } from '@opentelemetry/semantic-conventions';
 import { ATTR_RPC_GRPC_STATUS_CODE, isFailure, STATUS_NAMES, targetAddress } from './attributes';
+import { durationHistogram } from '../duration-histogram';
 
-/**
- * The conventions give no bucket advice for the RPC durations: the same seconds buckets as
- * http.*.request.duration, so RPC and HTTP latencies of one service read on one scale.
- */
-const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
-
+// The conventions give no bucket advice for the RPC durations: durationHistogram's HTTP buckets,
+// so RPC and HTTP latencies of one service read on one scale.
 /** Past this many attribute sets (methods called through makeUnaryRequest with made-up paths), they are built per call. */
 const MAX_CACHED = 2000;
 
@@ -44,14 +41,8 @@ export class RpcDuration {
   private readonly cache = new Map<string, Attributes>();
 
   constructor(meter: Meter) {
-    const opts = (what: string) => ({
-      description: `Measures the duration of ${what} gRPC call.`,
-      unit: 's',
-      valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: BUCKETS },
-    });
-    this.server = meter.createHistogram('rpc.server.call.duration', opts('an incoming'));
-    this.client = meter.createHistogram('rpc.client.call.duration', opts('an outgoing'));
+    this.server = durationHistogram(meter, 'rpc.server.call.duration', 'Measures the duration of an incoming gRPC call.');
+    this.client = durationHistogram(meter, 'rpc.client.call.duration', 'Measures the duration of an outgoing gRPC call.');
   }
 
   /** The clock reading to hand back to recordServer() / recordClient(). */

@@ -46,7 +46,6 @@ import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
-  ValueType,
   type Attributes,
   type Context,
   type Histogram,
@@ -86,6 +85,7 @@ import { emitUpgrade, type UpgradeHost } from './upgrade';
 import { bareAddress, captureHeaders, forwarded, normalMethod, readHeaders, splitHost } from './header-parts';
 import { captureNames, type CaptureLists } from './route-capture';
 import { fromArgs, fromRequest, fullUrl } from './client-target';
+import { durationHistogram } from '../duration-histogram';
 
 export interface HttpConfig extends InstrumentationConfig {
   /** Lower-case header names recorded as `http.request.header.<name>` / `http.response.header.<name>`. */
@@ -196,15 +196,9 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
 
   protected override _updateMetricInstruments(): void {
     if (!this.getConfig().metrics) return;
-    const opts = (what: string) => ({
-      description: `Duration of HTTP ${what} requests.`,
-      unit: 's',
-      valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
-    });
     this.hist = {
-      server: this.meter.createHistogram('http.server.request.duration', opts('server')),
-      client: this.meter.createHistogram('http.client.request.duration', opts('client')),
+      server: durationHistogram(this.meter, 'http.server.request.duration', 'Duration of HTTP server requests.'),
+      client: durationHistogram(this.meter, 'http.client.request.duration', 'Duration of HTTP client requests.'),
     };
   }
 

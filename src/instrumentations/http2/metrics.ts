@@ -6,7 +6,7 @@
  * (instrumentation.ts never gives them an exchange): they are counted once,
  * in rpc.*.call.duration, by the grpc instrumentation.
  */
-import { ValueType, type Attributes, type Context, type Histogram, type Meter } from '@opentelemetry/api';
+import { type Attributes, type Context, type Histogram, type Meter } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -19,22 +19,15 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import { normalMethod, parseHost } from '../http/header-parts';
 import type { H2Exchange, Outcome } from './spans';
-
-const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+import { durationHistogram } from '../duration-histogram';
 
 export class H2Duration {
   private readonly server: Histogram;
   private readonly client: Histogram;
 
   constructor(meter: Meter) {
-    const opts = (what: string) => ({
-      description: `Duration of HTTP ${what} requests.`,
-      unit: 's',
-      valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: BUCKETS },
-    });
-    this.server = meter.createHistogram('http.server.request.duration', opts('server'));
-    this.client = meter.createHistogram('http.client.request.duration', opts('client'));
+    this.server = durationHistogram(meter, 'http.server.request.duration', 'Duration of HTTP server requests.');
+    this.client = durationHistogram(meter, 'http.client.request.duration', 'Duration of HTTP client requests.');
   }
 
   /** `ctx`: the stream's, which holds its SERVER span (sampled or not), for the exemplar. */

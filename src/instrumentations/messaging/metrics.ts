@@ -19,8 +19,7 @@
  */
 import { ValueType, type Attributes, type Context, type Counter, type Histogram, type Meter, type MetricOptions } from '@opentelemetry/api';
 import { ERROR_TYPE, OPERATION_TYPE, errorType } from './common';
-
-const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+import { durationHistogram } from '../duration-histogram';
 
 /** `attributes`, plus error.type when the operation failed: `type` when given, else the error's class. */
 function outcome(attributes: Attributes, failed: boolean, error: unknown, type?: string): Attributes {
@@ -47,10 +46,8 @@ export class MessagingMetrics {
   private readonly consumedMessages: Counter;
 
   constructor(meter: Meter) {
-    const histogram = (name: string, description: string): Histogram =>
-      meter.createHistogram(name, { description, unit: 's', valueType: ValueType.DOUBLE, advice: { explicitBucketBoundaries: BUCKETS } });
-    this.operation = histogram('messaging.client.operation.duration', OPERATION_DURATION);
-    this.process = histogram('messaging.process.duration', PROCESS_DURATION);
+    this.operation = durationHistogram(meter, 'messaging.client.operation.duration', OPERATION_DURATION);
+    this.process = durationHistogram(meter, 'messaging.process.duration', PROCESS_DURATION);
     this.sentMessages = meter.createCounter('messaging.client.sent.messages', { description: SENT, unit: '{message}', valueType: ValueType.INT });
     this.consumedMessages = meter.createCounter('messaging.client.consumed.messages', { description: CONSUMED, unit: '{message}', valueType: ValueType.INT });
   }

@@ -3,7 +3,7 @@
  * instrumentation touches metrics (the same instrument, unit, buckets and
  * attributes upstream instrumentation-undici recorded).
  */
-import { ROOT_CONTEXT, trace, ValueType, type Attributes, type Histogram, type Meter, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, trace, type Attributes, type Histogram, type Meter, type Span } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -13,6 +13,7 @@ import {
   ATTR_SERVER_PORT,
   ATTR_URL_SCHEME,
 } from '@opentelemetry/semantic-conventions';
+import { durationHistogram } from '../duration-histogram';
 
 export interface Measured {
   t0: number;
@@ -28,12 +29,7 @@ export class ClientDuration {
   private readonly hist: Histogram;
 
   constructor(meter: Meter) {
-    this.hist = meter.createHistogram('http.client.request.duration', {
-      description: 'Duration of HTTP client requests.',
-      unit: 's',
-      valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
-    });
+    this.hist = durationHistogram(meter, 'http.client.request.duration', 'Duration of HTTP client requests.');
   }
 
   /** `span`: the call's recorded span, whose ids the exemplar carries; undici's channel handlers run in no useful context otherwise. */
