@@ -98,6 +98,18 @@ export function allConfigs(sink, alts = {}) {
       args: agentArgs,
       env: agentEnv(sink.up, { OTEL_TRACES_EXPORTER: 'none' }),
     },
+    // The ratio sampler with nothing sampled, and 10% without an exporter: what an unsampled
+    // request costs under the ratio sampler, and what the sampled tenth costs before export.
+    agentRatio0: {
+      label: 'this agent, parentbased_traceidratio 0',
+      args: agentArgs,
+      env: agentEnv(sink.up, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' }),
+    },
+    agent10NoExport: {
+      label: 'this agent, parentbased_traceidratio 0.1, no exporter',
+      args: agentArgs,
+      env: agentEnv(sink.up, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1', OTEL_TRACES_EXPORTER: 'none' }),
+    },
     agentOff: {
       label: 'this agent, sampler always_off',
       args: agentArgs,

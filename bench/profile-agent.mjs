@@ -58,4 +58,4 @@ const ms = (us) => (us / 1000).toFixed(1);
 console.log(`agent code (with what it called in Node): ${ms(mine)} ms of ${ms(total)} ms busy (${((100 * mine) / total).toFixed(1)}%)`);
 if (per) console.log(`per operation (${per}): ${((mine * 1000) / per).toFixed(0)} ns`);
 console.log('\n| function | ms |\n|---|---:|');
-for (const [k, t] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`| ${k} | ${ms(t)} |`);
+for (const [k, t] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, Number(opt('top') ?? 15))) console.log(`| ${k} | ${ms(t)} |`);

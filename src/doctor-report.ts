@@ -15,7 +15,7 @@ import { AgentTracerProvider } from './tracer';
 import type { AgentConfig } from './env';
 import type { AgentLog } from './log';
 import type { ActivationRecord } from './instrumentations/loader';
-import type { AgentExporter, ExportOutcome, PipelineStats } from './processor';
+import type { AgentExporter, ExportOutcome, PipelineStats, QueuedSpan } from './processor';
 import type { How, ModuleRecord, RecordSink } from './module-watcher';
 import { AGENT_VERSION } from './version';
 import type { SignalListeners } from './exit-signals';
@@ -145,14 +145,15 @@ export class DoctorReportFile implements RecordSink {
     if (!this.cfg.agent.doctorReport) return e;
     const st: ReportExport = { exporter: e.description, ok: 0, failed: 0 };
     this.report.exports.push(st);
-    const note = (spans: { spanContext(): { spanId: string } }[], o: ExportOutcome): void => {
+    // The wrapper has no compact(): the batches it sees hold the spans themselves.
+    const note = (spans: QueuedSpan[], o: ExportOutcome): void => {
       if (o.ok) st.ok += spans.length;
       else {
         st.failed += spans.length;
         st.lastError = o.error;
       }
       const t = this.report.testSpan;
-      if (t && !t.exported && spans.some((s) => s.spanContext().spanId === this.testSpanId)) {
+      if (t && !t.exported && spans.some((s) => 'spanContext' in s && s.spanContext().spanId === this.testSpanId)) {
         t.exported = o.ok;
         t.error = o.ok ? undefined : o.error;
       }

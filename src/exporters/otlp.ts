@@ -10,11 +10,11 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { context } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
-import type { AgentExporter, ExportOutcome } from '../processor';
+import type { AgentExporter, ExportOutcome, QueuedSpan } from '../processor';
 import type { OtlpConfig } from '../env';
 import { HttpSender, describeUrl, readTls } from './transport';
 import { sendSync } from './sync-send';
-import { encodeTraceRequest } from './otlp-proto';
+import { encodeTraceRequest, SpanEncoder, type SpanOrEncoded } from './otlp-proto';
 import { partialSuccessFromJson, partialSuccessFromProto, type PartialSuccess } from './partial-success';
 
 /** A delivered export, with what the collector said it rejected (OTLP partial success), if anything. */
@@ -41,10 +41,17 @@ export class OtlpHttpExporter implements AgentExporter {
       tls: readTls(cfg),
       holdMs,
     });
+    if (!this.json) {
+      const enc = new SpanEncoder();
+      this.compact = (span) => enc.encode(span);
+    }
   }
 
-  private encode(spans: ReadableSpan[]): Uint8Array {
-    if (!this.json) return encodeTraceRequest(spans);
+  /** Protobuf only: the JSON body comes from the upstream serializer, which needs the spans. */
+  readonly compact: ((span: ReadableSpan) => QueuedSpan) | undefined;
+
+  private encode(spans: QueuedSpan[]): Uint8Array {
+    if (!this.json) return encodeTraceRequest(spans as SpanOrEncoded[]);
     const body = JsonTraceSerializer.serializeRequest(spans as unknown as SpanList);
     if (!body) throw new Error('could not serialize spans');
     return body;
@@ -56,7 +63,7 @@ export class OtlpHttpExporter implements AgentExporter {
     return withPartial(this.json ? partialSuccessFromJson(o.body) : partialSuccessFromProto(o.body));
   }
 
-  async export(spans: ReadableSpan[], onAccepted?: () => void): Promise<ExportOutcome> {
+  async export(spans: QueuedSpan[], onAccepted?: () => void): Promise<ExportOutcome> {
     let body: Uint8Array;
     try {
       body = this.encode(spans);
@@ -66,7 +73,7 @@ export class OtlpHttpExporter implements AgentExporter {
     return this.answer(await this.sender.send(body, onAccepted));
   }
 
-  exportSync(spans: ReadableSpan[], timeoutMs: number): ExportOutcome {
+  exportSync(spans: QueuedSpan[], timeoutMs: number): ExportOutcome {
     const t = this.sender.target;
     const headers: Record<string, string> = { ...t.headers, 'content-type': t.contentType };
     if (t.compression === 'gzip') headers['content-encoding'] = 'gzip';
@@ -126,10 +133,13 @@ export class OtlpGrpcExporter implements AgentExporter {
     return { grpc, client: this.client };
   }
 
-  export(spans: ReadableSpan[]): Promise<ExportOutcome> {
+  private readonly encoder = new SpanEncoder();
+  readonly compact = (span: ReadableSpan): QueuedSpan => this.encoder.encode(span);
+
+  export(spans: QueuedSpan[]): Promise<ExportOutcome> {
     return new Promise((resolve) => {
       try {
-        const body = encodeTraceRequest(spans);
+        const body = encodeTraceRequest(spans as SpanOrEncoded[]);
         const { grpc, client } = this.getClient();
         const md = new grpc.Metadata();
         for (const [k, v] of Object.entries(this.cfg.headers)) md.set(k, v);
@@ -150,8 +160,8 @@ export class OtlpGrpcExporter implements AgentExporter {
     });
   }
 
-  exportSync(spans: ReadableSpan[], timeoutMs: number): ExportOutcome {
-    const body = encodeTraceRequest(spans);
+  exportSync(spans: QueuedSpan[], timeoutMs: number): ExportOutcome {
+    const body = encodeTraceRequest(spans as SpanOrEncoded[]);
     const o = sendSync(
       {
         kind: 'grpc',

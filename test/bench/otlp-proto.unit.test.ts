@@ -12,7 +12,7 @@ import { AlwaysOnSampler, TracerProvider, type ReadableSpan } from '@opentelemet
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { encodeTraceRequest } from '../../src/exporters/otlp-proto';
+import { encodeTraceRequest, SpanEncoder, type SpanOrEncoded } from '../../src/exporters/otlp-proto';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -141,6 +141,9 @@ describe('OTLP protobuf encoder', () => {
     const all = (o: any): any[] => o.resourceSpans.flatMap((r: any) => r.scopeSpans.flatMap((ss: any) => ss.spans));
     const ours = decode(encodeTraceRequest(spans));
     const theirs = decode(ProtobufTraceSerializer.serializeRequest(spans as never)!);
+    // Encoded one by one when they end (the queue's form), the same bytes come out.
+    const enc = new SpanEncoder();
+    expect(decode(encodeTraceRequest(spans.map((s) => enc.encode(s))))).toEqual(ours);
     const byName = (o: unknown, n: string) => all(o).find((x) => x.name === n);
     // Malformed ids keep what this encoder always wrote for them: the bytes up to the first non-hex character, then zeros.
     expect(byName(ours, 'bad char').spanId).toBe(Buffer.from('00f067aa0ba90000', 'hex').toString('base64'));
@@ -152,6 +155,20 @@ describe('OTLP protobuf encoder', () => {
       delete byName(theirs, n).spanId;
     }
     expect(ours).toEqual(theirs);
+  });
+
+  it('spans encoded when they end (the queue\'s form), mixed with span objects, give the same request', () => {
+    const spans = makeSpans();
+    const enc = new SpanEncoder();
+    // Every third span stays an object; 300+ encoded spans with a 40 KB one among them fill more than one chunk.
+    const mixed: SpanOrEncoded[] = spans.map((s, i) => (i % 3 === 0 ? s : enc.encode(s)));
+    const allEncoded = spans.map((s) => enc.encode(s));
+    const theirs = decode(ProtobufTraceSerializer.serializeRequest(spans as never)!);
+    expect(decode(encodeTraceRequest(mixed))).toEqual(theirs);
+    expect(decode(encodeTraceRequest(allEncoded))).toEqual(theirs);
+    // Encoding more spans afterwards leaves the queued ones' bytes alone.
+    for (let i = 0; i < 3; i++) for (const s of spans) enc.encode(s);
+    expect(decode(encodeTraceRequest(allEncoded))).toEqual(theirs);
   });
 
   it('encodes a batch whose groups reorder between calls (one scratch buffer, no leftovers)', () => {
