@@ -157,7 +157,7 @@ describe('OTLP protobuf encoder', () => {
     expect(ours).toEqual(theirs);
   });
 
-  it('spans encoded when they end (the queue\'s form), mixed with span objects, give the same request', () => {
+  it("spans encoded when they end (the queue's form), mixed with span objects, give the same request", () => {
     const spans = makeSpans();
     const enc = new SpanEncoder();
     // Every third span stays an object; 300+ encoded spans with a 40 KB one among them fill more than one chunk.

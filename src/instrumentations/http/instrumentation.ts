@@ -269,7 +269,11 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     if (this.protoPatched) return;
     this.protoPatched = true;
     const inst = this;
-    const wrapEmit = (proto: { emit: Emit }, onEvent: (self: Carrier, ex: Exchange, event: string | symbol, arg: unknown) => void): void => {
+    const wrapEmit = (
+      proto: { emit: Emit },
+      onEvent: (self: Carrier, ex: Exchange, event: string | symbol, arg: unknown) => void,
+      nodeFinish = false,
+    ): void => {
       if (isWrapped(proto.emit)) return;
       const original = proto.emit;
       const emit = function (this: Carrier, event: string | symbol): boolean {
@@ -286,7 +290,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
         // context: whatever they emit in turn comes back through here); switching
         // contexts costs more than the rest of this function.
         // The listener check first: a property read, where context.active() is three calls deep.
-        if (ctx === undefined || !hasAppListener(this as unknown as EventEmitter, event) || context.active() === ctx) {
+        if (ctx === undefined || !hasAppListener(this as unknown as EventEmitter, event, nodeFinish) || context.active() === ctx) {
           return original.apply(this, arguments as unknown as Parameters<Emit>);
         }
         // The app's listeners run here: one frame of ours, no catch (see incoming()).
@@ -303,10 +307,14 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
       this._wrap(proto, 'emit', () => emit as Emit);
     };
     // Server side: the response finishing (or the connection closing first) ends the SERVER span.
-    wrapEmit(http.ServerResponse.prototype as unknown as { emit: Emit }, (self, ex, event, arg) => {
-      if (event === 'finish' || event === 'close') this.endServer(ex, self as unknown as httpT.ServerResponse, undefined);
-      else if (event === 'error') this.endServer(ex, self as unknown as httpT.ServerResponse, arg);
-    });
+    wrapEmit(
+      http.ServerResponse.prototype as unknown as { emit: Emit },
+      (self, ex, event, arg) => {
+        if (event === 'finish' || event === 'close') this.endServer(ex, self as unknown as httpT.ServerResponse, undefined);
+        else if (event === 'error') this.endServer(ex, self as unknown as httpT.ServerResponse, arg);
+      },
+      true,
+    );
     // Client side: the response arriving, or the request failing before it did.
     wrapEmit(http.ClientRequest.prototype as unknown as { emit: Emit }, (self, ex, event, arg) => {
       if (event === 'response') this.clientResponse(ex, arg as httpT.IncomingMessage, self);
@@ -726,13 +734,17 @@ function withEarlyHeaders(args: ArrayLike<unknown>, ctx: Context): ArrayLike<unk
  * a server response, 'end' of a server request, 'end' of a client response.
  * (If a Node version renames them, they are simply treated as the app's.)
  */
-function hasAppListener(emitter: EventEmitter, event: string | symbol): boolean {
+function hasAppListener(emitter: EventEmitter, event: string | symbol, nodeFinish: boolean): boolean {
   // EventEmitter keeps one listener as the function itself; reading it avoids the array listeners() makes.
   const events = (emitter as unknown as { _events?: Record<string | symbol, unknown> })._events;
   if (events === undefined || events === null) return emitter.listenerCount(event) > 0;
   const l = events[event];
   if (l === undefined) return false;
   if (typeof l !== 'function') return true;
+  // A server response's only 'finish' listener is Node's bound resOnFinish: Node adds it before
+  // the app sees the response, so an app's listener makes the list an array. Reading a bound
+  // function's name builds the string "bound ..." on every read (about 100 ns, once a request).
+  if (nodeFinish && event === 'finish') return false;
   const n = l.name;
   return n !== 'bound resOnFinish' && n !== 'clearIncoming' && n !== 'responseOnEnd';
 }
