@@ -69,6 +69,8 @@ export class PgInstrumentation extends DbInstrumentation {
   private promiseQueries = 0;
   /** Set while that callback runs: the client.query() it makes is pg-pool's, for a promise. */
   private internalQuery = false;
+  /** And the context of the pool.query() it serves: that query's context, without a context switch. */
+  private internalCtx: Context | undefined;
 
   constructor(config: PgConfig = {}) {
     super('pg', config);
@@ -134,9 +136,11 @@ export class PgInstrumentation extends DbInstrumentation {
     const inst = this;
     return function query(this: Client, config: unknown) {
       const internal = inst.internalQuery;
+      const given = inst.internalCtx;
       inst.internalQuery = false;
+      inst.internalCtx = undefined;
       if (inst.failed) return original.apply(this, arguments as unknown as unknown[]);
-      const ctx = context.active();
+      const ctx = internal && given !== undefined ? given : context.active();
       if (inst.duration === undefined && inst.unsampled(ctx)) {
         // Nothing will be recorded: the one thing owed is the caller's context for a callback,
         // unless it would run in it anyway, or it is pg-pool's own (it only settles the app's promise).
@@ -264,7 +268,7 @@ export class PgInstrumentation extends DbInstrumentation {
    * nests under it (a pool's new connection under its checkout); the callback
    * runs in the caller's context, the span ends with it or the promise.
    */
-  private around(self: object, original: AnyFn, callback: unknown, ctx: Context, span: Span | undefined, where: string, client: boolean): unknown {
+  private around(self: object, original: AnyFn, callback: unknown, ctx: Context, span: Span | undefined, where: string, client: boolean, bind = true): unknown {
     const inner = span ? trace.setSpan(ctx, span) : ctx;
     if (client) (self as Client)[CONN_CTX] = inner;
     let ended = false;
@@ -278,7 +282,7 @@ export class PgInstrumentation extends DbInstrumentation {
         this.fail(where, e);
       }
     };
-    const cb = typeof callback === 'function' ? endingCallback(ctx, callback as AnyFn, end) : undefined;
+    const cb = typeof callback === 'function' ? endingCallback(bind ? ctx : undefined, callback as AnyFn, end) : undefined;
     let result: unknown;
     try {
       result = span ? context.with(inner, () => original.call(self, cb)) : original.call(self, cb);
@@ -299,10 +303,11 @@ export class PgInstrumentation extends DbInstrumentation {
     return function connect(this: PgPoolLike, callback?: unknown) {
       if (inst.failed) return original.apply(this, arguments as unknown as unknown[]);
       inst.pools?.add(this);
-      if (inst.promiseQueries > 0 && typeof callback === 'function') callback = inst.poolInternal(callback as AnyFn);
+      const internal = inst.promiseQueries > 0 && typeof callback === 'function';
+      const ctx = context.active();
+      if (internal) callback = inst.poolInternal(callback as AnyFn, ctx);
       // An idle client is handed out on the next tick, in this context: nothing else to do.
       if (immediateCheckout(this)) return original.call(this, callback);
-      const ctx = context.active();
       let span: Span | undefined;
       try {
         span = inst.start('pg-pool.connect', ctx, () => poolAttributes(this));
@@ -310,7 +315,8 @@ export class PgInstrumentation extends DbInstrumentation {
         inst.fail('Pool.connect', e);
         return original.apply(this, arguments as unknown as unknown[]);
       }
-      return inst.around(this, original, callback, ctx, span, 'Pool.connect', false);
+      // pg-pool's own callback needs no context switch: the query it issues gets the context from poolInternal.
+      return inst.around(this, original, callback, ctx, span, 'Pool.connect', false, !internal);
     } as AnyFn;
   }
 
@@ -319,8 +325,8 @@ export class PgInstrumentation extends DbInstrumentation {
    * client out and runs client.query() with a callback of its own, which only
    * releases the client and settles the app's promise; the app continues in
    * its own context through the promise. That callback needs no binding: it
-   * is marked here (a waiting checkout's callback is still bound, by
-   * Pool#connect, since it issues the query).
+   * is marked here, and so is a waiting checkout's callback (it issues the
+   * query, which is given the pool.query()'s context, see poolInternal).
    */
   private wrapPoolQuery(original: AnyFn): AnyFn {
     const inst = this;
@@ -337,15 +343,23 @@ export class PgInstrumentation extends DbInstrumentation {
     } as AnyFn;
   }
 
-  /** pg-pool's checkout callback in a promise pool.query(): the client.query() it makes synchronously is pg-pool's. */
-  private poolInternal(cb: AnyFn): AnyFn {
+  /**
+   * pg-pool's checkout callback in a promise pool.query(): the client.query() it makes
+   * synchronously is pg-pool's, and runs for the pool.query() made in `ctx`. A waiting
+   * checkout's callback is called when another request releases a client, in that
+   * request's context; handing `ctx` to the query directly replaces a context.with()
+   * around the callback (about 1.8 µs of a 60 µs Express + pg request under load).
+   */
+  private poolInternal(cb: AnyFn, ctx: Context): AnyFn {
     const inst = this;
     return function (this: unknown) {
       inst.internalQuery = true;
+      inst.internalCtx = ctx;
       try {
         return cb.apply(this, arguments as unknown as unknown[]);
       } finally {
         inst.internalQuery = false;
+        inst.internalCtx = undefined;
       }
     };
   }
