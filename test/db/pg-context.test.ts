@@ -50,8 +50,8 @@ describe.skipIf(!available).each(VARIANTS)('pg: the context after a query (%s)',
     // Sampled requests: every query a child of the request, the submittables (with and without a callback) included.
     for (const [id, names] of [
       [1, ['SELECT', 'SELECT', 'SELECT', 'SELECT']],
-      // Two checkouts wait for /hold's client; one pg-pool.connect span (the promise form's, started first).
-      [6, ['pg-pool.connect', 'SELECT', 'SELECT']],
+      // Both checkouts wait for /hold's client.
+      [6, ['pg-pool.connect', 'pg-pool.connect', 'SELECT', 'SELECT']],
     ] as const) {
       const server = spans.find((s) => s.kind === 'SERVER' && s.traceId === traceId(id) && s.name !== 'GET /echo');
       expect(server, `the SERVER span of trace ${id}`).toBeDefined();
