@@ -1,9 +1,9 @@
 /**
  * The batch queue keeps what an exporter's compact() makes of a span (the OTLP
- * protobuf exporters: the span encoded when it ends, src/exporters/otlp-proto.ts
- * EncodedSpan), and hands exactly those back to export() and, at exit, to
- * exportSync(). A compact() that throws costs nothing: that span is queued as
- * it is, and every span is exported or counted.
+ * protobuf exporters: the span encoded once per event-loop turn after it ended,
+ * src/exporters/otlp-proto.ts EncodedSpan), and hands exactly those back to
+ * export() and, at exit, to exportSync(). A compact() that throws costs
+ * nothing: that span is queued as it is, and every span is exported or counted.
  */
 import { createRequire } from 'node:module';
 import { SpanKind, type Attributes } from '@opentelemetry/api';
@@ -18,6 +18,7 @@ const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const root: any = require('otlp-proto-root/build/src/generated/root.js');
 const TraceReq = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const spanNames = (body: Uint8Array): string[] =>
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   (TraceReq.toObject(TraceReq.decode(body)) as any).resourceSpans.flatMap((r: any) => r.scopeSpans.flatMap((s: any) => s.spans.map((x: any) => x.name)));
@@ -67,6 +68,7 @@ describe('batch queue with a compacting exporter', () => {
   it('exports the compacted spans, in order, with their data', async () => {
     const t = setup();
     for (let i = 0; i < 25; i++) t.make(`span ${i}`);
+    await nextTurn();
     await t.batch.forceFlush();
     // Queued as encoded spans, not as span objects.
     expect(t.seen.flat().every((s) => !('spanContext' in s))).toBe(true);
@@ -77,17 +79,33 @@ describe('batch queue with a compacting exporter', () => {
   it('a span compact() throws on is queued as it is and still arrives', async () => {
     const t = setup('span 3');
     for (let i = 0; i < 6; i++) t.make(`span ${i}`);
+    await nextTurn();
     await t.batch.forceFlush();
     expect(t.seen.flat().filter((s) => 'spanContext' in s)).toHaveLength(1);
     expect(t.bodies.flatMap(spanNames)).toEqual(['span 0', 'span 1', 'span 2', 'span 3', 'span 4', 'span 5']);
     expect(t.stats.exported).toBe(6);
   });
 
-  it('the exit flush sends the queued compacted spans', () => {
+  it('spans exported before their turn ends go as they are, the later ones compacted', async () => {
+    const t = setup();
+    for (let i = 0; i < 5; i++) t.make(`span ${i}`);
+    await t.batch.forceFlush();
+    for (let i = 5; i < 8; i++) t.make(`span ${i}`);
+    await nextTurn();
+    await t.batch.forceFlush();
+    expect(t.seen.map((b) => b.filter((s) => 'spanContext' in s).length)).toEqual([5, 0]);
+    expect(t.bodies.flatMap(spanNames)).toEqual(Array.from({ length: 8 }, (_, i) => `span ${i}`));
+    expect(t.stats.exported).toBe(8);
+  });
+
+  it('the exit flush sends the queued spans, compacted or not', async () => {
     const t = setup();
     for (let i = 0; i < 4; i++) t.make(`span ${i}`);
+    await nextTurn();
+    for (let i = 4; i < 6; i++) t.make(`span ${i}`);
     t.batch.flushSync(1000);
-    expect(t.bodies.flatMap(spanNames)).toEqual(['span 0', 'span 1', 'span 2', 'span 3']);
-    expect(t.stats.exported).toBe(4);
+    expect(t.seen.flat().filter((s) => 'spanContext' in s)).toHaveLength(2);
+    expect(t.bodies.flatMap(spanNames)).toEqual(['span 0', 'span 1', 'span 2', 'span 3', 'span 4', 'span 5']);
+    expect(t.stats.exported).toBe(6);
   });
 });
