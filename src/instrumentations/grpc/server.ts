@@ -13,12 +13,13 @@
  * unsampled calls too: they cost a clock read, the listeners that see the
  * end, and that one record more.
  */
-import { context, propagation, trace, ROOT_CONTEXT, SpanKind, type Context, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import { context, propagation, trace, SpanKind, type Context, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions';
 import { parseHost } from '../http/header-parts';
 import { callAttributes, CANCELLED, codeOf, endCall, OK } from './attributes';
 import type { CallType } from './client';
 import { RpcDuration } from './metrics';
+import { LIGHT_ROOT } from '../../light-context';
 
 interface MetadataLike {
   getMap(): Record<string, unknown>;
@@ -63,7 +64,7 @@ export function wrapHandler(handler: AnyFn, path: string, type: CallType, hooks:
       const duration = hooks.duration();
       const t0 = duration ? RpcDuration.start() : 0;
       const md = call.metadata;
-      const parent = md && typeof md.getMap === 'function' ? propagation.extract(ROOT_CONTEXT, md, getter) : ROOT_CONTEXT;
+      const parent = md && typeof md.getMap === 'function' ? propagation.extract(LIGHT_ROOT, md, getter) : LIGHT_ROOT;
       const span = hooks.tracer().startSpan(name, { kind: SpanKind.SERVER }, parent);
       const c = (ctx = trace.setSpan(parent, span));
       // The call's own events ('data', 'end', 'cancelled') run in the request's context.

@@ -77,6 +77,7 @@ import { AGENT_VERSION } from '../../version';
 import type { PropagatorName } from '../../env';
 import { readableHeaders } from '../../propagation/readable-headers';
 import { contextStore } from './context-store';
+import { LIGHT_ROOT } from '../../light-context';
 import { noteThrow } from './sync-throw';
 import { serverError } from './server-route';
 import { matchedRoute, serverName } from './server-name';
@@ -379,7 +380,7 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
     return {
       startUpgrade: (req) => {
         const r = req as httpT.IncomingMessage & Carrier;
-        const parent = this.hasPropagationHeaders(r.rawHeaders) ? propagation.extract(ROOT_CONTEXT, r.headers) : ROOT_CONTEXT;
+        const parent = this.hasPropagationHeaders(r.rawHeaders) ? propagation.extract(LIGHT_ROOT, r.headers) : LIGHT_ROOT;
         const method = normalMethod(r.method);
         const span = this.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.SERVER }, parent);
         const ctx = trace.setSpan(parent, span);
@@ -422,8 +423,9 @@ export class HttpInstrumentation extends InstrumentationBase<HttpConfig> {
 
   private startServer(req: httpT.IncomingMessage & Carrier, res: httpT.ServerResponse & Carrier, scheme: string): { ctx: Context; ex?: Exchange } {
     // A server's requests start from the caller's context only, never from whatever
-    // was active when the connection was accepted.
-    const parent = this.hasPropagationHeaders(req.rawHeaders) ? propagation.extract(ROOT_CONTEXT, req.headers) : ROOT_CONTEXT;
+    // was active when the connection was accepted. LIGHT_ROOT: every context derived in the
+    // request (its span, the app's and the instrumentations' values) is one small object.
+    const parent = this.hasPropagationHeaders(req.rawHeaders) ? propagation.extract(LIGHT_ROOT, req.headers) : LIGHT_ROOT;
     const method = normalMethod(req.method);
     const options = this.getConfig().startAttributes ? { kind: SpanKind.SERVER, attributes: ruleAttributes(req, method) } : SERVER_OPTIONS;
     const span = this.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, options, parent);

@@ -51,6 +51,7 @@ import {
   type H2Exchange,
   type Origin,
 } from './spans';
+import { LIGHT_ROOT } from '../../light-context';
 
 export interface Http2Config extends InstrumentationConfig {
   /** Same lists as the http instrumentation's (OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*, lower case, and the file's routes). */
@@ -292,7 +293,7 @@ export class Http2Instrumentation extends InstrumentationBase<Http2Config> {
   private startServer(stream: h2T.ServerHttp2Stream & Carrier, headers: h2T.IncomingHttpHeaders): Context {
     const t0 = this.duration ? performance.now() : 0;
     // From the caller's context only, never from whatever was active when the session was accepted.
-    const parent = propagation.extract(ROOT_CONTEXT, headers);
+    const parent = propagation.extract(LIGHT_ROOT, headers);
     const method = typeof headers[':method'] === 'string' ? headers[':method'] : undefined;
     const options = this.getConfig().startAttributes ? { kind: SpanKind.SERVER, attributes: serverRuleAttributes(headers, method) } : SERVER;
     const span = this.tracer.startSpan(methodForName(method), options, parent);
