@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 // ({ up, hang, closed } base URLs).
 
 const OTEL_COMMON = { OTEL_SERVICE_NAME: 'bench' };
+const RATIO_10 = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' };
 
 // Traces only unless a configuration says otherwise: metrics are on by default with
 // OTLP traces (docs/metrics.md), but the upstream and dd-trace rows export traces
@@ -26,21 +27,32 @@ function agentEnv(endpoint, extra = {}) {
 const agentArgs = (esm) => (esm ? ['--import', '@x/otel-agent'] : ['--require', '@x/otel-agent']);
 
 /**
- * `alts` ({ name: distDir }) adds two configurations per other build of this
+ * `alts` ({ name: distDir }) adds four configurations per other build of this
  * agent, loaded from that dist/: `alt:<name>` with the same environment as
- * `agent`, `alt:<name>Off` as `agentOff`: for measuring a change before and
+ * `agent`, `alt:<name>Off` as `agentOff`, `alt:<name>10` and
+ * `alt:<name>10NoExport` as `agent10` and `agent10NoExport`: for measuring a change before and
  * after in one interleaved run. The dist/ must sit inside this repository
  * (its bundles resolve node_modules from there), e.g. .cache/dist-before.
  */
 export function allConfigs(sink, alts = {}) {
   const altArgs = (dir) => (esm) => (esm ? ['--import', pathToFileURL(join(dir, 'register.mjs')).href] : ['--require', join(dir, 'register.cjs')]);
-  // alt:<name>Off: the same build with the sampler always_off (like agentOff).
+  // alt:<name>Off: the same build with the sampler always_off (like agentOff); alt:<name>10 and
+  // alt:<name>10NoExport: at 10% (like agent10, agent10NoExport).
   const altConfigs = Object.fromEntries(
     Object.entries(alts).flatMap(([name, dir]) => [
       [`alt:${name}`, { label: `this agent (${name} build), OTLP http/protobuf`, args: altArgs(dir), env: agentEnv(sink.up) }],
       [
         `alt:${name}Off`,
         { label: `this agent (${name} build), sampler always_off`, args: altArgs(dir), env: agentEnv(sink.up, { OTEL_TRACES_SAMPLER: 'always_off' }) },
+      ],
+      [`alt:${name}10`, { label: `this agent (${name} build), parentbased_traceidratio 0.1`, args: altArgs(dir), env: agentEnv(sink.up, RATIO_10) }],
+      [
+        `alt:${name}10NoExport`,
+        {
+          label: `this agent (${name} build), parentbased_traceidratio 0.1, no exporter`,
+          args: altArgs(dir),
+          env: agentEnv(sink.up, { ...RATIO_10, OTEL_TRACES_EXPORTER: 'none' }),
+        },
       ],
     ]),
   );
