@@ -269,11 +269,19 @@ export class PgInstrumentation extends DbInstrumentation {
    * runs in the caller's context, the span ends with it or the promise.
    */
   private around(self: object, original: AnyFn, callback: unknown, ctx: Context, span: Span | undefined, where: string, client: boolean, bind = true): unknown {
-    const inner = span ? trace.setSpan(ctx, span) : ctx;
+    if (!span) {
+      // Nothing to end: the callback is only owed the caller's context (pg-pool's own needs
+      // none), so at most one closure instead of three: an unsampled request checks a client
+      // out each time its pool is busy (bench/NOTES.md, 2026-12-07).
+      if (client) (self as Client)[CONN_CTX] = ctx;
+      const cb = typeof callback === 'function' ? (bind ? boundTo(ctx, callback as AnyFn) : callback) : undefined;
+      return original.call(self, cb);
+    }
+    const inner = trace.setSpan(ctx, span);
     if (client) (self as Client)[CONN_CTX] = inner;
     let ended = false;
     const end = (err: unknown): void => {
-      if (ended || !span) return;
+      if (ended) return;
       ended = true;
       try {
         if (err) failSpan(span, err, pgErrorType(err));
@@ -285,12 +293,12 @@ export class PgInstrumentation extends DbInstrumentation {
     const cb = typeof callback === 'function' ? endingCallback(bind ? ctx : undefined, callback as AnyFn, end) : undefined;
     let result: unknown;
     try {
-      result = span ? context.with(inner, () => original.call(self, cb)) : original.call(self, cb);
+      result = context.with(inner, () => original.call(self, cb));
     } catch (e) {
       end(e);
       throw e;
     }
-    if (span && !cb) observe(result, end);
+    if (!cb) observe(result, end);
     return result;
   }
 
@@ -310,7 +318,8 @@ export class PgInstrumentation extends DbInstrumentation {
       if (immediateCheckout(this)) return original.call(this, callback);
       let span: Span | undefined;
       try {
-        span = inst.start('pg-pool.connect', ctx, () => poolAttributes(this));
+        // The attributes' closure only for a span that may be recorded (one checkout a request).
+        span = inst.unsampled(ctx) ? undefined : inst.start('pg-pool.connect', ctx, () => poolAttributes(this));
       } catch (e) {
         inst.fail('Pool.connect', e);
         return original.apply(this, arguments as unknown as unknown[]);
