@@ -38,6 +38,16 @@ describe('traceidratio (ConsistentRatioSampler)', () => {
     expect(sampled(start(tenPercent, remote(withR('00000000000000'), RANDOM | TraceFlags.SAMPLED)))).toBe(false);
   });
 
+  it('decides 20,000 random trace ids, upper-case hex among them, as R >= T read from the id as text', () => {
+    // The sampler compares the id's last 14 digits in place; this is the comparison spelled out.
+    for (let i = 0; i < 20_000; i++) {
+      let id = randomBytes(16).toString('hex');
+      if (i % 2) id = id.toUpperCase();
+      const keep = id.slice(18).toLowerCase() >= 'e6660000000000';
+      expect(sampled(start(tenPercent, remote(id, RANDOM))), id).toBe(keep);
+    }
+  });
+
   it('a kept span carries ot=th:<T> first in its tracestate, other members kept in order, rv kept', () => {
     const sc = start(tenPercent, remote(withR('f0000000000000'), RANDOM, 'congo=t61rcWkgMzE,ot=rv:f1234567890abc;th:0,rojo=00f067aa0ba902b7'));
     expect(sc.traceState?.serialize()).toBe('ot=th:e666;rv:f1234567890abc,congo=t61rcWkgMzE,rojo=00f067aa0ba902b7');
