@@ -15,13 +15,12 @@
 // Prints bytes per request in all, and the functions whose allocations differ the most.
 // Inlining moves allocations between a function and its caller, so read pairs such as
 // Readable / parserOnHeadersComplete together. Nothing here is asserted anywhere.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
-import { createInterface } from 'node:readline';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { baseEnv, startProc } from './lib.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, '..');
@@ -63,35 +62,18 @@ async function run(withAgent) {
   const args = ['--require', samplerFile];
   if (withAgent) args.push('--require', join(dist, 'register.cjs'));
   args.push(join(BENCH, 'apps', app === 'hello' ? 'server.cjs' : `${app}.cjs`), ...(app === 'hello' ? ['hello'] : []));
-  const p = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      ALLOC_PROFILE: profileFile,
-      OTEL_SERVICE_NAME: 'bench',
-      OTEL_METRICS_EXPORTER: 'none',
-      OTEL_LOGS_EXPORTER: 'none',
-      ...(withAgent ? env : {}),
-    },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const out = createInterface({ input: p.stdout });
-  const waiting = [];
-  out.on('line', (l) => /^(READY|OK|STATS)/.test(l) && waiting.shift()?.(l));
-  const next = () => new Promise((r) => waiting.push(r));
-  const exited = new Promise((_, reject) => p.on('exit', (code) => reject(new Error(`the app exited (${code}) before it was ready`))));
-  const port = Number((await Promise.race([next(), exited])).split(' ')[1]);
+  const agentEnv = withAgent ? { OTEL_SERVICE_NAME: 'bench', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', ...env } : {};
+  const p = startProc(process.execPath, args, { cwd: ROOT, env: baseEnv({ ALLOC_PROFILE: profileFile, ...agentEnv }) });
+  const port = Number((await p.line('READY')).split(' ')[1]);
   const url = `http://127.0.0.1:${port}${app === 'express-pg' ? '/users/42' : '/'}`;
   const load = (duration) => new Promise((r) => autocannon({ url, connections: 32, duration, overallRate: rate }, r));
   await load(3); // warm-up: the JIT and the heap settle
-  p.stdin.write('mark\n');
-  await next();
+  p.send('mark');
+  await p.line('OK');
   await load(seconds);
-  p.stdin.write('stats\n');
-  const stats = JSON.parse((await next()).slice(6));
-  exited.catch(() => {});
-  p.stdin.end();
-  await new Promise((r) => p.on('exit', r));
+  p.send('stats');
+  const stats = JSON.parse((await p.line('STATS')).slice(6));
+  await p.stop();
   const profile = JSON.parse(readFileSync(profileFile, 'utf8'));
   return { requests: stats.requests, byFunction: byFunction(profile) };
 }

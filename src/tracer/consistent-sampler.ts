@@ -102,7 +102,7 @@ export class ConsistentRatioSampler implements Sampler {
     this.th = probabilityToThreshold(Math.max(ratio, MIN_PROBABILITY));
     this.t = threshold14(this.th);
     this.own = `th:${this.th}`;
-    this.sampledAlone = Object.freeze({ decision: SamplingDecision.RECORD_AND_SAMPLED, traceState: withOt(undefined, otSet(undefined, 'th', this.th) ?? '') });
+    this.sampledAlone = Object.freeze({ decision: SamplingDecision.RECORD_AND_SAMPLED, traceState: withOt(undefined, this.own) });
   }
 
   shouldSample(ctx: Context, traceId: string): SamplingResult {

@@ -63,10 +63,14 @@ export abstract class DbInstrumentation<C extends DbConfig = DbConfig> extends I
     return unsampledChild(ctx, this.getConfig().followsParent === true);
   }
 
-  /** A recording CLIENT span, or undefined when the sampler (or a suppressed context) says no; attributes are built only when asked. */
-  protected start(name: string, ctx: Context, attributes: () => Attributes): Span | undefined {
+  /**
+   * A recording CLIENT span, or undefined when the sampler (or a suppressed context) says no;
+   * attributes are built only when asked, as `attributes(of)`: a call made for every unsampled
+   * request can pass a plain function and its argument instead of a closure made per call.
+   */
+  protected start<T>(name: string, ctx: Context, attributes: (of: T) => Attributes, of?: T): Span | undefined {
     if (this.unsampled(ctx)) return undefined;
-    const span = this.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: attributes() }, ctx);
+    const span = this.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: attributes(of as T) }, ctx);
     return span.isRecording() ? span : undefined;
   }
 

@@ -254,7 +254,7 @@ export class PgInstrumentation extends DbInstrumentation {
       const ctx = context.active();
       let span: Span | undefined;
       try {
-        span = inst.start('pg.connect', ctx, () => connectAttributes(this));
+        span = inst.start('pg.connect', ctx, connectAttributes, this);
       } catch (e) {
         inst.fail('Client.connect', e);
         return original.apply(this, arguments as unknown as unknown[]);
@@ -318,8 +318,8 @@ export class PgInstrumentation extends DbInstrumentation {
       if (immediateCheckout(this)) return original.call(this, callback);
       let span: Span | undefined;
       try {
-        // The attributes' closure only for a span that may be recorded (one checkout a request).
-        span = inst.unsampled(ctx) ? undefined : inst.start('pg-pool.connect', ctx, () => poolAttributes(this));
+        // No closure: this runs for every checkout that waits, sampled or not.
+        span = inst.start('pg-pool.connect', ctx, poolAttributes, this);
       } catch (e) {
         inst.fail('Pool.connect', e);
         return original.apply(this, arguments as unknown as unknown[]);
